@@ -1,0 +1,40 @@
+# Shirube: two commands do all the set-up.
+#   make run   the portal with demo data on http://127.0.0.1:8000 (web, Celery worker and beat)
+#   make test  the whole test suite (installs what it needs: PostgreSQL, Redis, Chromium)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUN_ENV := DEBUG=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+
+.PHONY: setup run test lint bench screenshots clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: setup
+	@mkdir -p var
+	$(RUN_ENV) $(PY) manage.py migrate --no-input -v 0
+	$(RUN_ENV) $(PY) manage.py load_content
+	$(RUN_ENV) $(PY) manage.py seed_demo
+	@echo "Shirube on http://127.0.0.1:8000  (Ctrl-C stops web, worker and beat)"
+	$(RUN_ENV) exec $(VENV)/bin/honcho -f Procfile.dev start
+
+test: setup
+	@bash scripts/install-system-deps.sh
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+bench: setup
+	@bash scripts/install-system-deps.sh
+	$(PY) bench/learn_pages.py
+
+clean:
+	rm -rf var .pytest_cache

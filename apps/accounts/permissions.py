@@ -1,0 +1,54 @@
+"""Who may do what. Every check lives here, with tests in tests/accounts."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+
+from apps.accounts.models import SRE_GROUP, Membership, Team
+
+
+def is_sre(user: AbstractBaseUser) -> bool:
+    if not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_shirube_is_sre", None)
+    if cached is None:
+        cached = user.groups.filter(name=SRE_GROUP).exists()
+        user._shirube_is_sre = cached
+    return cached
+
+
+def led_team_ids(user: AbstractBaseUser) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(
+        Membership.objects.filter(user=user, role=Membership.Role.LEAD).values_list(
+            "team_id", flat=True
+        )
+    )
+
+
+def can_see_team_progress(user: AbstractBaseUser) -> bool:
+    """Leads (for their teams) and SREs (for all) see the team progress page."""
+    return is_sre(user) or bool(led_team_ids(user))
+
+
+def team_progress_scope(user: AbstractBaseUser) -> list[Team]:
+    """The teams whose progress this user may see."""
+    if is_sre(user):
+        return list(Team.objects.all())
+    return list(Team.objects.filter(id__in=led_team_ids(user)))
+
+
+def can_read_stuck_comments(user: AbstractBaseUser) -> bool:
+    """Individual stuck comments are for SREs only; leads see counts."""
+    return is_sre(user)
+
+
+def can_edit_lessons(user: AbstractBaseUser) -> bool:
+    return is_sre(user) and user.is_staff
+
+
+def can_preview_unpublished(user: AbstractBaseUser) -> bool:
+    return is_sre(user)

@@ -1,0 +1,199 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils import timezone
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+SLUG_VALIDATOR = RegexValidator(SLUG_PATTERN, "Use lowercase letters, digits and single '-'.")
+# These are URLs under /learn/, so no phase may take them.
+RESERVED_PHASE_SLUGS = frozenset({"progress", "search", "teams"})
+
+
+def _not_reserved(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if value in RESERVED_PHASE_SLUGS:
+        raise ValidationError(f"'{value}' is reserved and cannot be a phase slug.")
+
+
+class Phase(models.Model):
+    order = models.PositiveIntegerField(default=0)
+    slug = models.SlugField(max_length=60, unique=True, validators=[SLUG_VALIDATOR, _not_reserved])
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    intro = models.TextField(blank=True, help_text="Markdown shown above the phase's lessons.")
+    intro_html = models.TextField(blank=True, editable=False)
+    source_path = models.CharField(max_length=300, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["order", "slug"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class LessonQuerySet(models.QuerySet):
+    def visible(self, now=None):
+        """Published lessons whose publish time has come."""
+        now = now or timezone.now()
+        return self.filter(status=Lesson.Status.PUBLISHED).filter(
+            models.Q(publish_at__isnull=True) | models.Q(publish_at__lte=now)
+        )
+
+
+class Lesson(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        IN_REVIEW = "review", "In review"
+        PUBLISHED = "published", "Published"
+        ARCHIVED = "archived", "Archived"
+
+    phase = models.ForeignKey(Phase, on_delete=models.PROTECT, related_name="lessons")
+    order = models.PositiveIntegerField(default=0)
+    slug = models.SlugField(max_length=80, unique=True, validators=[SLUG_VALIDATOR])
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    minutes = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+    body = models.TextField(blank=True, help_text="Markdown.")
+    body_html = models.TextField(blank=True, editable=False)
+    rendered_with = models.PositiveIntegerField(default=0, editable=False)
+    prerequisites = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="unlocks"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    publish_at = models.DateTimeField(
+        null=True, blank=True, help_text="Published lessons appear from this time (empty: now)."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_reviewed = models.DateField(null=True, blank=True)
+    related_reasons = models.JSONField(default=list, blank=True)
+    related_rules = models.JSONField(default=list, blank=True)
+    # Content-as-code bookkeeping: which file, and the hashes that tell an
+    # unchanged file and an admin edit apart (see apps.lessons.content).
+    source_path = models.CharField(max_length=300, blank=True, editable=False)
+    source_hash = models.CharField(max_length=64, blank=True, editable=False)
+    imported_hash = models.CharField(max_length=64, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LessonQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["phase__order", "order", "slug"]
+        indexes = [models.Index(fields=["status", "publish_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_visible(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.status == self.Status.PUBLISHED and (
+            self.publish_at is None or self.publish_at <= now
+        )
+
+
+class ChecklistItem(models.Model):
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="checklist")
+    order = models.PositiveIntegerField(default=0)
+    text = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Question(models.Model):
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="questions")
+    order = models.PositiveIntegerField(default=0)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    order = models.PositiveIntegerField(default=0)
+    text = models.CharField(max_length=500)
+    correct = models.BooleanField(default=False)
+    explain = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Progress(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="progress")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.IN_PROGRESS)
+    started_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "lesson"], name="progress_unique_user_lesson")
+        ]
+        verbose_name_plural = "progress"
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.status} {self.lesson}"
+
+
+class QuizAttempt(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="attempts")
+    passed = models.BooleanField()
+    score = models.PositiveIntegerField()
+    total = models.PositiveIntegerField()
+    answers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'passed' if self.passed else 'failed'} {self.lesson}"
+
+
+class ChecklistTick(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(ChecklistItem, on_delete=models.CASCADE, related_name="ticks")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "item"], name="tick_unique_user_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ticked {self.item}"
+
+
+class StuckFlag(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="stuck_flags")
+    comment = models.TextField(blank=True, max_length=2000)
+    signed = models.BooleanField(
+        default=False, help_text="The reader chose to show their name with the comment."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"stuck on {self.lesson}"

@@ -1,0 +1,121 @@
+"""Markdown to safe HTML for lessons.
+
+Python-Markdown with pymdown-extensions renders; nh3 then removes everything
+that is not on the allow-list below, so raw HTML, event handlers, scripts and
+unsafe URLs never reach a page. The result is stored with the lesson when it
+is saved (RENDERER_VERSION marks which rules produced it), not rebuilt per view.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import markdown
+import nh3
+
+# Bump when the extensions or the allow-list change: stale lessons are re-rendered.
+RENDERER_VERSION = 1
+
+_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_:.-]{0,80}$")
+
+
+def _mermaid_fence(source, language, css_class, options, md, **kwargs):
+    # The diagram source travels as escaped text; Mermaid (strict security
+    # level) parses it in the browser.
+    return f'<pre class="mermaid">{html.escape(source)}</pre>'
+
+
+_EXTENSIONS = [
+    "markdown.extensions.tables",
+    "markdown.extensions.footnotes",
+    "markdown.extensions.toc",
+    "markdown.extensions.sane_lists",
+    "markdown.extensions.attr_list",
+    "pymdownx.superfences",
+    "pymdownx.highlight",
+    "pymdownx.inlinehilite",
+    "pymdownx.details",
+    "pymdownx.tabbed",
+    "pymdownx.tasklist",
+    "pymdownx.mark",
+    "pymdownx.tilde",
+    "admonition",
+]
+
+_EXTENSION_CONFIG = {
+    "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "guess_lang": False},
+    "pymdownx.superfences": {
+        "custom_fences": [{"name": "mermaid", "class": "mermaid", "format": _mermaid_fence}]
+    },
+    "pymdownx.tabbed": {"alternate_style": True},
+    "pymdownx.tasklist": {"custom_checkbox": True},
+    "markdown.extensions.toc": {"permalink": False, "toc_depth": "2-3"},
+}
+
+_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "div", "dl", "dt",
+    "em", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "input", "ins", "kbd", "label", "li",
+    "mark", "ol", "p", "pre", "s", "small", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "tr", "ul",
+}  # fmt: skip
+
+_ATTRIBUTES = {
+    "*": {"class", "id", "title"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "input": {"type", "checked", "disabled", "name"},
+    "label": {"for"},
+    "td": {"align", "colspan", "rowspan"},
+    "th": {"align", "colspan", "rowspan"},
+    "details": {"open"},
+    "ol": {"start"},
+}
+
+_SAFE_CLASS_RE = re.compile(r"^[A-Za-z0-9_ -]{0,200}$")
+
+
+def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "id" or attribute == "for":
+        # Ids come from headings, tabs and footnotes; anything else could
+        # clobber the page's own names.
+        return value if _ID_RE.match(value) else None
+    if attribute == "class":
+        return value if _SAFE_CLASS_RE.match(value) else None
+    if tag == "input":
+        if attribute == "type":
+            return value if value in {"checkbox", "radio"} else None
+        if attribute == "name":
+            return value if _ID_RE.match(value) else None
+    if tag == "img" and attribute == "src":
+        # Images from the same site or https only; no data: or javascript:.
+        return value if value.startswith(("https://", "/")) and not value.startswith("//") else None
+    return value
+
+
+# Inputs exist only for tabs (radio) and task lists (checkbox); any other
+# input, including one with no type (a text field), is dropped.
+_STRAY_INPUT_RE = re.compile(r'<input(?![^>]*\btype="(?:checkbox|radio)")[^>]*>')
+
+
+def sanitize(raw_html: str) -> str:
+    cleaned = nh3.clean(
+        raw_html,
+        tags=_TAGS,
+        attributes=_ATTRIBUTES,
+        attribute_filter=_attribute_filter,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+    return _STRAY_INPUT_RE.sub("", cleaned)
+
+
+def render_markdown(text: str) -> str:
+    """Render lesson Markdown to sanitised HTML."""
+    md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIG)
+    return sanitize(md.convert(text or ""))
+
+
+def has_mermaid(rendered_html: str) -> bool:
+    return 'class="mermaid"' in rendered_html

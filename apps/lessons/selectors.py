@@ -1,0 +1,340 @@
+"""Reads for lessons and progress. Query counts do not grow with lessons or users."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
+from django.http import Http404
+
+from apps.accounts.models import Membership, Team
+from apps.accounts.permissions import can_preview_unpublished
+from apps.lessons.models import ChecklistTick, Lesson, Phase, Progress, QuizAttempt, StuckFlag
+
+
+def completed_lesson_ids(*, user: AbstractBaseUser) -> set[int]:
+    return set(
+        Progress.objects.filter(user=user, status=Progress.Status.COMPLETED).values_list(
+            "lesson_id", flat=True
+        )
+    )
+
+
+def missing_prerequisites(*, user: AbstractBaseUser, lesson: Lesson) -> list[Lesson]:
+    """Published prerequisites the user has not completed, in curriculum order."""
+    done = completed_lesson_ids(user=user)
+    return [p for p in lesson.prerequisites.visible().select_related("phase") if p.id not in done]
+
+
+@dataclass
+class PhaseCard:
+    phase: Phase
+    total: int = 0
+    completed: int = 0
+    in_progress: int = 0
+    minutes: int = 0
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.completed / self.total) if self.total else 0
+
+    @property
+    def is_complete(self) -> bool:
+        return self.total > 0 and self.completed == self.total
+
+
+def phases_overview(*, user: AbstractBaseUser) -> list[PhaseCard]:
+    cards = {phase.id: PhaseCard(phase) for phase in Phase.objects.all()}
+    for row in (
+        Lesson.objects.visible().values("phase_id").annotate(n=Count("id"), minutes=Sum("minutes"))
+    ):
+        cards[row["phase_id"]].total = row["n"]
+        cards[row["phase_id"]].minutes = row["minutes"] or 0
+    visible = Lesson.objects.visible()
+    for row in (
+        Progress.objects.filter(user=user, lesson__in=visible)
+        .values("lesson__phase_id")
+        .annotate(
+            completed=Count("id", filter=Q(status=Progress.Status.COMPLETED)),
+            in_progress=Count("id", filter=Q(status=Progress.Status.IN_PROGRESS)),
+        )
+    ):
+        card = cards[row["lesson__phase_id"]]
+        card.completed = row["completed"]
+        card.in_progress = row["in_progress"]
+    return [card for card in cards.values() if card.total]
+
+
+def completed_phase_ids(*, user: AbstractBaseUser) -> set[int]:
+    """Phases whose published lessons the user has all completed."""
+    return {card.phase.id for card in phases_overview(user=user) if card.is_complete}
+
+
+def lessons_for_user(user: AbstractBaseUser) -> QuerySet[Lesson]:
+    """The lessons this user may open: published ones; SREs also see drafts."""
+    if can_preview_unpublished(user):
+        return Lesson.objects.all()
+    return Lesson.objects.visible()
+
+
+def phase_get(*, slug: str) -> Phase:
+    try:
+        return Phase.objects.get(slug=slug)
+    except Phase.DoesNotExist:
+        raise Http404("No such phase") from None
+
+
+@dataclass
+class LessonRow:
+    lesson: Lesson
+    status: str  # "not_started" | "in_progress" | "completed"
+    missing: list[Lesson] = field(default_factory=list)
+
+
+def phase_lessons(*, phase: Phase, user: AbstractBaseUser) -> list[LessonRow]:
+    lessons = list(
+        lessons_for_user(user)
+        .filter(phase=phase)
+        .prefetch_related("prerequisites")
+        .order_by("order", "slug")
+    )
+    progress = dict(
+        Progress.objects.filter(user=user, lesson__in=lessons).values_list("lesson_id", "status")
+    )
+    done = completed_lesson_ids(user=user)
+    rows = []
+    for lesson in lessons:
+        missing = [p for p in lesson.prerequisites.all() if p.id not in done and p.is_visible()]
+        rows.append(LessonRow(lesson, progress.get(lesson.id, "not_started"), missing))
+    return rows
+
+
+@dataclass
+class LessonPage:
+    lesson: Lesson
+    progress: Progress | None
+    questions: list
+    checklist: list
+    ticked: set[int]
+    missing: list[Lesson]
+    previous: Lesson | None
+    next: Lesson | None
+    last_attempt: QuizAttempt | None
+
+
+def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
+    try:
+        return (
+            lessons_for_user(user)
+            .select_related("phase", "owner")
+            .get(slug=slug, phase__slug=phase_slug)
+        )
+    except Lesson.DoesNotExist:
+        raise Http404("No such lesson") from None
+
+
+def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
+    questions = list(lesson.questions.prefetch_related("choices"))
+    checklist = list(lesson.checklist.all())
+    ticked = set(
+        ChecklistTick.objects.filter(user=user, item__lesson=lesson).values_list(
+            "item_id", flat=True
+        )
+    )
+    progress = Progress.objects.filter(user=user, lesson=lesson).first()
+    done = completed_lesson_ids(user=user)
+    missing = [
+        p for p in lesson.prerequisites.visible().select_related("phase") if p.id not in done
+    ]
+    sequence = list(
+        Lesson.objects.visible()
+        .select_related("phase")
+        .only("id", "slug", "title", "phase__slug", "phase__order", "order")
+        .order_by("phase__order", "order", "slug")
+    )
+    ids = [item.id for item in sequence]
+    previous = nxt = None
+    if lesson.id in ids:
+        index = ids.index(lesson.id)
+        previous = sequence[index - 1] if index > 0 else None
+        nxt = sequence[index + 1] if index + 1 < len(sequence) else None
+    last_attempt = QuizAttempt.objects.filter(user=user, lesson=lesson).first()
+    return LessonPage(
+        lesson, progress, questions, checklist, ticked, missing, previous, nxt, last_attempt
+    )
+
+
+@dataclass
+class ProgressRow:
+    lesson: Lesson
+    status: str
+    started_at: object = None
+    completed_at: object = None
+
+
+def user_progress(*, user: AbstractBaseUser) -> list[tuple[PhaseCard, list[ProgressRow]]]:
+    cards = phases_overview(user=user)
+    lessons = Lesson.objects.visible().select_related("phase").order_by("phase__order", "order")
+    progress = {p.lesson_id: p for p in Progress.objects.filter(user=user)}
+    by_phase: dict[int, list[ProgressRow]] = defaultdict(list)
+    for lesson in lessons:
+        p = progress.get(lesson.id)
+        by_phase[lesson.phase_id].append(
+            ProgressRow(
+                lesson,
+                p.status if p else "not_started",
+                p.started_at if p else None,
+                p.completed_at if p else None,
+            )
+        )
+    return [(card, by_phase[card.phase.id]) for card in cards]
+
+
+def lesson_search(*, query: str, user: AbstractBaseUser, limit: int = 30) -> list[Lesson]:
+    """Full-text search on PostgreSQL; a case-insensitive match elsewhere."""
+    query = query.strip()[:200]
+    if not query:
+        return []
+    lessons = lessons_for_user(user).select_related("phase")
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import (
+            SearchHeadline,
+            SearchQuery,
+            SearchRank,
+            SearchVector,
+        )
+
+        vector = (
+            SearchVector("title", weight="A", config="english")
+            + SearchVector("summary", weight="B", config="english")
+            + SearchVector("body", weight="C", config="english")
+        )
+        search = SearchQuery(query, search_type="websearch", config="english")
+        return list(
+            lessons.annotate(
+                document=vector,
+                rank=SearchRank(vector, search),
+                snippet=SearchHeadline(
+                    "body",
+                    search,
+                    config="english",
+                    start_sel="«",
+                    stop_sel="»",
+                    max_words=30,
+                    min_words=12,
+                ),  # fmt: skip
+            )
+            .filter(document=search)
+            .order_by("-rank", "phase__order", "order")[:limit]
+        )
+    words = [w for w in query.split() if w][:8]
+    condition = Q()
+    for word in words:
+        condition &= Q(title__icontains=word) | Q(summary__icontains=word) | Q(body__icontains=word)
+    results = list(lessons.filter(condition).order_by("phase__order", "order")[:limit])
+    for lesson in results:
+        lesson.snippet = _plain_snippet(lesson.body, words[0])
+    return results
+
+
+def _plain_snippet(body: str, word: str) -> str:
+    at = body.lower().find(word.lower())
+    if at < 0:
+        return body[:160]
+    start = max(0, at - 60)
+    return ("…" if start else "") + body[start : at + 100].replace("\n", " ") + "…"
+
+
+@dataclass
+class MemberRow:
+    user: object
+    team: Team
+    role: str
+    cells: list[tuple[int, int]]  # (completed, total) per phase, in phase order
+
+
+@dataclass
+class FunnelRow:
+    lesson: Lesson
+    started: int = 0
+    completed: int = 0
+    quiz_failures: int = 0
+    stuck: int = 0
+
+
+@dataclass
+class TeamProgress:
+    teams: list[Team]
+    phases: list[PhaseCard]
+    members: list[MemberRow]
+    funnel: list[FunnelRow]
+    stuck_comments: list[StuckFlag]
+
+
+def team_progress(*, teams: list[Team], with_comments: bool) -> TeamProgress:
+    """Members x phases completion, and per lesson the started -> completed funnel."""
+    memberships = list(
+        Membership.objects.filter(team__in=teams)
+        .select_related("user", "team")
+        .order_by("team__name", "user__username")
+    )
+    user_ids = {m.user_id for m in memberships}
+    visible = Lesson.objects.visible()
+    lessons = list(visible.select_related("phase").order_by("phase__order", "order"))
+    phases: dict[int, PhaseCard] = {}
+    for lesson in lessons:
+        card = phases.setdefault(lesson.phase_id, PhaseCard(lesson.phase))
+        card.total += 1
+    completed = defaultdict(dict)
+    for row in (
+        Progress.objects.filter(
+            user_id__in=user_ids, status=Progress.Status.COMPLETED, lesson__in=visible
+        )
+        .values("user_id", "lesson__phase_id")
+        .annotate(n=Count("id"))
+    ):
+        completed[row["user_id"]][row["lesson__phase_id"]] = row["n"]
+    cards = list(phases.values())
+    members = [
+        MemberRow(
+            m.user,
+            m.team,
+            m.role,
+            [(completed[m.user_id].get(c.phase.id, 0), c.total) for c in cards],
+        )
+        for m in memberships
+    ]
+    funnel = {lesson.id: FunnelRow(lesson) for lesson in lessons}
+    for row in (
+        Progress.objects.filter(user_id__in=user_ids, lesson__in=visible)
+        .values("lesson_id")
+        .annotate(
+            started=Count("id"),
+            completed=Count("id", filter=Q(status=Progress.Status.COMPLETED)),
+        )
+    ):
+        funnel[row["lesson_id"]].started = row["started"]
+        funnel[row["lesson_id"]].completed = row["completed"]
+    for row in (
+        QuizAttempt.objects.filter(user_id__in=user_ids, passed=False, lesson__in=visible)
+        .values("lesson_id")
+        .annotate(n=Count("id"))
+    ):
+        funnel[row["lesson_id"]].quiz_failures = row["n"]
+    for row in (
+        StuckFlag.objects.filter(user_id__in=user_ids, lesson__in=visible)
+        .values("lesson_id")
+        .annotate(n=Count("id"))
+    ):
+        funnel[row["lesson_id"]].stuck = row["n"]
+    comments = []
+    if with_comments:
+        comments = list(
+            StuckFlag.objects.filter(user_id__in=user_ids)
+            .select_related("lesson", "lesson__phase", "user")
+            .order_by("-created_at")[:100]
+        )
+    return TeamProgress(teams, cards, members, list(funnel.values()), comments)

@@ -1,0 +1,188 @@
+"""Writes for lessons and learning progress."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import reversion
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.lessons.models import (
+    ChecklistItem,
+    ChecklistTick,
+    Lesson,
+    Phase,
+    Progress,
+    QuizAttempt,
+    StuckFlag,
+)
+from apps.lessons.rendering import RENDERER_VERSION, render_markdown
+from apps.lessons.selectors import missing_prerequisites
+
+# A quiz is passed with at least this share of questions right (rounded up):
+# 3 of 3, 4 of 4, 4 of 5.
+PASS_RATIO = 0.8
+
+
+class PrerequisitesIncomplete(Exception):
+    def __init__(self, missing: list[Lesson]):
+        self.missing = missing
+        super().__init__("Complete first: " + ", ".join(lesson.title for lesson in missing))
+
+
+class LessonNotCompletable(Exception):
+    pass
+
+
+def lesson_render(*, lesson: Lesson) -> None:
+    """Store the rendered HTML on the lesson (the caller saves)."""
+    lesson.body_html = render_markdown(lesson.body)
+    lesson.rendered_with = RENDERER_VERSION
+
+
+def phase_render(*, phase: Phase) -> None:
+    phase.intro_html = render_markdown(phase.intro)
+
+
+def lesson_set_status(
+    *, lesson: Lesson, status: str, by: AbstractBaseUser, publish_at=None
+) -> Lesson:
+    """Move a lesson through draft -> in review -> published (or archived)."""
+    if status not in Lesson.Status.values:
+        raise ValueError(f"unknown status {status!r}")
+    with transaction.atomic(), reversion.create_revision():
+        lesson.status = status
+        if status == Lesson.Status.PUBLISHED and publish_at is not None:
+            lesson.publish_at = publish_at
+        lesson.save(update_fields=["status", "publish_at", "updated_at"])
+        reversion.set_user(by)
+        reversion.set_comment(f"Status set to {lesson.get_status_display()}")
+    return lesson
+
+
+def lesson_publish(*, lesson: Lesson, by: AbstractBaseUser, at=None) -> Lesson:
+    return lesson_set_status(lesson=lesson, status=Lesson.Status.PUBLISHED, by=by, publish_at=at)
+
+
+def progress_start(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
+    """Record that the user opened the lesson (idempotent)."""
+    progress, _ = Progress.objects.get_or_create(user=user, lesson=lesson)
+    return progress
+
+
+def _complete(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
+    progress, _ = Progress.objects.get_or_create(user=user, lesson=lesson)
+    if progress.status != Progress.Status.COMPLETED:
+        progress.status = Progress.Status.COMPLETED
+        progress.completed_at = timezone.now()
+        progress.save(update_fields=["status", "completed_at"])
+    return progress
+
+
+def _require_prerequisites(*, user: AbstractBaseUser, lesson: Lesson) -> None:
+    missing = missing_prerequisites(user=user, lesson=lesson)
+    if missing:
+        raise PrerequisitesIncomplete(missing)
+
+
+def lesson_mark_done(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
+    """Complete a lesson that has no quiz."""
+    if lesson.questions.exists():
+        raise LessonNotCompletable("This lesson is completed by passing its quiz.")
+    _require_prerequisites(user=user, lesson=lesson)
+    with transaction.atomic():
+        return _complete(user=user, lesson=lesson)
+
+
+@dataclass
+class QuestionResult:
+    question_id: int
+    correct: bool
+    chosen: set[int]
+
+
+@dataclass
+class QuizResult:
+    attempt: QuizAttempt
+    passed: bool
+    score: int
+    total: int
+    needed: int
+    results: dict[int, QuestionResult]
+    completed: bool
+    blocked_by: list[Lesson]
+
+
+def quiz_submit(
+    *, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, set[int]]
+) -> QuizResult:
+    """Check answers on the server, record the attempt, and complete the lesson on a pass.
+
+    answers maps question id to the chosen choice ids. A question is right when
+    exactly its correct choices were chosen.
+    """
+    questions = list(lesson.questions.prefetch_related("choices"))
+    if not questions:
+        raise LessonNotCompletable("This lesson has no quiz.")
+    results = {}
+    for question in questions:
+        chosen = set(answers.get(question.id, set()))
+        correct_ids = {c.id for c in question.choices.all() if c.correct}
+        valid_ids = {c.id for c in question.choices.all()}
+        chosen &= valid_ids
+        results[question.id] = QuestionResult(question.id, chosen == correct_ids, chosen)
+    score = sum(r.correct for r in results.values())
+    total = len(questions)
+    needed = math.ceil(total * PASS_RATIO)
+    passed = score >= needed
+    missing = missing_prerequisites(user=user, lesson=lesson)
+    with transaction.atomic():
+        Progress.objects.get_or_create(user=user, lesson=lesson)
+        attempt = QuizAttempt.objects.create(
+            user=user,
+            lesson=lesson,
+            passed=passed,
+            score=score,
+            total=total,
+            answers={str(q): sorted(r.chosen) for q, r in results.items()},
+        )
+        completed = False
+        if passed and not missing:
+            _complete(user=user, lesson=lesson)
+            completed = True
+    return QuizResult(attempt, passed, score, total, needed, results, completed, missing)
+
+
+def checklist_tick(*, user: AbstractBaseUser, item: ChecklistItem, done: bool) -> bool:
+    if done:
+        try:
+            with transaction.atomic():
+                ChecklistTick.objects.get_or_create(user=user, item=item)
+        except IntegrityError:
+            pass  # ticked twice at once: already done
+        Progress.objects.get_or_create(user=user, lesson=item.lesson)
+    else:
+        ChecklistTick.objects.filter(user=user, item=item).delete()
+    return done
+
+
+def stuck_flag_create(
+    *, user: AbstractBaseUser, lesson: Lesson, comment: str = "", signed: bool = False
+) -> StuckFlag:
+    comment = (comment or "").strip()[:2000]
+    return StuckFlag.objects.create(user=user, lesson=lesson, comment=comment, signed=signed)
+
+
+def lessons_rerender_stale() -> int:
+    """Re-render lessons rendered by an older RENDERER_VERSION; returns how many."""
+    count = 0
+    for lesson in Lesson.objects.exclude(rendered_with=RENDERER_VERSION).iterator():
+        lesson_render(lesson=lesson)
+        Lesson.objects.filter(pk=lesson.pk).update(
+            body_html=lesson.body_html, rendered_with=lesson.rendered_with
+        )
+        count += 1
+    return count

@@ -1,0 +1,158 @@
+"""Lesson pages. Thin: parse, check permission, call a selector or service, render."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.accounts.permissions import (
+    can_read_stuck_comments,
+    can_see_team_progress,
+    team_progress_scope,
+)
+from apps.lessons import selectors, services
+from apps.lessons.forms import StuckForm, parse_quiz_answers
+from apps.lessons.models import ChecklistItem
+from apps.lessons.rendering import has_mermaid
+
+
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    cards = selectors.phases_overview(user=request.user)
+    return render(request, "lessons/index.html", {"cards": cards})
+
+
+@require_GET
+def phase_detail(request: HttpRequest, phase_slug: str) -> HttpResponse:
+    phase = selectors.phase_get(slug=phase_slug)
+    rows = selectors.phase_lessons(phase=phase, user=request.user)
+    done = sum(1 for row in rows if row.status == "completed")
+    return render(request, "lessons/phase.html", {"phase": phase, "rows": rows, "done": done})
+
+
+def _lesson_context(request: HttpRequest, page, **extra) -> dict:
+    return {
+        "page": page,
+        "lesson": page.lesson,
+        "uses_mermaid": has_mermaid(page.lesson.body_html),
+        "stuck_form": StuckForm(),
+        **extra,
+    }
+
+
+@require_GET
+def lesson_detail(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
+    lesson = selectors.lesson_get(phase_slug=phase_slug, slug=lesson_slug, user=request.user)
+    if lesson.is_visible():
+        services.progress_start(user=request.user, lesson=lesson)
+    page = selectors.lesson_page(lesson=lesson, user=request.user)
+    return render(request, "lessons/lesson.html", _lesson_context(request, page))
+
+
+def _visible_lesson(request: HttpRequest, phase_slug: str, lesson_slug: str):
+    lesson = selectors.lesson_get(phase_slug=phase_slug, slug=lesson_slug, user=request.user)
+    if not lesson.is_visible():
+        raise PermissionDenied("This lesson is not published yet.")
+    return lesson
+
+
+@require_POST
+def quiz_submit(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
+    lesson = _visible_lesson(request, phase_slug, lesson_slug)
+    question_ids = list(lesson.questions.values_list("id", flat=True))
+    if not question_ids:
+        return redirect("lessons:lesson", phase_slug, lesson_slug)
+    answers = parse_quiz_answers(request.POST, question_ids)
+    result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
+    page = selectors.lesson_page(lesson=lesson, user=request.user)
+    context = _lesson_context(request, page, result=result)
+    if request.htmx:
+        return render(request, "lessons/lesson.html#quiz", context)
+    return render(request, "lessons/lesson.html", context)
+
+
+@require_POST
+def mark_done(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
+    lesson = _visible_lesson(request, phase_slug, lesson_slug)
+    try:
+        services.lesson_mark_done(user=request.user, lesson=lesson)
+        messages.success(request, f"“{lesson.title}” is complete.")
+    except services.PrerequisitesIncomplete as exc:
+        messages.error(request, str(exc))
+    except services.LessonNotCompletable as exc:
+        messages.error(request, str(exc))
+    if request.htmx:
+        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        return render(request, "lessons/lesson.html#completion", _lesson_context(request, page))
+    return redirect("lessons:lesson", phase_slug, lesson_slug)
+
+
+@require_POST
+def checklist_tick(
+    request: HttpRequest, phase_slug: str, lesson_slug: str, item_id: int
+) -> HttpResponse:
+    lesson = _visible_lesson(request, phase_slug, lesson_slug)
+    item = get_object_or_404(ChecklistItem, id=item_id, lesson=lesson)
+    services.checklist_tick(user=request.user, item=item, done=request.POST.get("done") == "on")
+    if request.htmx:
+        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        return render(request, "lessons/lesson.html#checklist", _lesson_context(request, page))
+    return redirect("lessons:lesson", phase_slug, lesson_slug)
+
+
+@require_POST
+def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
+    lesson = _visible_lesson(request, phase_slug, lesson_slug)
+    form = StuckForm(request.POST)
+    flagged = False
+    if form.is_valid():
+        services.stuck_flag_create(
+            user=request.user,
+            lesson=lesson,
+            comment=form.cleaned_data["comment"],
+            signed=form.cleaned_data["signed"],
+        )
+        flagged = True
+    if request.htmx:
+        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        context = _lesson_context(request, page, flagged=flagged)
+        if not flagged:
+            context["stuck_form"] = form
+        return render(request, "lessons/lesson.html#stuck", context)
+    if flagged:
+        messages.success(request, "Thanks: the SREs will see where this lesson loses people.")
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("lessons:lesson", phase_slug, lesson_slug)
+
+
+@require_GET
+def my_progress(request: HttpRequest) -> HttpResponse:
+    sections = selectors.user_progress(user=request.user)
+    return render(request, "lessons/progress.html", {"sections": sections})
+
+
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    query = request.GET.get("q", "")
+    results = selectors.lesson_search(query=query, user=request.user)
+    template = "lessons/search.html#results" if request.htmx else "lessons/search.html"
+    return render(request, template, {"query": query, "results": results})
+
+
+@require_GET
+def team_progress(request: HttpRequest) -> HttpResponse:
+    if not can_see_team_progress(request.user):
+        raise PermissionDenied("Team progress is for team leads and SREs.")
+    scope = team_progress_scope(request.user)
+    selected = request.GET.get("team", "")
+    teams = [t for t in scope if t.slug == selected] or scope
+    data = selectors.team_progress(teams=teams, with_comments=can_read_stuck_comments(request.user))
+    return render(
+        request,
+        "lessons/teams.html",
+        {"data": data, "scope": scope, "selected": selected},
+    )

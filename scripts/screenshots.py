@@ -1,0 +1,43 @@
+"""Take the README's screenshots from a running `make run` (http://127.0.0.1:8000)."""
+
+import sys
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
+OUT = Path(__file__).resolve().parents[1] / "docs/screenshots"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+def login(page, username):
+    page.goto(f"{BASE}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", "shirube-demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{BASE}/learn/")
+
+
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 860})
+    login(page, "carol")
+    page.screenshot(path=OUT / "learn.png")
+    page.goto(f"{BASE}/learn/production-readiness/graceful-termination/")
+    page.screenshot(path=OUT / "lesson.png")
+    page.locator("#quiz input[type=radio], #quiz input[type=checkbox]").first.check()
+    page.click("#quiz button[type=submit]")
+    page.wait_for_selector("#quiz .message")
+    page.locator("#quiz .message").scroll_into_view_if_needed()
+    page.screenshot(path=OUT / "quiz.png")
+    page.goto(f"{BASE}/learn/teams/")
+    page.screenshot(path=OUT / "teams.png")
+    page.context.clear_cookies()
+    login(page, "sre")
+    page.goto(f"{BASE}/admin/lessons/lesson/?q=probes")
+    page.click("text=Probes")
+    page.wait_for_selector("#lesson-preview h2")
+    page.locator("#lesson-preview").scroll_into_view_if_needed()
+    page.screenshot(path=OUT / "admin-preview.png")
+    browser.close()

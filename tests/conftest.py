@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+
+def pytest_configure(config):
+    # Serve static files from the source folders (no collectstatic manifest in tests).
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def sre(db):
+    from apps.accounts.services import user_make_sre
+    from tests.factories import UserFactory
+
+    return user_make_sre(user=UserFactory(username="sre-user"))
+
+
+@pytest.fixture
+def client_for(client):
+    """A logged-in test client for the given user."""
+
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login

@@ -1,0 +1,78 @@
+"""Page queries stay constant as lessons and users grow."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.accounts.models import Membership
+from apps.lessons import selectors
+from apps.lessons.models import Progress
+from tests.factories import (
+    LessonFactory,
+    MembershipFactory,
+    PhaseFactory,
+    TeamFactory,
+    UserFactory,
+    quiz_lesson,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def build(phases: int, lessons_per_phase: int, members: int):
+    team = TeamFactory()
+    lead = MembershipFactory(team=team, role=Membership.Role.LEAD).user
+    users = [MembershipFactory(team=team).user for _ in range(members)]
+    lessons = []
+    for _ in range(phases):
+        phase = PhaseFactory()
+        for _ in range(lessons_per_phase):
+            lesson = quiz_lesson(questions=3, phase=phase)
+            lessons.append(lesson)
+    for user in users:
+        for lesson in lessons[::2]:
+            Progress.objects.create(user=user, lesson=lesson, status="completed")
+    return team, lead, lessons
+
+
+def count_queries(client, url):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("url_kind", ["index", "phase", "lesson", "progress", "teams"])
+def test_queries_do_not_grow_with_lessons_or_users(client, url_kind):
+    def url_for(lessons, lead):
+        lesson = lessons[-1]
+        return {
+            "index": "/learn/",
+            "phase": f"/learn/{lesson.phase.slug}/",
+            "lesson": f"/learn/{lesson.phase.slug}/{lesson.slug}/",
+            "progress": "/learn/progress/",
+            "teams": "/learn/teams/",
+        }[url_kind]
+
+    _, lead, lessons = build(phases=2, lessons_per_phase=2, members=2)
+    client.force_login(lead)
+    url = url_for(lessons, lead)
+    count_queries(client, url)  # warm: the first view records progress
+    small = count_queries(client, url)
+
+    _, lead2, lessons2 = build(phases=3, lessons_per_phase=6, members=8)
+    client.force_login(lead2)
+    url = url_for(lessons2, lead2)
+    count_queries(client, url)
+    large = count_queries(client, url)
+    assert large == small, f"{url_kind}: {small} queries with 4 lessons, {large} with 22"
+
+
+def test_phases_overview_counts_only_visible_lessons():
+    user = UserFactory()
+    lesson = LessonFactory()
+    LessonFactory(phase=lesson.phase, status="draft")
+    Progress.objects.create(user=user, lesson=lesson, status="completed")
+    (card,) = selectors.phases_overview(user=user)
+    assert (card.total, card.completed, card.is_complete) == (1, 1, True)
+    assert selectors.completed_phase_ids(user=user) == {lesson.phase_id}

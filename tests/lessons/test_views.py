@@ -1,0 +1,185 @@
+import re
+
+import pytest
+from django.urls import reverse
+
+from apps.accounts.models import Membership
+from apps.lessons.models import Lesson, Progress, StuckFlag
+from tests.factories import (
+    LessonFactory,
+    MembershipFactory,
+    QuizAttemptFactory,
+    TeamFactory,
+    UserFactory,
+    quiz_lesson,
+    right_answers,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def lesson_url(lesson, suffix=""):
+    return reverse(f"lessons:{suffix or 'lesson'}", args=[lesson.phase.slug, lesson.slug])
+
+
+def test_every_learning_page_requires_login(client):
+    lesson = LessonFactory()
+    for url in [
+        "/learn/", f"/learn/{lesson.phase.slug}/", lesson_url(lesson), "/learn/progress/",
+        "/learn/search/?q=pods", "/learn/teams/", "/admin/",
+    ]:  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "/login/" in response["Location"], url
+
+
+def test_the_index_shows_phases_with_progress(client_for):
+    user = UserFactory()
+    lesson = LessonFactory()
+    LessonFactory(phase=lesson.phase)
+    Progress.objects.create(user=user, lesson=lesson, status="completed")
+    response = client_for(user).get("/learn/")
+    html = response.content.decode()
+    assert lesson.phase.title in html
+    assert "1 of 2 lessons completed" in html
+
+
+def test_a_lesson_page_renders_and_records_the_start(client_for):
+    user, lesson = UserFactory(), quiz_lesson()
+    response = client_for(user).get(lesson_url(lesson))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert lesson.title in html and "Check your understanding" in html
+    assert Progress.objects.get(user=user, lesson=lesson).status == "in_progress"
+
+
+def test_drafts_are_404_for_learners_and_previewable_by_sres(client_for, sre):
+    draft = LessonFactory(status=Lesson.Status.DRAFT)
+    assert client_for(UserFactory()).get(lesson_url(draft)).status_code == 404
+    response = client_for(sre).get(lesson_url(draft))
+    assert response.status_code == 200 and "Preview" in response.content.decode()
+    assert not Progress.objects.filter(lesson=draft).exists()
+
+
+def test_the_quiz_answers_with_a_fragment_for_htmx(client_for):
+    user, lesson = UserFactory(), quiz_lesson()
+    answers = right_answers(lesson)
+    data = {f"q{q}": [str(c) for c in choices] for q, choices in answers.items()}
+    response = client_for(user).post(lesson_url(lesson, "quiz"), data, HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<section id="quiz"')
+    assert "<html" not in html
+    assert "Passed: 3 of 3 right" in html and "Lesson completed" in html
+    assert 'id="completion"' in html and 'hx-swap-oob="true"' in html
+    assert Progress.objects.get(user=user, lesson=lesson).status == "completed"
+
+
+def test_the_quiz_works_without_javascript(client_for):
+    user, lesson = UserFactory(), quiz_lesson()
+    response = client_for(user).post(lesson_url(lesson, "quiz"), {})
+    html = response.content.decode()
+    assert "<html" in html and "0 of 3 right; 3 needed" in html
+
+
+def test_the_quiz_ignores_garbage_input(client_for):
+    user, lesson = UserFactory(), quiz_lesson()
+    question = lesson.questions.first()
+    response = client_for(user).post(
+        lesson_url(lesson, "quiz"), {f"q{question.id}": ["abc", "-1", "9" * 40]}
+    )
+    assert response.status_code == 200
+
+
+def test_mark_done_refuses_while_prerequisites_are_missing(client_for):
+    user = UserFactory()
+    first = LessonFactory()
+    lesson = LessonFactory(phase=first.phase)
+    lesson.prerequisites.add(first)
+    client = client_for(user)
+    page = client.get(lesson_url(lesson)).content.decode()
+    assert "Before this one" in page and first.title in page
+    response = client.post(lesson_url(lesson, "done"), follow=True)
+    assert "Complete first" in response.content.decode()
+    assert not Progress.objects.filter(user=user, lesson=lesson, status="completed").exists()
+
+
+def test_stuck_flag_via_htmx(client_for):
+    user, lesson = UserFactory(), LessonFactory()
+    response = client_for(user).post(
+        lesson_url(lesson, "stuck"), {"comment": "lost", "signed": "on"}, HTTP_HX_REQUEST="true"
+    )
+    assert "Thanks" in response.content.decode()
+    flag = StuckFlag.objects.get()
+    assert flag.comment == "lost" and flag.signed and flag.user == user
+
+
+def test_stuck_flag_rejects_an_overlong_comment(client_for):
+    user, lesson = UserFactory(), LessonFactory()
+    response = client_for(user).post(
+        lesson_url(lesson, "stuck"), {"comment": "x" * 2001}, follow=True
+    )
+    assert "at most 2000 characters" in response.content.decode()
+    assert not StuckFlag.objects.exists()
+
+
+def test_search_finds_lessons_by_body_with_postgres_full_text(client_for):
+    from django.db import connection
+
+    assert connection.vendor == "postgresql"
+    LessonFactory(title="Graceful termination", body="Add a preStop hook that sleeps.")
+    LessonFactory(title="Logs", body="LogQL queries in Loki.")
+    response = client_for(UserFactory()).get("/learn/search/?q=prestop hooks")
+    html = response.content.decode()
+    assert "Graceful termination" in html and "Logs</a>" not in html
+
+
+def _team_setup():
+    team = TeamFactory(slug="payments")
+    lead = MembershipFactory(team=team, role=Membership.Role.LEAD).user
+    member = MembershipFactory(team=team, user=UserFactory(username="dana")).user
+    lesson = LessonFactory(title="Probes lesson")
+    Progress.objects.create(user=member, lesson=lesson, status="completed")
+    QuizAttemptFactory(user=member, lesson=lesson, passed=False)
+    StuckFlag.objects.create(user=member, lesson=lesson, comment="unsigned secret words")
+    StuckFlag.objects.create(user=member, lesson=lesson, comment="signed words", signed=True)
+    return team, lead, member, lesson
+
+
+def test_team_progress_is_refused_to_plain_members(client_for):
+    _, _, member, _ = _team_setup()
+    assert client_for(member).get("/learn/teams/").status_code == 403
+
+
+def test_leads_see_completion_and_counts_but_no_comments(client_for):
+    _, lead, _, lesson = _team_setup()
+    html = client_for(lead).get("/learn/teams/").content.decode()
+    assert "dana" in html and "1/1" in html
+    row = re.search(r"Probes lesson</a>.*?</tr>", html, re.S).group(0)
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [1, 1, 1, 2]
+    assert "secret words" not in html and "signed words" not in html
+
+
+def test_leads_see_only_their_own_teams(client_for):
+    _, lead, _, _ = _team_setup()
+    other = MembershipFactory(team=TeamFactory(slug="search"), user=UserFactory(username="eve"))
+    html = client_for(lead).get("/learn/teams/").content.decode()
+    assert other.user.username not in html
+
+
+def test_sres_read_comments_signed_only_when_the_reader_chose(client_for, sre):
+    _, _, member, _ = _team_setup()
+    html = client_for(sre).get("/learn/teams/").content.decode()
+    assert "unsigned secret words" in html and "signed words" in html
+    assert html.count(f"{member.username} on") == 1  # the signed one only
+    assert "anonymous on" in html
+
+
+def test_reserved_words_cannot_be_phase_slugs():
+    from django.core.exceptions import ValidationError
+
+    from tests.factories import PhaseFactory
+
+    for slug in ["progress", "search", "teams"]:
+        with pytest.raises(ValidationError):
+            PhaseFactory.build(slug=slug).full_clean()
