@@ -21,7 +21,8 @@ run: setup
 	$(RUN_ENV) $(PY) manage.py migrate --no-input -v 0
 	$(RUN_ENV) $(PY) manage.py load_content
 	$(RUN_ENV) $(PY) manage.py seed_demo
-	@echo "Shirube on http://127.0.0.1:8000  (Ctrl-C stops web, worker and beat)"
+	$(RUN_ENV) $(PY) manage.py add_cluster demo --kubeconfig var/demo-kubeconfig --context demo --stage staging
+	@echo "Shirube on http://127.0.0.1:8000  (Ctrl-C stops web, worker, beat and the demo cluster)"
 	$(RUN_ENV) exec $(VENV)/bin/honcho -f Procfile.dev start
 
 test: setup

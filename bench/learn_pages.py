@@ -100,9 +100,7 @@ def main() -> None:
         Membership.objects.create(user=learner, team=team, role="lead")
         client = Client()
         client.force_login(learner)
-        lesson = (
-            Lesson.objects.visible().select_related("phase").order_by("phase__order", "order")[5]
-        )
+        lesson = Lesson.objects.visible().select_related("phase").order_by("phase__order", "order")[5]
         urls = ["/learn/", f"/learn/{lesson.phase.slug}/{lesson.slug}/", "/learn/teams/"]
 
         results = {"curriculum": [], "grown": []}

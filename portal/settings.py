@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_list, env_str, parse_database_url
+from portal.env import env_bool, env_int, env_list, env_str, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SHIRUBE_VAR_DIR", str(BASE_DIR / "var")))
@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "reversion",
     "apps.accounts",
     "apps.lessons",
+    "apps.clusters",
 ]
 
 MIDDLEWARE = [
@@ -167,3 +168,35 @@ LOGGING = {
 
 # Lessons
 SHIRUBE_CONTENT_DIR = Path(env_str("SHIRUBE_CONTENT_DIR", str(BASE_DIR / "content")))
+
+# Clusters
+SHIRUBE_SYNC_INTERVAL = env_int("SHIRUBE_SYNC_INTERVAL", 15, minimum=5)
+SHIRUBE_SYNC_PAGE_SIZE = env_int("SHIRUBE_SYNC_PAGE_SIZE", 500, minimum=10)
+SHIRUBE_SYNC_REQUEST_TIMEOUT = env_int("SHIRUBE_SYNC_REQUEST_TIMEOUT", 30, minimum=1)
+SHIRUBE_SYNC_SOFT_TIME_LIMIT = env_int("SHIRUBE_SYNC_SOFT_TIME_LIMIT", 240, minimum=10)
+# The lock outlives the task's hard time limit, so a killed worker never lets two syncs overlap.
+SHIRUBE_SYNC_LOCK_TTL = env_int("SHIRUBE_SYNC_LOCK_TTL", SHIRUBE_SYNC_SOFT_TIME_LIMIT + 120, minimum=15)
+SHIRUBE_SYNC_RETENTION_DAYS = env_int("SHIRUBE_SYNC_RETENTION_DAYS", 14, minimum=1)
+SHIRUBE_TEAM_LABEL = env_str("SHIRUBE_TEAM_LABEL", "team")
+SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = env_bool("SHIRUBE_TEAM_PAGES_MEMBERS_ONLY", False)
+SHIRUBE_MANY_RESTARTS = env_int("SHIRUBE_MANY_RESTARTS", 5, minimum=1)
+SHIRUBE_ENV_VALUE_ALLOWLIST = frozenset(
+    env_list("SHIRUBE_ENV_VALUE_ALLOWLIST", "AWS_STS_REGIONAL_ENDPOINTS,AWS_REGION,AWS_DEFAULT_REGION")
+)
+SHIRUBE_ANNOTATION_ALLOWLIST = tuple(
+    env_list(
+        "SHIRUBE_ANNOTATION_ALLOWLIST",
+        "ad.datadoghq.com/,prometheus.io/,shirube.io/,eks.amazonaws.com/role-arn,"
+        "eks.amazonaws.com/sts-regional-endpoints,deployment.kubernetes.io/revision",
+    )
+)
+CELERY_BEAT_SCHEDULE["clusters-sync-all"] = {
+    "task": "apps.clusters.tasks.clusters_sync_all",
+    "schedule": float(SHIRUBE_SYNC_INTERVAL),
+    "options": {"expires": SHIRUBE_SYNC_INTERVAL},
+}
+CELERY_BEAT_SCHEDULE["clusters-prune"] = {
+    "task": "apps.clusters.tasks.clusters_prune",
+    "schedule": 6 * 3600.0,
+    "options": {"expires": 3600},
+}

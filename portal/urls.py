@@ -9,5 +9,6 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("apps.accounts.urls")),
     path("learn/", include("apps.lessons.urls")),
+    path("teams/", include("apps.clusters.urls")),
     path("admin/", admin.site.urls),
 ]

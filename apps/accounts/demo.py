@@ -28,8 +28,7 @@ def demo_allowed() -> None:
         raise ImproperlyConfigured("Demo data is refused: DEBUG is off.")
     if connection.vendor != "sqlite":
         raise ImproperlyConfigured(
-            f"Demo data is refused on {connection.vendor}: "
-            "it is for the local SQLite database only."
+            f"Demo data is refused on {connection.vendor}: it is for the local SQLite database only."
         )
 
 
@@ -40,9 +39,7 @@ def demo_seed(*, password: str) -> list[tuple[str, str]]:
     teams = {slug: services.team_ensure(slug=slug, name=name) for slug, name in DEMO_TEAMS}
     created = []
     for username, team_slug, role, description in DEMO_USERS:
-        user = services.user_ensure(
-            username=username, password=password, first_name=username.capitalize()
-        )
+        user = services.user_ensure(username=username, password=password, first_name=username.capitalize())
         if team_slug:
             services.membership_set(user=user, team=teams[team_slug], role=role)
         else:
@@ -79,6 +76,4 @@ def _demo_progress() -> None:
     if not QuizAttempt.objects.filter(user=bob, lesson=first).exists():
         QuizAttempt.objects.create(user=bob, lesson=first, passed=False, score=1, total=4)
     if not StuckFlag.objects.filter(user=bob, lesson=first).exists():
-        StuckFlag.objects.create(
-            user=bob, lesson=first, comment="Which of these applies to our batch jobs?"
-        )
+        StuckFlag.objects.create(user=bob, lesson=first, comment="Which of these applies to our batch jobs?")

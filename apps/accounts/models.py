@@ -25,17 +25,13 @@ class Membership(models.Model):
         MEMBER = "member", "Member"
         LEAD = "lead", "Lead"
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
         ordering = ["team__name", "user__username"]
 
     def __str__(self) -> str:

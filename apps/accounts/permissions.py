@@ -23,9 +23,7 @@ def led_team_ids(user: AbstractBaseUser) -> set[int]:
     if not user.is_authenticated:
         return set()
     return set(
-        Membership.objects.filter(user=user, role=Membership.Role.LEAD).values_list(
-            "team_id", flat=True
-        )
+        Membership.objects.filter(user=user, role=Membership.Role.LEAD).values_list("team_id", flat=True)
     )
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from apps.accounts.models import SRE_GROUP, Membership, Team
 
 # SREs administer what the portal holds; they are not superusers.
-SRE_APPS = ("accounts", "lessons", "reversion")
+SRE_APPS = ("accounts", "lessons", "clusters", "reversion")
 
 
 def sre_group_ensure() -> Group:
@@ -25,9 +25,7 @@ def team_ensure(*, slug: str, name: str) -> Team:
 
 
 def membership_set(*, user: AbstractBaseUser, team: Team, role: str) -> Membership:
-    membership, _ = Membership.objects.update_or_create(
-        user=user, team=team, defaults={"role": role}
-    )
+    membership, _ = Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
     return membership
 
 

@@ -306,9 +306,7 @@ def read_tree(root: Path) -> ContentTree:
     phase_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     for stray in sorted(p for p in root.iterdir() if p.is_file()):
         if stray.suffix == ".md" and stray.name.lower() != "readme.md":
-            problems.append(
-                f"{_rel(stray, root)}: lessons belong in a phase folder (NN-phase-slug/)"
-            )
+            problems.append(f"{_rel(stray, root)}: lessons belong in a phase folder (NN-phase-slug/)")
     seen_phase: dict[str, str] = {}
     seen_lesson: dict[str, str] = {}
     for phase_dir in phase_dirs:
@@ -346,9 +344,7 @@ def read_tree(root: Path) -> ContentTree:
                 continue
             l_order, l_slug = int(l_match.group(1)), l_match.group(2)
             if l_slug in seen_lesson:
-                problems.append(
-                    f"{rel}: duplicate lesson slug '{l_slug}' (also {seen_lesson[l_slug]})"
-                )
+                problems.append(f"{rel}: duplicate lesson slug '{l_slug}' (also {seen_lesson[l_slug]})")
                 continue
             seen_lesson[l_slug] = rel
             try:
@@ -356,9 +352,7 @@ def read_tree(root: Path) -> ContentTree:
             except (ValueError, UnicodeDecodeError) as exc:
                 problems.append(f"{rel}:{exc}" if str(exc)[:1].isdigit() else f"{rel}: {exc}")
 
-    known = set(seen_lesson) | set(
-        Lesson.objects.filter(source_path="").values_list("slug", flat=True)
-    )
+    known = set(seen_lesson) | set(Lesson.objects.filter(source_path="").values_list("slug", flat=True))
     for spec in lessons:
         for prerequisite in spec.prerequisites:
             if prerequisite not in known:
@@ -410,14 +404,9 @@ def _check_rules(lessons: list[LessonSpec]) -> list[str]:
         named = sorted({r for s in lessons for r in s.related_rules})
         if not named:
             return []
-        return [
-            f"related_rules not checked: no readiness rules are defined yet ({len(named)} ids kept)"
-        ]
+        return [f"related_rules not checked: no readiness rules are defined yet ({len(named)} ids kept)"]
     return [
-        f"{s.path}: unknown readiness rule '{r}'"
-        for s in lessons
-        for r in s.related_rules
-        if r not in RULES
+        f"{s.path}: unknown readiness rule '{r}'" for s in lessons for r in s.related_rules if r not in RULES
     ]
 
 

@@ -57,9 +57,7 @@ class Lesson(models.Model):
     body = models.TextField(blank=True, help_text="Markdown.")
     body_html = models.TextField(blank=True, editable=False)
     rendered_with = models.PositiveIntegerField(default=0, editable=False)
-    prerequisites = models.ManyToManyField(
-        "self", symmetrical=False, blank=True, related_name="unlocks"
-    )
+    prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="unlocks")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     publish_at = models.DateTimeField(
         null=True, blank=True, help_text="Published lessons appear from this time (empty: now)."
@@ -89,9 +87,7 @@ class Lesson(models.Model):
 
     def is_visible(self, now=None) -> bool:
         now = now or timezone.now()
-        return self.status == self.Status.PUBLISHED and (
-            self.publish_at is None or self.publish_at <= now
-        )
+        return self.status == self.Status.PUBLISHED and (self.publish_at is None or self.publish_at <= now)
 
 
 class ChecklistItem(models.Model):
@@ -144,9 +140,7 @@ class Progress(models.Model):
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "lesson"], name="progress_unique_user_lesson")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "lesson"], name="progress_unique_user_lesson")]
         verbose_name_plural = "progress"
 
     def __str__(self) -> str:
@@ -175,9 +169,7 @@ class ChecklistTick(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["user", "item"], name="tick_unique_user_item")
-        ]
+        constraints = [models.UniqueConstraint(fields=["user", "item"], name="tick_unique_user_item")]
 
     def __str__(self) -> str:
         return f"{self.user} ticked {self.item}"

@@ -48,9 +48,7 @@ class PhaseCard:
 
 def phases_overview(*, user: AbstractBaseUser) -> list[PhaseCard]:
     cards = {phase.id: PhaseCard(phase) for phase in Phase.objects.all()}
-    for row in (
-        Lesson.objects.visible().values("phase_id").annotate(n=Count("id"), minutes=Sum("minutes"))
-    ):
+    for row in Lesson.objects.visible().values("phase_id").annotate(n=Count("id"), minutes=Sum("minutes")):
         cards[row["phase_id"]].total = row["n"]
         cards[row["phase_id"]].minutes = row["minutes"] or 0
     visible = Lesson.objects.visible()
@@ -96,14 +94,9 @@ class LessonRow:
 
 def phase_lessons(*, phase: Phase, user: AbstractBaseUser) -> list[LessonRow]:
     lessons = list(
-        lessons_for_user(user)
-        .filter(phase=phase)
-        .prefetch_related("prerequisites")
-        .order_by("order", "slug")
+        lessons_for_user(user).filter(phase=phase).prefetch_related("prerequisites").order_by("order", "slug")
     )
-    progress = dict(
-        Progress.objects.filter(user=user, lesson__in=lessons).values_list("lesson_id", "status")
-    )
+    progress = dict(Progress.objects.filter(user=user, lesson__in=lessons).values_list("lesson_id", "status"))
     done = completed_lesson_ids(user=user)
     rows = []
     for lesson in lessons:
@@ -127,11 +120,7 @@ class LessonPage:
 
 def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
     try:
-        return (
-            lessons_for_user(user)
-            .select_related("phase", "owner")
-            .get(slug=slug, phase__slug=phase_slug)
-        )
+        return lessons_for_user(user).select_related("phase", "owner").get(slug=slug, phase__slug=phase_slug)
     except Lesson.DoesNotExist:
         raise Http404("No such lesson") from None
 
@@ -140,15 +129,11 @@ def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
     questions = list(lesson.questions.prefetch_related("choices"))
     checklist = list(lesson.checklist.all())
     ticked = set(
-        ChecklistTick.objects.filter(user=user, item__lesson=lesson).values_list(
-            "item_id", flat=True
-        )
+        ChecklistTick.objects.filter(user=user, item__lesson=lesson).values_list("item_id", flat=True)
     )
     progress = Progress.objects.filter(user=user, lesson=lesson).first()
     done = completed_lesson_ids(user=user)
-    missing = [
-        p for p in lesson.prerequisites.visible().select_related("phase") if p.id not in done
-    ]
+    missing = [p for p in lesson.prerequisites.visible().select_related("phase") if p.id not in done]
     sequence = list(
         Lesson.objects.visible()
         .select_related("phase")
@@ -162,9 +147,7 @@ def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
         previous = sequence[index - 1] if index > 0 else None
         nxt = sequence[index + 1] if index + 1 < len(sequence) else None
     last_attempt = QuizAttempt.objects.filter(user=user, lesson=lesson).first()
-    return LessonPage(
-        lesson, progress, questions, checklist, ticked, missing, previous, nxt, last_attempt
-    )
+    return LessonPage(lesson, progress, questions, checklist, ticked, missing, previous, nxt, last_attempt)
 
 
 @dataclass
@@ -290,9 +273,7 @@ def team_progress(*, teams: list[Team], with_comments: bool) -> TeamProgress:
         card.total += 1
     completed = defaultdict(dict)
     for row in (
-        Progress.objects.filter(
-            user_id__in=user_ids, status=Progress.Status.COMPLETED, lesson__in=visible
-        )
+        Progress.objects.filter(user_id__in=user_ids, status=Progress.Status.COMPLETED, lesson__in=visible)
         .values("user_id", "lesson__phase_id")
         .annotate(n=Count("id"))
     ):

@@ -47,9 +47,7 @@ def phase_render(*, phase: Phase) -> None:
     phase.intro_html = render_markdown(phase.intro)
 
 
-def lesson_set_status(
-    *, lesson: Lesson, status: str, by: AbstractBaseUser, publish_at=None
-) -> Lesson:
+def lesson_set_status(*, lesson: Lesson, status: str, by: AbstractBaseUser, publish_at=None) -> Lesson:
     """Move a lesson through draft -> in review -> published (or archived)."""
     if status not in Lesson.Status.values:
         raise ValueError(f"unknown status {status!r}")
@@ -116,9 +114,7 @@ class QuizResult:
     blocked_by: list[Lesson]
 
 
-def quiz_submit(
-    *, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, set[int]]
-) -> QuizResult:
+def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, set[int]]) -> QuizResult:
     """Check answers on the server, record the attempt, and complete the lesson on a pass.
 
     answers maps question id to the chosen choice ids. A question is right when

@@ -91,9 +91,7 @@ def mark_done(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRe
 
 
 @require_POST
-def checklist_tick(
-    request: HttpRequest, phase_slug: str, lesson_slug: str, item_id: int
-) -> HttpResponse:
+def checklist_tick(request: HttpRequest, phase_slug: str, lesson_slug: str, item_id: int) -> HttpResponse:
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
     item = get_object_or_404(ChecklistItem, id=item_id, lesson=lesson)
     services.checklist_tick(user=request.user, item=item, done=request.POST.get("done") == "on")

@@ -7,6 +7,8 @@ import shutil
 
 import pytest
 
+from tests.clusters.conftest import sim  # noqa: F401  (the kubesim fixture)
+
 CHROMIUM = os.environ.get("SHIRUBE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -24,9 +26,7 @@ def browser():
     # tests make between page actions are synchronous and safe here.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
 

@@ -69,9 +69,7 @@ def test_an_sre_edits_previews_and_publishes_a_draft_that_a_developer_then_sees(
     login(page, sre)
     page.goto(f"{live_server.url}/admin/lessons/lesson/{draft.pk}/change/")
     body = page.locator("#id_body")
-    body.fill(
-        '## Why suspend\n\n!!! warning "Resume it"\n    Forgetting to resume freezes deploys.\n'
-    )
+    body.fill('## Why suspend\n\n!!! warning "Resume it"\n    Forgetting to resume freezes deploys.\n')
     preview = page.locator("#lesson-preview")
     expect(preview.locator("h2")).to_have_text("Why suspend")
     expect(preview.locator(".admonition.warning")).to_contain_text("Forgetting to resume")

@@ -73,9 +73,7 @@ class PostgresServer:
         return f"postgres://postgres@127.0.0.1:{self.port}/{self.dbname}"
 
     def _run(self, *args: str) -> None:
-        result = subprocess.run(
-            [*self._as_user, *args], capture_output=True, text=True, cwd=self.root
-        )
+        result = subprocess.run([*self._as_user, *args], capture_output=True, text=True, cwd=self.root)
         if result.returncode != 0:
             raise ServerError(f"{' '.join(args[:2])} failed: {result.stderr or result.stdout}")
 

@@ -20,9 +20,7 @@ def test_the_preview_renders_and_sanitises(client_for, sre):
 
 
 def test_the_preview_is_for_staff_only(client_for):
-    response = client_for(UserFactory()).post(
-        reverse("admin:lessons_lesson_preview"), {"body": "x"}
-    )
+    response = client_for(UserFactory()).post(reverse("admin:lessons_lesson_preview"), {"body": "x"})
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 

@@ -76,9 +76,7 @@ def test_it_neutralises_hostile_markdown(payload):
             assert not name.startswith("on"), html
             assert name != "style", html
             if name in {"href", "src"}:
-                assert (
-                    value.strip().lower().startswith(("https://", "http://", "/", "#", "mailto:"))
-                ), html
+                assert value.strip().lower().startswith(("https://", "http://", "/", "#", "mailto:")), html
                 assert not value.startswith("//"), html
         if tag == "input":
             assert attrs.get("type") in {"checkbox", "radio"}, html
@@ -111,9 +109,7 @@ def test_it_keeps_the_markdown_lessons_use():
     assert "<table>" in html and "<td>1</td>" in html
     assert '<span class="nt">kind</span>' in html  # Pygments highlighting
     assert has_mermaid(html) and "A--&gt;B" in html
-    assert (
-        '<a href="https://kubernetes.io/docs/" rel="noopener noreferrer nofollow">docs</a>' in html
-    )
+    assert '<a href="https://kubernetes.io/docs/" rel="noopener noreferrer nofollow">docs</a>' in html
     assert '<img alt="diagram" src="/static/img/favicon.svg">' in html
 
 

@@ -107,9 +107,7 @@ def test_checklist_ticks_toggle_and_start_the_lesson():
 
 def test_stuck_flags_keep_the_comment_and_the_choice_to_sign():
     user, lesson = UserFactory(), LessonFactory()
-    flag = services.stuck_flag_create(
-        user=user, lesson=lesson, comment="  lost at step 3 ", signed=True
-    )
+    flag = services.stuck_flag_create(user=user, lesson=lesson, comment="  lost at step 3 ", signed=True)
     assert StuckFlag.objects.get(pk=flag.pk).comment == "lost at step 3"
     assert flag.signed
 

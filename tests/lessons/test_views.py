@@ -85,9 +85,7 @@ def test_the_quiz_works_without_javascript(client_for):
 def test_the_quiz_ignores_garbage_input(client_for):
     user, lesson = UserFactory(), quiz_lesson()
     question = lesson.questions.first()
-    response = client_for(user).post(
-        lesson_url(lesson, "quiz"), {f"q{question.id}": ["abc", "-1", "9" * 40]}
-    )
+    response = client_for(user).post(lesson_url(lesson, "quiz"), {f"q{question.id}": ["abc", "-1", "9" * 40]})
     assert response.status_code == 200
 
 
@@ -116,9 +114,7 @@ def test_stuck_flag_via_htmx(client_for):
 
 def test_stuck_flag_rejects_an_overlong_comment(client_for):
     user, lesson = UserFactory(), LessonFactory()
-    response = client_for(user).post(
-        lesson_url(lesson, "stuck"), {"comment": "x" * 2001}, follow=True
-    )
+    response = client_for(user).post(lesson_url(lesson, "stuck"), {"comment": "x" * 2001}, follow=True)
     assert "at most 2000 characters" in response.content.decode()
     assert not StuckFlag.objects.exists()
 

@@ -28,10 +28,7 @@ def test_the_portal_services_wait_for_healthy_databases_and_use_them():
             "redis": {"condition": "service_healthy"},
         }
         env = service["environment"]
-        assert (
-            env["DATABASE_URL"].startswith("postgres://")
-            and "@postgres:5432/" in env["DATABASE_URL"]
-        )
+        assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["DEBUG"] == "false"
@@ -75,6 +72,4 @@ def test_dependencies_are_pinned_and_django_is_the_lts():
 def test_no_template_or_static_file_loads_from_a_cdn():
     for path in list((ROOT / "templates").rglob("*.html")) + list((ROOT / "apps").rglob("*.html")):
         text = path.read_text()
-        assert (
-            '<script src="http' not in text and '<link rel="stylesheet" href="http' not in text
-        ), path
+        assert '<script src="http' not in text and '<link rel="stylesheet" href="http' not in text, path

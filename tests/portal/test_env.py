@@ -63,22 +63,16 @@ def test_sqlite_urls_get_wal_busy_timeout_and_immediate_transactions(tmp_path):
 
 
 def test_postgres_urls():
-    config = parse_database_url(
-        "postgres://app:p%40ss@db.internal:5433/shirube", base_dir=Path(".")
-    )
+    config = parse_database_url("postgres://app:p%40ss@db.internal:5433/shirube", base_dir=Path("."))
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["USER"], config["PASSWORD"], config["HOST"], config["PORT"], config["NAME"]) == (
         "app", "p@ss", "db.internal", "5433", "shirube",
     )  # fmt: skip
-    socket = parse_database_url(
-        "postgresql://app@/shirube?host=/run/postgresql", base_dir=Path(".")
-    )
+    socket = parse_database_url("postgresql://app@/shirube?host=/run/postgresql", base_dir=Path("."))
     assert socket["HOST"] == "/run/postgresql"
 
 
-@pytest.mark.parametrize(
-    "url", ["mysql://x/y", "postgres://host/", "sqlite://", "postgres://h:port/db"]
-)
+@pytest.mark.parametrize("url", ["mysql://x/y", "postgres://host/", "sqlite://", "postgres://h:port/db"])
 def test_bad_database_urls_are_errors(url):
     with pytest.raises(ImproperlyConfigured):
         parse_database_url(url, base_dir=Path("."))

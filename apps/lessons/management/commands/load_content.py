@@ -11,12 +11,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("path", nargs="?", help="folder to import (default: content/)")
-        parser.add_argument(
-            "--check", action="store_true", help="validate and report; change nothing"
-        )
-        parser.add_argument(
-            "--prune", action="store_true", help="archive lessons whose file is gone"
-        )
+        parser.add_argument("--check", action="store_true", help="validate and report; change nothing")
+        parser.add_argument("--prune", action="store_true", help="archive lessons whose file is gone")
         parser.add_argument(
             "--force",
             action="store_true",
@@ -30,9 +26,7 @@ class Command(BaseCommand):
         except ContentError as exc:
             for problem in exc.problems:
                 self.stderr.write(f"error: {problem}")
-            raise CommandError(
-                f"{len(exc.problems)} problem(s) in {root}; nothing was imported."
-            ) from None
+            raise CommandError(f"{len(exc.problems)} problem(s) in {root}; nothing was imported.") from None
         for warning in report.warnings:
             self.stderr.write(f"warning: {warning}")
         for conflict in report.conflicts:

@@ -1,0 +1,88 @@
+"""Clusters for SREs: declared by path (never an uploaded kubeconfig), with sync history."""
+
+from django.contrib import admin, messages
+from django.db import transaction
+
+from apps.clusters.models import Cluster, Namespace, SyncRun, TeamNamespace
+
+
+@admin.action(description="Sync now (queue a background sync)")
+def sync_now(modeladmin, request, queryset):
+    from apps.clusters.tasks import cluster_sync
+
+    for cluster in queryset:
+        transaction.on_commit(lambda pk=cluster.pk: cluster_sync.delay(pk))
+    messages.success(request, f"Queued a sync of {queryset.count()} cluster(s).")
+
+
+@admin.register(Cluster)
+class ClusterAdmin(admin.ModelAdmin):
+    list_display = ["name", "stage", "connection", "enabled", "last_success_at", "last_error"]
+    list_filter = ["stage", "connection", "enabled"]
+    actions = [sync_now]
+    readonly_fields = ["last_sync_at", "last_success_at", "last_error", "kind_errors"]
+    fieldsets = [
+        (None, {"fields": ["name", "stage", "enabled"]}),
+        (
+            "Connection",
+            {
+                "fields": [
+                    "connection",
+                    "kubeconfig_path",
+                    "context",
+                    "eks_cluster_name",
+                    "eks_region",
+                ],
+                "description": "A kubeconfig is referenced by its path on the server (a mounted "
+                "secret); it is never uploaded, since its exec plugins run commands.",
+            },
+        ),
+        ("Links", {"fields": ["logs_url_template", "datadog_url_template"]}),
+        ("Last sync", {"fields": ["last_sync_at", "last_success_at", "last_error", "kind_errors"]}),
+    ]
+
+
+@admin.register(TeamNamespace)
+class TeamNamespaceAdmin(admin.ModelAdmin):
+    list_display = ["team", "cluster", "namespace"]
+    list_filter = ["cluster", "team"]
+    search_fields = ["namespace"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        from apps.clusters.ownership import namespaces_assign_teams
+
+        namespaces_assign_teams(cluster=obj.cluster)
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(admin.ModelAdmin):
+    """Synced namespaces, read-only: who owns each, and conflicts to resolve."""
+
+    list_display = ["name", "cluster", "team", "conflict", "phase"]
+    list_filter = ["cluster", "team"]
+    search_fields = ["name"]
+    readonly_fields = ["cluster", "name", "uid", "team", "conflict", "labels", "phase"]
+    exclude = ["annotations", "resource_version", "created"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "cluster",
+        "started_at",
+        "status",
+        "duration_ms",
+        "seen",
+        "created",
+        "updated",
+        "deleted",
+    ]
+    list_filter = ["cluster", "status"]
+    readonly_fields = [f.name for f in SyncRun._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,215 @@
+"""The one place that talks to the Kubernetes API (official client, raw JSON).
+
+Lists are paginated (limit + continue) and parsed from the raw response with
+orjson: the client's model deserialisation is several times slower on large
+clusters. A 410 Gone on a continue token restarts that list from scratch once.
+Functions return plain dicts; nothing else in the project imports kubernetes.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass
+
+import orjson
+import urllib3
+from django.conf import settings
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+CONNECT_TIMEOUT = 5
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    key: str  # our name for it, e.g. "deployments"
+    kind: str  # Kubernetes kind, e.g. "Deployment"
+    group: str  # "" for the core group
+    version: str
+    plural: str
+    field_selector: str = ""
+
+    @property
+    def path(self) -> str:
+        prefix = "/api/v1" if not self.group else f"/apis/{self.group}/{self.version}"
+        return f"{prefix}/{self.plural}"
+
+
+NAMESPACES = KindSpec("namespaces", "Namespace", "", "v1", "namespaces")
+KINDS: list[KindSpec] = [
+    NAMESPACES,
+    KindSpec("deployments", "Deployment", "apps", "v1", "deployments"),
+    KindSpec("statefulsets", "StatefulSet", "apps", "v1", "statefulsets"),
+    KindSpec("daemonsets", "DaemonSet", "apps", "v1", "daemonsets"),
+    KindSpec("replicasets", "ReplicaSet", "apps", "v1", "replicasets"),
+    KindSpec("jobs", "Job", "batch", "v1", "jobs"),
+    KindSpec("cronjobs", "CronJob", "batch", "v1", "cronjobs"),
+    KindSpec("pods", "Pod", "", "v1", "pods"),
+    KindSpec("serviceaccounts", "ServiceAccount", "", "v1", "serviceaccounts"),
+    KindSpec("poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets"),
+    KindSpec("events", "Event", "", "v1", "events", field_selector="type=Warning"),
+]
+
+
+class KubeError(Exception):
+    """A request for one kind failed; other kinds may still work."""
+
+    def __init__(self, message: str, status: int | None = None):
+        self.status = status
+        super().__init__(message)
+
+
+class ClusterUnreachable(Exception):
+    """Nothing answered (connection refused, DNS, TLS, or no credentials)."""
+
+
+def _eks_token(cluster_name: str, region: str) -> str:
+    """A bearer token for EKS: a presigned STS GetCallerIdentity URL, as aws-iam-authenticator makes."""
+    import botocore.session
+    from botocore.signers import RequestSigner
+
+    session = botocore.session.get_session()
+    sts = session.create_client("sts", region_name=region)
+    signer = RequestSigner(
+        sts.meta.service_model.service_id, region, "sts", "v4",
+        session.get_credentials(), session.get_component("event_emitter"),
+    )  # fmt: skip
+    url = signer.generate_presigned_url(
+        {
+            "method": "GET",
+            "url": f"https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15",
+            "body": {},
+            "headers": {"x-k8s-aws-id": cluster_name},
+            "context": {},
+        },
+        region_name=region,
+        expires_in=60,
+        operation_name="",
+    )
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+def _eks_configuration(cluster_name: str, region: str) -> k8s.Configuration:
+    import botocore.session
+
+    eks = botocore.session.get_session().create_client("eks", region_name=region)
+    described = eks.describe_cluster(name=cluster_name)["cluster"]
+    configuration = k8s.Configuration()
+    configuration.host = described["endpoint"]
+    ca_path = settings.VAR_DIR / f"eks-{cluster_name}-ca.crt"
+    ca_path.parent.mkdir(parents=True, exist_ok=True)
+    ca_path.write_bytes(base64.b64decode(described["certificateAuthority"]["data"]))
+    configuration.ssl_ca_cert = str(ca_path)
+    configuration.api_key = {"authorization": "Bearer " + _eks_token(cluster_name, region)}
+    return configuration
+
+
+def api_client(cluster) -> k8s.ApiClient:
+    """A client for a Cluster row; raises ClusterUnreachable when it cannot be configured."""
+    try:
+        if cluster.connection == "kubeconfig":
+            configuration = k8s.Configuration()
+            k8s_config.load_kube_config(
+                config_file=cluster.kubeconfig_path,
+                context=cluster.context or None,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        elif cluster.connection == "in_cluster":
+            configuration = k8s.Configuration()
+            k8s_config.load_incluster_config(client_configuration=configuration)
+        elif cluster.connection == "eks":
+            configuration = _eks_configuration(cluster.eks_cluster_name, cluster.eks_region)
+        else:
+            raise ClusterUnreachable(f"unknown connection type {cluster.connection!r}")
+    except (ConfigException, OSError) as exc:
+        raise ClusterUnreachable(f"cannot configure a client: {exc}") from exc
+    except Exception as exc:  # botocore errors have no common importable base here
+        if type(exc).__module__.startswith("botocore"):
+            raise ClusterUnreachable(f"EKS: {exc}") from exc
+        raise
+    configuration.retries = 0
+    return k8s.ApiClient(configuration)
+
+
+def _status_message(exc: ApiException) -> str:
+    return _body_message(exc.body.encode() if isinstance(exc.body, str) else exc.body or b"", exc.reason)
+
+
+def _get(api: k8s.ApiClient, path: str, query: list[tuple[str, str]]) -> dict:
+    """GET one API path and parse the raw body (the client's models are skipped: too slow)."""
+    timeout = (CONNECT_TIMEOUT, settings.SHIRUBE_SYNC_REQUEST_TIMEOUT)
+    try:
+        method, url, headers, body, post = api.param_serialize(
+            "GET", path, query_params=query, header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )  # fmt: skip
+        response = api.call_api(method, url, headers, body, post, _request_timeout=timeout)
+        raw = response.read()
+    except ApiException as exc:
+        raise KubeError(f"{exc.status} {_status_message(exc)}", exc.status) from exc
+    except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.MaxRetryError) as exc:
+        # Retries are off, so MaxRetryError wraps the first failure. Not reaching
+        # the server at all makes the cluster unreachable; a timeout or a
+        # connection lost mid-answer is this kind's error.
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError)) and not (
+            isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
+        ):
+            raise KubeError(f"timeout or connection lost: {_short(exc)}") from exc
+        raise ClusterUnreachable(_short(exc)) from exc
+    except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
+        raise KubeError(f"timeout or connection lost: {_short(exc)}") from exc
+    if not 200 <= response.status <= 299:
+        raise KubeError(f"{response.status} {_body_message(raw, response.reason)}", response.status)
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise KubeError(f"the API answered with something that is not JSON: {exc}") from exc
+
+
+def _body_message(raw: bytes, reason: str | None) -> str:
+    try:
+        return orjson.loads(raw).get("message") or reason or ""
+    except (orjson.JSONDecodeError, AttributeError):
+        return (reason or "") + (f": {raw[:200]!r}" if raw else "")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    text = re.sub(r"<urllib3\.[^>]*>", "", text)
+    return text[:300]
+
+
+def list_objects(api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_size: int | None = None) -> list:
+    """Every object of a kind, each passed through transform as its page arrives.
+
+    Reducing page by page keeps memory flat on large clusters. A 410 Gone on a
+    continue token (the snapshot expired mid-list) restarts the list once.
+    """
+    page_size = page_size or settings.SHIRUBE_SYNC_PAGE_SIZE
+    for attempt in (1, 2):
+        token, result = "", []
+        try:
+            while True:
+                query = [("limit", str(page_size))]
+                if token:
+                    query.append(("continue", token))
+                if spec.field_selector:
+                    query.append(("fieldSelector", spec.field_selector))
+                body = _get(api, spec.path, query)
+                for item in body.get("items") or []:
+                    item.setdefault("kind", spec.kind)
+                    result.append(transform(item) if transform else item)
+                token = (body.get("metadata") or {}).get("continue") or ""
+                del body
+                if not token:
+                    return result
+        except KubeError as exc:
+            if exc.status == 410 and token and attempt == 1:
+                continue
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,213 @@
+"""Clusters, and the snapshot of what each one runs, written only by the sync."""
+
+from django.db import models
+from django.utils import timezone
+
+from apps.accounts.models import SLUG_VALIDATOR, Team
+from apps.clusters.fields import SnapshotJSONField
+
+
+class Cluster(models.Model):
+    class Stage(models.TextChoices):
+        DEVELOPMENT = "development", "Development"
+        STAGING = "staging", "Staging"
+        PRODUCTION = "production", "Production"
+
+    class Connection(models.TextChoices):
+        KUBECONFIG = "kubeconfig", "Kubeconfig file on the server"
+        IN_CLUSTER = "in_cluster", "In-cluster service account"
+        EKS = "eks", "EKS (token from the worker's AWS credentials)"
+
+    name = models.SlugField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.STAGING)
+    enabled = models.BooleanField(default=True)
+    connection = models.CharField(max_length=20, choices=Connection.choices)
+    # Paths only: the kubeconfig is a mounted secret, and its exec plugins run
+    # commands, so its contents are never stored or uploaded.
+    kubeconfig_path = models.CharField(max_length=500, blank=True)
+    context = models.CharField(max_length=200, blank=True)
+    eks_cluster_name = models.CharField(max_length=100, blank=True)
+    eks_region = models.CharField(max_length=30, blank=True)
+    logs_url_template = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Grafana Explore URL for Loki with {query} (URL-encoded LogQL), "
+        "{cluster}, {namespace}, {pod}.",
+    )
+    datadog_url_template = models.CharField(
+        max_length=1000, blank=True, help_text="Datadog URL with {cluster}, {namespace}, {pod}."
+    )
+    last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(blank=True, editable=False)
+    kind_errors = SnapshotJSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_production(self) -> bool:
+        return self.stage == self.Stage.PRODUCTION
+
+
+class TeamNamespace(models.Model):
+    """An explicit namespace assignment, in addition to the team label."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="namespaces")
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    namespace = models.CharField(max_length=63)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cluster", "namespace"], name="teamnamespace_one_team_per_namespace"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cluster}/{self.namespace} → {self.team}"
+
+
+class SyncedObject(models.Model):
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    namespace = models.CharField(max_length=63, blank=True)
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=64)
+    resource_version = models.CharField(max_length=32)
+    labels = SnapshotJSONField(default=dict)
+    annotations = SnapshotJSONField(default=dict)
+    created = models.DateTimeField(null=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+class Namespace(SyncedObject):
+    team = models.ForeignKey(Team, null=True, on_delete=models.SET_NULL, related_name="+")
+    # More than one team claims it: shown to SREs, owned by nobody.
+    conflict = SnapshotJSONField(default=list)
+    phase = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="ns_uid")]
+        indexes = [models.Index(fields=["cluster", "name"])]
+
+
+class Workload(SyncedObject):
+    kind = models.CharField(max_length=20)
+    desired = models.IntegerField(null=True)
+    ready = models.IntegerField(null=True)
+    updated = models.IntegerField(null=True)
+    available = models.IntegerField(null=True)
+    generation = models.BigIntegerField(null=True)
+    observed_generation = models.BigIntegerField(null=True)
+    owner = SnapshotJSONField(default=dict)  # {kind, name, uid} of the controller owner
+    template = SnapshotJSONField(default=dict)  # reduced pod template
+    details = SnapshotJSONField(default=dict)  # kind-specific: schedule, conditions, selector
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="workload_uid")]
+        indexes = [models.Index(fields=["cluster", "namespace", "kind"])]
+
+
+class Pod(SyncedObject):
+    phase = models.CharField(max_length=20, blank=True)
+    ready_containers = models.IntegerField(default=0)
+    total_containers = models.IntegerField(default=0)
+    restarts = models.IntegerField(default=0)
+    reason = models.CharField(max_length=100, blank=True)  # waiting/terminated/unschedulable
+    message = models.TextField(blank=True)
+    last_termination_reason = models.CharField(max_length=100, blank=True)
+    last_exit_code = models.IntegerField(null=True)
+    last_finished_at = models.DateTimeField(null=True)
+    node = models.CharField(max_length=253, blank=True)
+    images = SnapshotJSONField(default=list)
+    owner = SnapshotJSONField(default=dict)  # the controller owner as a value
+    workload_kind = models.CharField(max_length=20, blank=True)  # top-level, through ReplicaSets
+    workload_name = models.CharField(max_length=253, blank=True)
+    service_account = models.CharField(max_length=253, blank=True)
+    started_at = models.DateTimeField(null=True)
+    spec = SnapshotJSONField(default=dict)  # reduced: containers, grace period
+    problem = models.CharField(max_length=40, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="pod_uid")]
+        indexes = [models.Index(fields=["cluster", "namespace"])]
+
+
+class ServiceAccount(SyncedObject):
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="sa_uid")]
+
+
+class PodDisruptionBudget(SyncedObject):
+    selector = SnapshotJSONField(default=dict)
+    min_available = models.CharField(max_length=20, blank=True)
+    max_unavailable = models.CharField(max_length=20, blank=True)
+    current_healthy = models.IntegerField(null=True)
+    desired_healthy = models.IntegerField(null=True)
+    disruptions_allowed = models.IntegerField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="pdb_uid")]
+
+
+class WarningEvent(SyncedObject):
+    reason = models.CharField(max_length=100, blank=True)
+    message = models.TextField(blank=True)
+    involved_kind = models.CharField(max_length=40, blank=True)
+    involved_name = models.CharField(max_length=253, blank=True)
+    involved_uid = models.CharField(max_length=64, blank=True)
+    count = models.IntegerField(default=1)
+    last_seen = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="event_uid")]
+        indexes = [models.Index(fields=["cluster", "namespace", "involved_name"])]
+
+
+class SyncRun(models.Model):
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "OK"
+        PARTIAL = "partial", "Some kinds failed"
+        FAILED = "failed", "Cluster unreachable"
+        SKIPPED = "skipped", "Skipped (another sync held the lock)"
+        ABANDONED = "abandoned", "Abandoned (worker stopped mid-sync)"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True)
+    duration_ms = models.IntegerField(null=True)
+    seen = models.IntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    deleted = models.IntegerField(default=0)
+    kinds = SnapshotJSONField(default=dict)  # kind -> {status, error, seen, created, ...}
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["cluster", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.status} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class SyncLock(models.Model):
+    """The database lock used when no Redis is configured."""
+
+    cluster = models.OneToOneField(Cluster, on_delete=models.CASCADE, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return f"lock {self.cluster_id} held by {self.holder or 'nobody'}"

@@ -1,0 +1,150 @@
+"""Fault injection and request accounting for the simulator.
+
+Tests use faults to prove the portal degrades gracefully (403 on one resource,
+500 halfway through a paginated list, a slow or vanishing server), and the
+request counter to prove that page views are served without touching the API.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class Fault:
+    """What to do to requests whose method and path match.
+
+    `path` is a regular expression matched against the whole path (no query).
+    `page=3` matches only the third page of a paginated list; `only_continue`
+    matches any request carrying a continue token. The action is a delay (in
+    seconds, then the normal answer or the error), dropping the connection
+    without an answer, or answering `status` with a realistic Status body.
+    """
+
+    path: str
+    method: str | None = None
+    status: int | None = None
+    message: str | None = None
+    reason: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+    times: int | None = None
+    only_continue: bool = False
+    page: int | None = None
+    hits: int = 0
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __post_init__(self) -> None:
+        if self.status is None and not self.delay and not self.drop:
+            raise ValueError("a fault needs a status, a delay or drop=True")
+        if self.method:
+            self.method = self.method.upper()
+        self._pattern = re.compile(self.path)
+
+    def matches(self, method: str, path: str, has_continue: bool, page: int) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if self.method and self.method != method:
+            return False
+        if self.only_continue and not has_continue:
+            return False
+        if self.page is not None and self.page != page:
+            return False
+        return self._pattern.fullmatch(path) is not None
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "path": self.path,
+            "method": self.method,
+            "status": self.status,
+            "message": self.message,
+            "reason": self.reason,
+            "delay": self.delay,
+            "drop": self.drop,
+            "times": self.times,
+            "only_continue": self.only_continue,
+            "page": self.page,
+            "hits": self.hits,
+        }
+
+
+class Faults:
+    """The active faults, first match wins; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def remove(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults = [f for f in self._faults if f.id != fault.id]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults = []
+
+    def all(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def take(self, method: str, path: str, has_continue: bool, page: int) -> Fault | None:
+        """The first fault matching this request, counting the hit."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(method, path, has_continue, page):
+                    fault.hits += 1
+                    return fault
+        return None
+
+
+class RequestCounter:
+    """API requests seen, per (method, path without query); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def record(self, method: str, path: str) -> None:
+        with self._lock:
+            self._counts[(method, path)] += 1
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+    def count(self, method: str | None = None, path: str | None = None) -> int:
+        """Requests matching a method and/or an exact path (None matches any)."""
+        with self._lock:
+            return sum(
+                n
+                for (m, p), n in self._counts.items()
+                if (method is None or m == method) and (path is None or p == path)
+            )
+
+    def snapshot(self) -> dict[tuple[str, str], int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+    def __getitem__(self, key: tuple[str, str]) -> int:
+        with self._lock:
+            return self._counts.get(key, 0)
+
+    def __repr__(self) -> str:
+        return f"<RequestCounter total={self.total} {self.snapshot()!r}>"

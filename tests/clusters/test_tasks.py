@@ -1,0 +1,130 @@
+"""The sync through a real Celery worker on a real Redis, and a worker killed mid-sync."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from apps.clusters import sync, tasks
+from apps.clusters.models import Cluster, Pod, SyncRun, Workload
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _child_env(**extra) -> dict:
+    db = connection.settings_dict
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return env
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_sync_runs_through_a_real_celery_worker(cluster):
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo",
+         "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert settings.CELERY_BROKER_URL.startswith("redis://")
+        tasks.clusters_sync_all.delay()
+        run = _wait_for(
+            lambda: SyncRun.objects.filter(cluster=cluster).exclude(status="running").first(),
+            60, "the worker to finish a sync",
+        )  # fmt: skip
+        assert run.status == "ok", run.kinds
+        assert run.worker.startswith("celery@")
+        assert Pod.objects.filter(cluster=cluster).exists()
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert "Traceback" not in output, output
+
+
+def test_the_task_tolerates_a_deleted_cluster(cluster):
+    pk = cluster.pk
+    Cluster.objects.filter(pk=pk).delete()
+    assert tasks.cluster_sync(pk) == "gone"
+
+
+def test_the_task_reports_a_held_lock_as_skipped(cluster):
+    with sync.cluster_lock(cluster.pk):
+        assert tasks.cluster_sync(cluster.pk) == "skipped"
+
+
+def test_the_sync_cluster_command_exit_codes(cluster, sim):
+    command = [sys.executable, "manage.py", "sync_cluster", "demo"]
+    ok = subprocess.run(command, cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip().splitlines()[-1].startswith("created ")
+    assert any(line.startswith("pods ") for line in ok.stdout.splitlines())
+    with sync.cluster_lock(cluster.pk):
+        held = subprocess.run(
+            command, cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120
+        )
+    assert held.returncode == 2 and "skipped" in held.stderr
+    sim.stop()
+    down = subprocess.run(command, cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120)
+    assert down.returncode == 1 and "unreachable" in down.stderr
+
+
+def test_a_worker_killed_mid_sync_leaves_each_kind_whole_and_the_run_abandoned(cluster, sim):
+    sync.cluster_sync(cluster=cluster)
+    pods_before = set(Pod.objects.values_list("uid", "resource_version"))
+    sim.store.update("deployments.apps", "payments", "checkout-api",
+                     lambda d: d["metadata"]["labels"].update(rollout="2"))  # fmt: skip
+    for pod in sim.store.list("pods", "payments")[:3]:
+        sim.store.update("pods", "payments", pod["metadata"]["name"],
+                         lambda p: p["metadata"]["labels"].update(moved="1"))  # fmt: skip
+    sim.add_fault(r"/api/v1/pods", delay=60)
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "sync_cluster", "demo"], cwd=ROOT,
+        env=_child_env(SHIRUBE_SYNC_LOCK_TTL="15"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for(
+            lambda: Workload.objects.filter(namespace="payments", name="checkout-api", kind="Deployment",
+                                            labels__rollout="2").exists(),
+            60, "the deployments kind to be written",
+        )  # fmt: skip
+        time.sleep(0.5)
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    sim.clear_faults()
+    killed = SyncRun.objects.get(cluster=cluster, status="running")
+    assert set(Pod.objects.values_list("uid", "resource_version")) == pods_before  # wholly old
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    key = f"shirube:sync-lock:{cluster.pk}"
+    assert 0 < client.ttl(key) <= 15  # the dead worker's lock is still there...
+    with pytest.raises(sync.LockHeld):
+        sync.cluster_sync(cluster=cluster)  # ...so nothing overlaps it
+    _wait_for(lambda: not client.exists(key), 20, "the lock to expire")
+    result = sync.cluster_sync(cluster=cluster)
+    assert result.run.status == "ok"
+    killed.refresh_from_db()
+    assert killed.status == "abandoned"
+    assert Pod.objects.filter(labels__moved="1").count() == 3  # wholly new now

@@ -1,0 +1,125 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.clusters import sync
+from apps.clusters.models import Pod
+from tests.factories import LessonFactory, MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def synced(cluster):
+    sync.cluster_sync(cluster=cluster)
+    return cluster
+
+
+@pytest.fixture
+def alice(teams):
+    return MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user
+
+
+def test_team_pages_need_login(client, synced):
+    assert client.get("/teams/payments/").status_code == 302
+
+
+def test_the_team_list_puts_my_teams_first_and_helps_teamless_users(client_for, alice, teams):
+    html = client_for(alice).get("/teams/").content.decode()
+    assert html.index("Your teams") < html.index("Other teams")
+    lonely = client_for(UserFactory()).get("/teams/").content.decode()
+    assert "You are not in a team yet" in lonely
+
+
+def test_the_team_page_shows_problems_first_with_the_lesson_that_explains(client_for, alice, synced):
+    lesson = LessonFactory(title="Debugging failing pods", related_reasons=["ImagePullBackOff", "OOMKilled"])
+    html = client_for(alice).get("/teams/payments/").content.decode()
+    assert "fraud-scorer" in html and "checkout-api" in html
+    assert html.index("Problems (") < html.index("checkout-api")
+    assert "Killed for using too much memory" in html
+    assert f"/learn/{lesson.phase.slug}/{lesson.slug}/" in html
+    assert "synced" in html and "s ago" in html
+    assert "indexer" not in html  # search's pod, not payments'
+
+
+def test_page_views_make_no_kubernetes_api_requests(client_for, alice, synced, sim):
+    sim.reset_requests()
+    client = client_for(alice)
+    for url in ["/teams/", "/teams/payments/", "/teams/search/"]:
+        assert client.get(url).status_code == 200
+    assert client.get("/teams/payments/", HTTP_HX_REQUEST="true").status_code == 200
+    pod = Pod.objects.filter(namespace="payments").first()
+    assert client.get(f"/teams/payments/pods/demo/payments/{pod.name}/").status_code == 200
+    assert client.get("/teams/payments/workloads/demo/payments/deployment/checkout-api/").status_code == 200
+    assert sim.requests.total == 0
+
+
+def test_the_htmx_poll_gets_only_the_live_fragment(client_for, alice, synced):
+    response = client_for(alice).get("/teams/payments/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="live"') and "<html" not in html
+    assert "every 5s [document.visibilityState === 'visible']" in html
+
+
+def test_a_kind_error_is_shown_where_it_applies(client_for, alice, cluster, sim):
+    sim.add_fault(r"/apis/apps/v1/deployments", status=403)
+    sync.cluster_sync(cluster=cluster)
+    html = client_for(alice).get("/teams/payments/").content.decode()
+    assert "Could not read <strong>deployments</strong>" in html and "forbidden" in html
+    assert "fraud-scorer" in html  # pods still show
+
+
+def test_a_failed_sync_says_the_data_is_stale(client_for, alice, synced, sim):
+    sim.stop()
+    sync.cluster_sync(cluster=synced)
+    html = client_for(alice).get("/teams/payments/").content.decode()
+    assert "stale: last sync failed" in html
+
+
+def test_filters_narrow_to_problems(client_for, alice, synced):
+    everything = client_for(alice).get("/teams/payments/").content.decode()
+    assert "checkout-api" in everything
+    html = client_for(alice).get("/teams/payments/?status=problems").content.decode()
+    assert "fraud-scorer" in html
+    assert "checkout-api" not in html
+
+
+def test_the_pod_page_shows_containers_without_env_values_and_links_logs(client_for, alice, synced):
+    synced.logs_url_template = "https://grafana.example.com/explore?left={query}"
+    synced.save()
+    pod = Pod.objects.filter(namespace="payments", name__startswith="checkout-api").first()
+    html = client_for(alice).get(f"/teams/payments/pods/demo/payments/{pod.name}/").content.decode()
+    assert "Readiness probe" in html and "preStop" in html
+    assert "AWS_STS_REGIONAL_ENDPOINTS</code>=regional" in html
+    assert "https://grafana.example.com/explore?left=%7Bnamespace%3D%22payments%22%2C%20pod%3D%22" in html
+
+
+def test_another_teams_namespace_is_404_on_my_team_url(client_for, alice, synced):
+    pod = Pod.objects.filter(namespace="search").first()
+    response = client_for(alice).get(f"/teams/payments/pods/demo/search/{pod.name}/")
+    assert response.status_code == 404
+
+
+def test_members_only_mode_hides_other_teams(client_for, alice, synced, settings):
+    settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = True
+    client = client_for(alice)
+    assert client.get("/teams/search/").status_code == 404
+    assert client.get("/teams/payments/").status_code == 200
+
+
+def test_team_page_queries_do_not_grow_with_pods(client_for, alice, synced, sim):
+    from kubesim import objects as o
+
+    client = client_for(alice)
+    client.get("/teams/payments/")
+    with CaptureQueriesContext(connection) as small:
+        client.get("/teams/payments/")
+    for i in range(40):
+        w = o.deployment("payments", f"extra-{i}", "registry.example.com/extra:1.0", 2)
+        for obj in w.objects():
+            sim.store.apply(obj)
+    sync.cluster_sync(cluster=synced)
+    assert Pod.objects.filter(namespace="payments").count() > 60
+    with CaptureQueriesContext(connection) as large:
+        client.get("/teams/payments/")
+    assert len(large.captured_queries) == len(small.captured_queries)
