@@ -30,9 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         help="advance the demo every SECONDS (0 to keep it still)",
     )
     parser.add_argument("--token", default=None, help="bearer token required on every request")
-    parser.add_argument(
-        "--kubeconfig", default=None, metavar="PATH", help="write a kubeconfig here"
-    )
+    parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write a kubeconfig here")
     parser.add_argument("--context", default="demo", help="context name in the kubeconfig")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -64,9 +64,7 @@ def _payments(now: datetime) -> list[dict]:
     )
     result += checkout.objects()
     result.append(o.service(ns, "checkout-api", {"app": "checkout-api"}))
-    result.append(
-        o.pdb(ns, "checkout-api", {"app": "checkout-api"}, min_available=2, expected=3, healthy=3)
-    )
+    result.append(o.pdb(ns, "checkout-api", {"app": "checkout-api"}, min_available=2, expected=3, healthy=3))
 
     ledger = o.deployment(
         ns,
@@ -124,9 +122,7 @@ def _payments(now: datetime) -> list[dict]:
         "public.ecr.aws/bitnami/pgbouncer:1.23.1",
         2,
         containers=[
-            o.container(
-                "pgbouncer", "public.ecr.aws/bitnami/pgbouncer:1.23.1", port=6432, probes=False
-            )
+            o.container("pgbouncer", "public.ecr.aws/bitnami/pgbouncer:1.23.1", port=6432, probes=False)
         ],
     )
     result += proxy.objects()
@@ -234,9 +230,7 @@ def _kube_system() -> list[dict]:
     lbc_role = o.role_arn("eks-aws-load-balancer-controller")
     result: list[dict] = [
         o.serviceaccount(ns, "coredns"),
-        o.serviceaccount(
-            ns, "aws-load-balancer-controller", {"eks.amazonaws.com/role-arn": lbc_role}
-        ),
+        o.serviceaccount(ns, "aws-load-balancer-controller", {"eks.amazonaws.com/role-arn": lbc_role}),
     ]
     coredns_image = f"{eks}/eks/coredns:v1.11.3-eksbuild.1"
     result += o.deployment(
@@ -302,9 +296,7 @@ def evolve(store: Store, tick: int) -> None:
 
 def _crashloop_step(store: Store, tick: int) -> None:
     pods = [
-        p
-        for p in store.list("pods", "payments")
-        if p["metadata"]["labels"].get("app") == "ledger-worker"
+        p for p in store.list("pods", "payments") if p["metadata"]["labels"].get("app") == "ledger-worker"
     ]
     if not pods:
         return
@@ -355,9 +347,7 @@ def _rollout_state(store: Store, namespace: str, name: str) -> _Rollout | None:
     if dep is None:
         return None
     replicasets = [
-        rs
-        for rs in store.list("replicasets.apps", namespace)
-        if _owned_by(rs, {dep["metadata"]["uid"]})
+        rs for rs in store.list("replicasets.apps", namespace) if _owned_by(rs, {dep["metadata"]["uid"]})
     ]
     replicasets.sort(key=_revision)
     current = o.template_hash(dep["spec"]["template"])
@@ -456,9 +446,7 @@ def _bump_image(store: Store, dep: dict) -> dict:
         container = current["spec"]["template"]["spec"]["containers"][0]
         container["image"] = _bump_tag(container["image"])
 
-    return store.update(
-        "deployments.apps", dep["metadata"]["namespace"], dep["metadata"]["name"], bump
-    )
+    return store.update("deployments.apps", dep["metadata"]["namespace"], dep["metadata"]["name"], bump)
 
 
 def _create_replicaset(store: Store, dep: dict, replicasets: list[dict]) -> None:
@@ -488,9 +476,7 @@ def _prune_history(store: Store, dep: dict, old: list[dict]) -> None:
 # -- scale --------------------------------------------------------------------
 
 
-def seed_scale(
-    store: Store, pods: int = 10_000, namespaces: int = 500, deployments: int = 2_000
-) -> None:
+def seed_scale(store: Store, pods: int = 10_000, namespaces: int = 500, deployments: int = 2_000) -> None:
     """Fill a store with a large cluster fast, for benchmarks.
 
     Objects are built directly and handed to `Store.load` without copying;

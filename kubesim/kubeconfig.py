@@ -22,9 +22,7 @@ def kubeconfig(server: str, token: str | None, context: str = "demo") -> dict:
     }
 
 
-def write_kubeconfig(
-    path: str | Path, server: str, token: str | None, context: str = "demo"
-) -> Path:
+def write_kubeconfig(path: str | Path, server: str, token: str | None, context: str = "demo") -> Path:
     """Write a kubeconfig to `path` (mode 0600, since it holds the token); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

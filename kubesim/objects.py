@@ -186,9 +186,7 @@ def pod_template_spec(
     }
 
 
-def _admitted_spec(
-    template_spec: dict, pod_name: str, node: str | None, role_arn: str | None
-) -> dict:
+def _admitted_spec(template_spec: dict, pod_name: str, node: str | None, role_arn: str | None) -> dict:
     """The spec a pod gets after admission: token volume, tolerations, IRSA env, node."""
     spec = json.loads(json.dumps(template_spec))
     token_volume = f"kube-api-access-{name_hash(pod_name, 'vol', length=5)}"
@@ -435,9 +433,7 @@ def restarted(pod: dict, *, container: str | None = None, now: datetime | None =
     return pod
 
 
-def image_pull_backoff(
-    pod: dict, *, container: str | None = None, now: datetime | None = None
-) -> dict:
+def image_pull_backoff(pod: dict, *, container: str | None = None, now: datetime | None = None) -> dict:
     """The image cannot be pulled (a bad tag): Pending, waiting in ImagePullBackOff."""
     now = now or datetime.now(UTC)
     status = _container_status(pod, container)
@@ -476,9 +472,7 @@ def oom_killed(
     """The container was OOMKilled (exit 137) and restarted; `waiting` leaves it in back-off."""
     now = now or datetime.now(UTC)
     if waiting:
-        return crashloop(
-            pod, restarts, container=container, exit_code=137, reason="OOMKilled", now=now
-        )
+        return crashloop(pod, restarts, container=container, exit_code=137, reason="OOMKilled", now=now)
     status = _container_status(pod, container)
     status.update(
         ready=True,
@@ -525,17 +519,14 @@ def pending_unschedulable(
 def is_ready(pod: dict) -> bool:
     """Whether the pod counts as ready (and so available) for its controller."""
     return any(
-        c["type"] == "Ready" and c["status"] == "True"
-        for c in pod.get("status", {}).get("conditions", [])
+        c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", [])
     )
 
 
 # -- namespaces, nodes, accounts and events -----------------------------------
 
 
-def namespace(
-    name: str, labels: dict[str, str] | None = None, *, created: datetime | None = None
-) -> dict:
+def namespace(name: str, labels: dict[str, str] | None = None, *, created: datetime | None = None) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Namespace",
@@ -740,9 +731,7 @@ class Workload:
         if kind == "Deployment":
             for rs in self.replicasets:
                 rs["status"] = replicaset_status(rs, owned_pods(rs, self.pods))
-            self.controller["status"] = deployment_status(
-                self.controller, self.replicasets, self.pods
-            )
+            self.controller["status"] = deployment_status(self.controller, self.replicasets, self.pods)
         elif kind == "StatefulSet":
             self.controller["status"] = statefulset_status(self.controller, self.pods)
         elif kind == "DaemonSet":
@@ -757,11 +746,7 @@ class Workload:
 
 def owned_pods(owner: dict, pods: Iterable[dict]) -> list[dict]:
     uid = owner["metadata"]["uid"]
-    return [
-        p
-        for p in pods
-        if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences", []))
-    ]
+    return [p for p in pods if any(r.get("uid") == uid for r in p["metadata"].get("ownerReferences", []))]
 
 
 def _meta(kind: str, namespace: str, name: str, labels: dict, created: datetime) -> dict:
@@ -850,9 +835,7 @@ def template_hash(template: dict) -> str:
     return name_hash(json.dumps(template, sort_keys=True))
 
 
-def replicaset_for(
-    dep: dict, *, revision: int, replicas: int, created: datetime | None = None
-) -> dict:
+def replicaset_for(dep: dict, *, revision: int, replicas: int, created: datetime | None = None) -> dict:
     """The ReplicaSet a Deployment controller creates for its current template."""
     meta = dep["metadata"]
     template = json.loads(json.dumps(dep["spec"]["template"]))
@@ -1034,9 +1017,7 @@ def statefulset(
         pod_spec = json.loads(json.dumps(template["spec"]))
         pod_spec["hostname"] = f"{name}-{i}"
         pod_spec["subdomain"] = name
-        pod_spec["volumes"] = [
-            {"name": "data", "persistentVolumeClaim": {"claimName": f"data-{name}-{i}"}}
-        ]
+        pod_spec["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": f"data-{name}-{i}"}}]
         pod_labels = {
             **labels,
             "apps.kubernetes.io/pod-index": str(i),
@@ -1114,11 +1095,7 @@ def daemonset(
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
                     "nodeSelectorTerms": [
-                        {
-                            "matchFields": [
-                                {"key": "metadata.name", "operator": "In", "values": [node_name]}
-                            ]
-                        }
+                        {"matchFields": [{"key": "metadata.name", "operator": "In", "values": [node_name]}]}
                     ]
                 }
             }
@@ -1232,9 +1209,7 @@ def job(
     meta["uid"] = uid
     if owner is not None:
         meta["ownerReferences"] = [_owner(owner)]
-        meta["annotations"] = {
-            "batch.kubernetes.io/cronjob-scheduled-timestamp": timestamp(started)
-        }
+        meta["annotations"] = {"batch.kubernetes.io/cronjob-scheduled-timestamp": timestamp(started)}
     # The job controller sets an interim condition, then the final one.
     why = (
         {}
@@ -1252,9 +1227,7 @@ def job(
             "lastTransitionTime": timestamp(finished),
             **why,
         }
-        for type_ in (
-            ("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed")
-        )
+        for type_ in (("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed"))
     ]
     status: dict[str, Any] = {
         "startTime": timestamp(started),
@@ -1286,9 +1259,7 @@ def job(
         "status": status,
     }
     pod_name = f"{name}-{name_hash(name, 'pod', length=5)}"
-    job_pod = pod(
-        namespace, pod_name, template["spec"], labels=pod_labels, owner=job_obj, started=started
-    )
+    job_pod = pod(namespace, pod_name, template["spec"], labels=pod_labels, owner=job_obj, started=started)
     _finish(job_pod, succeeded, started, finished)
     return Workload(job_obj, [job_pod])
 

@@ -231,12 +231,8 @@ def builtin_resources() -> list[Resource]:
         ),
         Resource("", "v1", "Service", "services", short_names=("svc",), categories=all_),
         Resource("", "v1", "ConfigMap", "configmaps", short_names=("cm",), **no_status),
-        Resource(
-            "apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=all_
-        ),
-        Resource(
-            "apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=all_
-        ),
+        Resource("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=all_),
+        Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=all_),
         Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), categories=all_),
         Resource(
             "apps",
@@ -256,9 +252,7 @@ def builtin_resources() -> list[Resource]:
             field_selectors=COMMON_FIELDS | {"status.successful"},
         ),
         Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=all_),
-        Resource(
-            "policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",)
-        ),
+        Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",)),
     ]
 
 

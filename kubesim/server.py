@@ -560,9 +560,7 @@ class _Handler(BaseHTTPRequestHandler):
             return {
                 "kind": "APIVersions",
                 "versions": ["v1"],
-                "serverAddressByClientCIDRs": [
-                    {"clientCIDR": "0.0.0.0/0", "serverAddress": address}
-                ],
+                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
             }
         if parts == ["api", "v1"]:
             # The core group's list carries no apiVersion, unlike the others.
@@ -591,8 +589,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _group(self, group: str) -> dict:
         versions = [
-            {"groupVersion": f"{group}/{v}", "version": v}
-            for v in self.server.sim.registry.versions(group)
+            {"groupVersion": f"{group}/{v}", "version": v} for v in self.server.sim.registry.versions(group)
         ]
         return {"name": group, "versions": versions, "preferredVersion": versions[0]}
 
@@ -835,9 +832,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError.of(400, "the request body must be a JSON object")
         kind = body.get("kind")
         if kind and kind != route.resource.kind:
-            raise ApiError.of(
-                400, f"the kind in the body ({kind}) does not match {route.resource.kind}"
-            )
+            raise ApiError.of(400, f"the kind in the body ({kind}) does not match {route.resource.kind}")
         body["kind"] = route.resource.kind
         body["apiVersion"] = route.resource.group_version
         meta = body.setdefault("metadata", {})
@@ -848,8 +843,7 @@ class _Handler(BaseHTTPRequestHandler):
             if ns and ns != route.namespace:
                 raise ApiError.of(
                     400,
-                    "the namespace of the provided object does not match the namespace "
-                    "sent on the request",
+                    "the namespace of the provided object does not match the namespace sent on the request",
                 )
             meta["namespace"] = route.namespace
         return body
@@ -883,8 +877,7 @@ class _Handler(BaseHTTPRequestHandler):
         if name != route.name:
             raise ApiError.of(
                 400,
-                f"the name of the object ({name}) does not match the name on the URL "
-                f"({route.name})",
+                f"the name of the object ({name}) does not match the name on the URL ({route.name})",
             )
         on_status = route.subresource == "status"
         stored = self.server.sim.store.replace(

@@ -233,15 +233,11 @@ class Store:
             new = draft if changed is None else changed
             # The read and the write are atomic here, so no precondition needed,
             # unless the change itself asked for one.
-            if new.get("metadata", {}).get("resourceVersion") == current["metadata"].get(
-                "resourceVersion"
-            ):
+            if new.get("metadata", {}).get("resourceVersion") == current["metadata"].get("resourceVersion"):
                 new["metadata"].pop("resourceVersion", None)
             return clone(self._replace(res, new, keep_status, status_only))
 
-    def delete(
-        self, ref: ResourceRef, namespace: str | None, name: str, *, cascade: bool = True
-    ) -> dict:
+    def delete(self, ref: ResourceRef, namespace: str | None, name: str, *, cascade: bool = True) -> dict:
         """Delete an object; with `cascade`, also what it owns (and a namespace's contents).
 
         The real server leaves this to the garbage collector and the namespace
@@ -307,16 +303,12 @@ class Store:
         if not meta.get("name"):
             prefix = meta.get("generateName")
             if not prefix:
-                raise Invalid(
-                    "name or generateName is required", resource=res, name=meta.get("name", "")
-                )
+                raise Invalid("name or generateName is required", resource=res, name=meta.get("name", ""))
             meta["name"] = prefix + "".join(random.choices(NAME_ALPHABET, k=5))
         key = self._key(res, obj)
         bucket = self._objects.setdefault(res.storage_key, {})
         if key in bucket:
-            raise AlreadyExists(
-                f'{res.qualified_name} "{key[1]}" already exists', resource=res, name=key[1]
-            )
+            raise AlreadyExists(f'{res.qualified_name} "{key[1]}" already exists', resource=res, name=key[1])
         obj["apiVersion"] = obj.get("apiVersion") or res.group_version
         obj["kind"] = obj.get("kind") or res.kind
         meta.setdefault("uid", str(uuid.uuid4()))
@@ -399,9 +391,7 @@ class Store:
                     self._remove(storage_key, key)
                     pending.append(obj["metadata"].get("uid", ""))
 
-    def _record(
-        self, type_: str, storage_key: tuple[str, str], obj: dict, old: dict | None
-    ) -> None:
+    def _record(self, type_: str, storage_key: tuple[str, str], obj: dict, old: dict | None) -> None:
         if len(self._log) == self._log.maxlen:
             self._log_floor = self._log[0].rv
         self._log.append(Event(self._rv, type_, storage_key, obj, old))
