@@ -85,32 +85,28 @@ class QuestionAdmin(VersionAdmin):
     inlines = [ChoiceInline]
 
 
-@admin.action(description="Submit for review")
-def submit_for_review(modeladmin, request, queryset):
-    for lesson in queryset:
-        services.lesson_set_status(lesson=lesson, status=Lesson.Status.IN_REVIEW, by=request.user)
-    messages.success(request, f"{queryset.count()} lesson(s) submitted for review.")
+def _status_action(status: str, description: str, done: str):
+    """An admin action that moves the selected lessons to one status, recording who."""
+
+    @admin.action(description=description)
+    def action(modeladmin, request, queryset):
+        for lesson in queryset:
+            services.lesson_set_status(
+                lesson=lesson,
+                status=status,
+                by=request.user,
+                publish_at=timezone.now() if status == Lesson.Status.PUBLISHED else None,
+            )
+        messages.success(request, f"{queryset.count()} lesson(s) {done}.")
+
+    action.__name__ = f"set_{status}"
+    return action
 
 
-@admin.action(description="Publish now")
-def publish_now(modeladmin, request, queryset):
-    for lesson in queryset:
-        services.lesson_publish(lesson=lesson, by=request.user, at=timezone.now())
-    messages.success(request, f"{queryset.count()} lesson(s) published.")
-
-
-@admin.action(description="Return to draft")
-def return_to_draft(modeladmin, request, queryset):
-    for lesson in queryset:
-        services.lesson_set_status(lesson=lesson, status=Lesson.Status.DRAFT, by=request.user)
-    messages.success(request, f"{queryset.count()} lesson(s) returned to draft.")
-
-
-@admin.action(description="Archive (hide from learners, keep progress)")
-def archive(modeladmin, request, queryset):
-    for lesson in queryset:
-        services.lesson_set_status(lesson=lesson, status=Lesson.Status.ARCHIVED, by=request.user)
-    messages.success(request, f"{queryset.count()} lesson(s) archived.")
+submit_for_review = _status_action(Lesson.Status.IN_REVIEW, "Submit for review", "submitted for review")
+publish_now = _status_action(Lesson.Status.PUBLISHED, "Publish now", "published")
+return_to_draft = _status_action(Lesson.Status.DRAFT, "Return to draft", "returned to draft")
+archive = _status_action(Lesson.Status.ARCHIVED, "Archive (hide from learners, keep progress)", "archived")
 
 
 @admin.register(Lesson)

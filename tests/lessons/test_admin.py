@@ -78,7 +78,7 @@ def test_bulk_publish_action(client_for, sre):
     drafts = [LessonFactory(status="draft"), LessonFactory(status="review")]
     client_for(sre).post(
         reverse("admin:lessons_lesson_changelist"),
-        {"action": "publish_now", "_selected_action": [d.pk for d in drafts]},
+        {"action": "set_published", "_selected_action": [d.pk for d in drafts]},
     )
     assert set(Lesson.objects.values_list("status", flat=True)) == {"published"}
 
