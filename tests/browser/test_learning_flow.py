@@ -92,3 +92,22 @@ def test_an_sre_edits_previews_and_publishes_a_draft_that_a_developer_then_sees(
     expect(dev_page.locator(".prose h2")).to_have_text("Why suspend")
     expect(dev_page).to_have_url(re.compile(r"/learn/flux/suspend/$"))
     dev_context.close()
+
+
+def test_mermaid_diagrams_are_drawn_in_strict_mode(live_server, page, login):
+    lesson = quiz_lesson(
+        questions=3,
+        phase=PhaseFactory(slug="orientation"),
+        slug="platform-map",
+        body='```mermaid\ngraph LR\n  A["Git"] --> B["Flux"]\n  click A "javascript:alert(1)"\n```\n',
+    )
+    login(page, UserFactory(username="reader"))
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(f"{live_server.url}/learn/orientation/{lesson.slug}/")
+    diagram = page.locator("pre.mermaid svg")
+    expect(diagram).to_be_visible()
+    expect(diagram).to_contain_text("Flux")
+    page.locator("pre.mermaid svg").get_by_text("Git").click()
+    assert dialogs == []
+    assert page.evaluate("typeof window.mermaid") == "object"

@@ -179,3 +179,13 @@ def test_reserved_words_cannot_be_phase_slugs():
     for slug in ["progress", "search", "teams"]:
         with pytest.raises(ValidationError):
             PhaseFactory.build(slug=slug).full_clean()
+
+
+def test_mermaid_is_loaded_only_on_lessons_with_a_diagram(client_for):
+    user = UserFactory()
+    plain = LessonFactory(body="No diagram here.")
+    diagram = LessonFactory(body="```mermaid\ngraph TD; A-->B\n```")
+    client = client_for(user)
+    assert "mermaid.min.js" not in client.get(lesson_url(plain)).content.decode()
+    html = client.get(lesson_url(diagram)).content.decode()
+    assert "vendor/mermaid/mermaid.min.js" in html and "http" not in html.split("mermaid.min.js")[0][-80:]
