@@ -218,6 +218,20 @@ def team_view(*, team: Team, cluster: str = "", namespace: str = "", status: str
     )  # fmt: skip
 
 
+def team_clusters(*, team: Team) -> list[Cluster]:
+    """The clusters where the team owns a namespace (one query)."""
+    return list(Cluster.objects.filter(pk__in=Namespace.objects.filter(team=team).values("cluster_id")))
+
+
+def team_namespace_names(*, team: Team) -> list[str]:
+    return sorted(set(Namespace.objects.filter(team=team).values_list("name", flat=True)))
+
+
+def team_page_version(*, clusters: list[Cluster]) -> str:
+    """Changes whenever a sync of one of these clusters finishes: the page's cache key."""
+    return ",".join(f"{c.pk}:{c.last_sync_at.timestamp() if c.last_sync_at else 0}" for c in clusters)
+
+
 def _json_contains_supported() -> bool:
     from django.db import connection
 

@@ -137,3 +137,27 @@ def test_sres_see_namespace_ownership_conflicts(client_for, alice, synced, teams
     assert "Namespace ownership conflict" in sre_html and "payments, search" in sre_html
     alice_html = client_for(alice).get("/teams/payments/").content.decode()
     assert "Namespace ownership conflict" not in alice_html
+
+
+def test_polls_between_syncs_are_served_from_the_cache_and_a_sync_refreshes(client_for, alice, synced, sim):
+    client = client_for(alice)
+    first = client.get("/teams/payments/", HTTP_HX_REQUEST="true").content.decode()
+    with CaptureQueriesContext(connection) as ctx:
+        again = client.get("/teams/payments/", HTTP_HX_REQUEST="true").content.decode()
+    cached_queries = len(ctx.captured_queries)
+    assert again == first
+    assert cached_queries <= 5, [q["sql"] for q in ctx.captured_queries]
+    name = next(p for p in sim.store.list("pods", "payments") if "checkout-api" in p["metadata"]["name"])
+    sim.store.update(
+        "pods", "payments", name["metadata"]["name"], lambda p: o_crash(p), status_only=True
+    )
+    sync.cluster_sync(cluster=synced)
+    after = client.get("/teams/payments/", HTTP_HX_REQUEST="true").content.decode()
+    assert name["metadata"]["name"] in after and "Crashing and restarting" in after
+    assert "Crashing and restarting" not in first.split(name["metadata"]["name"])[-1][:200]
+
+
+def o_crash(pod):
+    from kubesim import objects as o
+
+    return o.crashloop(pod, 7)
