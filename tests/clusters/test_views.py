@@ -111,7 +111,10 @@ def test_team_page_queries_do_not_grow_with_pods(client_for, alice, synced, sim)
     from kubesim import objects as o
 
     client = client_for(alice)
+    from django.core.cache import cache
+
     client.get("/teams/payments/")
+    cache.clear()  # measure a full render, not the cached body
     with CaptureQueriesContext(connection) as small_ctx:
         client.get("/teams/payments/")
     small = len(small_ctx.captured_queries)  # read now: later requests reset the log
@@ -121,6 +124,7 @@ def test_team_page_queries_do_not_grow_with_pods(client_for, alice, synced, sim)
             sim.store.apply(obj)
     sync.cluster_sync(cluster=synced)
     assert Pod.objects.filter(namespace="payments").count() > 60
+    cache.clear()
     with CaptureQueriesContext(connection) as large_ctx:
         client.get("/teams/payments/")
     large = len(large_ctx.captured_queries)
