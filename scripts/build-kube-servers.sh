@@ -83,7 +83,7 @@ if [ -z "$go_version" ]; then
     exit 1
   fi
   echo "build-kube-servers: Go not found ('$GO' is not on PATH)." >&2
-  echo "  Install Go 1.$MIN_GO_MINOR or newer (https://go.dev/doc/install), or set GO=/path/to/go," >&2
+  echo "  Install Go 1.$MIN_GO_MINOR or newer, or set GO=/path/to/go," >&2
   echo "  then run scripts/build-kube-servers.sh again." >&2
   exit 3
 fi
