@@ -89,6 +89,13 @@ def _without_rv(obj: dict) -> dict:
     return {**obj, "metadata": meta}
 
 
+def _name_label(obj: dict) -> None:
+    """Namespaces always carry kubernetes.io/metadata.name, set by the real server."""
+    if obj.get("kind") == "Namespace":
+        meta = obj["metadata"]
+        meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+
+
 class Store:
     """Thread-safe objects by resource type, with a global resourceVersion and an event log."""
 
@@ -311,6 +318,7 @@ class Store:
             raise AlreadyExists(f'{res.qualified_name} "{key[1]}" already exists', resource=res, name=key[1])
         obj["apiVersion"] = obj.get("apiVersion") or res.group_version
         obj["kind"] = obj.get("kind") or res.kind
+        _name_label(obj)
         meta.setdefault("uid", str(uuid.uuid4()))
         meta.setdefault("creationTimestamp", timestamp())
         meta.setdefault("generation", 1)
@@ -352,6 +360,7 @@ class Store:
             for field in ("uid", "creationTimestamp", "deletionTimestamp"):
                 if field in current["metadata"]:
                     meta[field] = current["metadata"][field]
+            _name_label(stored)
             generation = current["metadata"].get("generation", 1)
             if stored.get("spec") != current.get("spec"):
                 generation += 1

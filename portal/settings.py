@@ -178,6 +178,13 @@ SHIRUBE_SYNC_SOFT_TIME_LIMIT = env_int("SHIRUBE_SYNC_SOFT_TIME_LIMIT", 240, mini
 SHIRUBE_SYNC_LOCK_TTL = env_int("SHIRUBE_SYNC_LOCK_TTL", SHIRUBE_SYNC_SOFT_TIME_LIMIT + 120, minimum=15)
 SHIRUBE_SYNC_RETENTION_DAYS = env_int("SHIRUBE_SYNC_RETENTION_DAYS", 14, minimum=1)
 SHIRUBE_TEAM_LABEL = env_str("SHIRUBE_TEAM_LABEL", "team")
+# Where the in-cluster connection finds the pod's service-account token and the cluster CA.
+SHIRUBE_INCLUSTER_TOKEN_FILE = env_str(
+    "SHIRUBE_INCLUSTER_TOKEN_FILE", "/var/run/secrets/kubernetes.io/serviceaccount/token"
+)
+SHIRUBE_INCLUSTER_CA_FILE = env_str(
+    "SHIRUBE_INCLUSTER_CA_FILE", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+)
 SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = env_bool("SHIRUBE_TEAM_PAGES_MEMBERS_ONLY", False)
 SHIRUBE_MANY_RESTARTS = env_int("SHIRUBE_MANY_RESTARTS", 5, minimum=1)
 SHIRUBE_ENV_VALUE_ALLOWLIST = frozenset(

@@ -119,8 +119,14 @@ def api_client(cluster) -> k8s.ApiClient:
                 persist_config=False,
             )
         elif cluster.connection == "in_cluster":
+            from kubernetes.config.incluster_config import InClusterConfigLoader
+
             configuration = k8s.Configuration()
-            k8s_config.load_incluster_config(client_configuration=configuration)
+            # The token is re-read when it rotates (projected tokens last an hour).
+            InClusterConfigLoader(
+                token_filename=settings.SHIRUBE_INCLUSTER_TOKEN_FILE,
+                cert_filename=settings.SHIRUBE_INCLUSTER_CA_FILE,
+            ).load_and_set(configuration)
         elif cluster.connection == "eks":
             configuration = _eks_configuration(cluster.eks_cluster_name, cluster.eks_region)
         else:
@@ -150,6 +156,8 @@ def _get(api: k8s.ApiClient, path: str, query: list[tuple[str, str]]) -> dict:
         response = api.call_api(method, url, headers, body, post, _request_timeout=timeout)
         raw = response.read()
     except ApiException as exc:
+        if exc.status == 401:
+            raise ClusterUnreachable(f"401 credentials rejected: {_status_message(exc)}") from exc
         raise KubeError(f"{exc.status} {_status_message(exc)}", exc.status) from exc
     except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.MaxRetryError) as exc:
         # Retries are off, so MaxRetryError wraps the first failure. Not reaching
@@ -163,6 +171,9 @@ def _get(api: k8s.ApiClient, path: str, query: list[tuple[str, str]]) -> dict:
         raise ClusterUnreachable(_short(exc)) from exc
     except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
         raise KubeError(f"timeout or connection lost: {_short(exc)}") from exc
+    if response.status == 401:
+        # Not one kind's problem: the credentials are wrong or expired for every request.
+        raise ClusterUnreachable(f"401 credentials rejected: {_body_message(raw, response.reason)}")
     if not 200 <= response.status <= 299:
         raise KubeError(f"{response.status} {_body_message(raw, response.reason)}", response.status)
     try:

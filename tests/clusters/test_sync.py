@@ -244,3 +244,12 @@ def test_a_connection_dropped_on_one_kind_is_that_kinds_error(cluster, sim):
     result = run(cluster)
     assert result.kinds["jobs"].status == "error" and "connection" in result.kinds["jobs"].error
     assert result.kinds["pods"].status == "ok" and result.run.status == "partial"
+
+
+def test_a_wrong_token_is_a_cluster_error_not_a_kind_error(cluster, sim):
+    run(cluster)
+    pods = Pod.objects.count()
+    sim.token = "rotated"
+    result = run(cluster)
+    assert result.run.status == "failed" and result.run.error.startswith("401 credentials rejected")
+    assert Pod.objects.count() == pods

@@ -152,9 +152,7 @@ def test_polls_between_syncs_are_served_from_the_cache_and_a_sync_refreshes(clie
     assert again == first
     assert cached_queries <= 5, [q["sql"] for q in ctx.captured_queries]
     name = next(p for p in sim.store.list("pods", "payments") if "checkout-api" in p["metadata"]["name"])
-    sim.store.update(
-        "pods", "payments", name["metadata"]["name"], lambda p: o_crash(p), status_only=True
-    )
+    sim.store.update("pods", "payments", name["metadata"]["name"], lambda p: o_crash(p), status_only=True)
     sync.cluster_sync(cluster=synced)
     after = client.get("/teams/payments/", HTTP_HX_REQUEST="true").content.decode()
     assert name["metadata"]["name"] in after and "Crashing and restarting" in after

@@ -247,3 +247,17 @@ def test_posting_to_an_object_path_is_not_allowed(apps, api):
 
     assert status == 405
     assert body["reason"] == "MethodNotAllowed"
+
+
+def test_namespaces_carry_their_name_label_as_on_the_real_server():
+    from kubesim.store import Store
+
+    store = Store()
+    store.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "a", "labels": {"kubernetes.io/metadata.name": "wrong"}},
+        }
+    )
+    assert store.get("namespaces", None, "a")["metadata"]["labels"]["kubernetes.io/metadata.name"] == "a"
