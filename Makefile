@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUN_ENV := DEBUG=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: setup run test lint bench screenshots clean
+.PHONY: setup run test lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,7 @@ lint: setup
 bench: setup
 	@bash scripts/install-system-deps.sh
 	$(PY) bench/learn_pages.py
+	$(PY) bench/cluster_sync.py
 
 clean:
 	rm -rf var .pytest_cache
