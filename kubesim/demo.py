@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from kubesim import objects as o
+from kubesim.flux import flux_demo_objects, reconcile_step, register_flux
 from kubesim.store import Store, timestamp
 
 TEAM_NAMESPACES = {
@@ -40,6 +41,8 @@ def seed_demo(store: Store) -> None:
         objects.append(o.namespace(name, {"team": team}))
     objects += [o.namespace(name) for name in SYSTEM_NAMESPACES]
     objects += _payments(now) + _payments_staging() + _search(now) + _kube_system() + _flux_system()
+    register_flux(store.registry)
+    objects += flux_demo_objects(now)
     for obj in objects:
         store.create(obj)
 
@@ -292,6 +295,7 @@ def evolve(store: Store, tick: int) -> None:
     """Advance the demo one step: restart the crash-looping pod, roll out search-api."""
     _crashloop_step(store, tick)
     _rollout_step(store, tick)
+    reconcile_step(store)
 
 
 def _crashloop_step(store: Store, tick: int) -> None:

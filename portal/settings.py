@@ -194,7 +194,8 @@ SHIRUBE_ANNOTATION_ALLOWLIST = tuple(
     env_list(
         "SHIRUBE_ANNOTATION_ALLOWLIST",
         "ad.datadoghq.com/,prometheus.io/,shirube.io/,eks.amazonaws.com/role-arn,"
-        "eks.amazonaws.com/sts-regional-endpoints,deployment.kubernetes.io/revision",
+        "eks.amazonaws.com/sts-regional-endpoints,deployment.kubernetes.io/revision,"
+        "reconcile.fluxcd.io/requestedAt",
     )
 )
 CELERY_BEAT_SCHEDULE["clusters-sync-all"] = {

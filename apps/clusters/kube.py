@@ -54,6 +54,17 @@ KINDS: list[KindSpec] = [
 ]
 
 
+# Flux kinds the portal reads, by API group. Versions are never pinned: each
+# kind is read at the first version the cluster serves it at, in the server's
+# order of preference (UIs that pinned v1beta versions broke when Flux dropped them).
+FLUX_KINDS: dict[str, tuple[str, ...]] = {
+    "source.toolkit.fluxcd.io": ("GitRepository", "OCIRepository", "HelmRepository", "HelmChart"),
+    "kustomize.toolkit.fluxcd.io": ("Kustomization",),
+    "helm.toolkit.fluxcd.io": ("HelmRelease",),
+    "image.toolkit.fluxcd.io": ("ImageRepository", "ImagePolicy", "ImageUpdateAutomation"),
+}
+
+
 class KubeError(Exception):
     """A request for one kind failed; other kinds may still work."""
 
@@ -224,3 +235,26 @@ def list_objects(api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_siz
                 continue
             raise
     raise AssertionError("unreachable")
+
+
+def discover_flux(api: k8s.ApiClient) -> list[KindSpec]:
+    """The Flux kinds this cluster serves, each at its most preferred served version."""
+    groups = {g["name"]: g for g in _get(api, "/apis", []).get("groups") or []}
+    specs: list[KindSpec] = []
+    for group, kinds in FLUX_KINDS.items():
+        if group not in groups:
+            continue
+        versions = [v["version"] for v in groups[group].get("versions") or []]
+        preferred = (groups[group].get("preferredVersion") or {}).get("version")
+        if preferred in versions:
+            versions.remove(preferred)
+            versions.insert(0, preferred)
+        found: dict[str, KindSpec] = {}
+        for version in versions:
+            resources = _get(api, f"/apis/{group}/{version}", []).get("resources") or []
+            for resource in resources:
+                kind, plural = resource.get("kind"), resource.get("name", "")
+                if kind in kinds and "/" not in plural and kind not in found:
+                    found[kind] = KindSpec(plural, kind, group, version, plural)
+        specs.extend(found[kind] for kind in kinds if kind in found)
+    return specs

@@ -211,3 +211,45 @@ class SyncLock(models.Model):
 
     def __str__(self) -> str:
         return f"lock {self.cluster_id} held by {self.holder or 'nobody'}"
+
+
+class FluxObject(SyncedObject):
+    """A Flux source, Kustomization, HelmRelease or image object, as last synced."""
+
+    kind = models.CharField(max_length=40)
+    api_version = models.CharField(max_length=100)
+    ready_status = models.CharField(max_length=10, blank=True)  # True, False, Unknown, or "" (none yet)
+    ready_reason = models.CharField(max_length=100, blank=True)
+    ready_message = models.TextField(blank=True)
+    suspended = models.BooleanField(default=False)
+    interval = models.CharField(max_length=20, blank=True)
+    source_ref = SnapshotJSONField(default=dict)  # {kind, name, namespace}
+    target_namespace = models.CharField(max_length=63, blank=True)
+    path = models.CharField(max_length=500, blank=True)
+    last_handled_reconcile_at = models.CharField(max_length=64, blank=True)
+    generation = models.BigIntegerField(null=True)
+    observed_generation = models.BigIntegerField(null=True)
+    last_applied_revision = models.CharField(max_length=200, blank=True)
+    last_attempted_revision = models.CharField(max_length=200, blank=True)
+    artifact_revision = models.CharField(max_length=200, blank=True)
+    details = SnapshotJSONField(default=dict)  # kind-specific: Helm history, image policy result…
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cluster", "uid"], name="flux_uid")]
+        indexes = [
+            models.Index(fields=["cluster", "namespace"]),
+            models.Index(fields=["cluster", "target_namespace"]),
+        ]
+
+    @property
+    def is_stale(self) -> bool:
+        """The controller has not yet reported on the newest spec."""
+        return bool(
+            self.generation
+            and self.observed_generation is not None
+            and self.generation != self.observed_generation
+        )
+
+    @property
+    def revision(self) -> str:
+        return self.last_applied_revision or self.artifact_revision or self.last_attempted_revision

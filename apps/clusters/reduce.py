@@ -328,3 +328,104 @@ def warning_event(obj: dict) -> dict:
         "count": obj.get("count") or (obj.get("series") or {}).get("count") or 1,
         "last_seen": _time(last),
     }
+
+
+def _condition(conditions: list[dict], type_: str) -> dict:
+    for condition in conditions or []:
+        if condition.get("type") == type_:
+            return condition
+    return {}
+
+
+def _short_condition(condition: dict) -> dict | None:
+    if not condition:
+        return None
+    return {
+        "status": condition.get("status", ""),
+        "reason": condition.get("reason", ""),
+        "message": (condition.get("message") or "")[:500],
+    }
+
+
+def flux_object(obj: dict) -> dict:
+    """A Flux object: readiness, suspension, source, revisions, and what each kind adds."""
+    kind = obj.get("kind", "")
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    meta = obj.get("metadata") or {}
+    conditions = status.get("conditions") or []
+    ready = _condition(conditions, "Ready")
+    source = spec.get("sourceRef") or {}
+    if kind == "HelmRelease":
+        chart_spec = ((spec.get("chart") or {}).get("spec")) or {}
+        source = chart_spec.get("sourceRef") or spec.get("chartRef") or {}
+    details: dict = {}
+    if kind == "HelmRelease":
+        history = status.get("history") or []
+        newest = history[0] if history else {}
+        details = {
+            "chart": ((spec.get("chart") or {}).get("spec") or {}).get("chart", ""),
+            "history": {
+                "chartName": newest.get("chartName", ""),
+                "chartVersion": newest.get("chartVersion", ""),
+                "appVersion": newest.get("appVersion", ""),
+                "status": newest.get("status", ""),
+                "version": newest.get("version"),
+            }
+            if newest
+            else None,
+            "released": _short_condition(_condition(conditions, "Released")),
+            "remediated": _short_condition(_condition(conditions, "Remediated")),
+            "failures": status.get("failures") or status.get("upgradeFailures") or 0,
+        }
+    elif kind == "ImagePolicy":
+        latest = status.get("latestRef") or {}
+        image = latest.get("name", "")
+        tag = latest.get("tag", "")
+        if not latest and status.get("latestImage"):
+            image, _, tag = status["latestImage"].rpartition(":")
+        details = {"image": image, "tag": tag, "digest": latest.get("digest", "")}
+    elif kind == "ImageRepository":
+        scan = status.get("lastScanResult") or {}
+        details = {
+            "image": spec.get("image", ""),
+            "scanTime": scan.get("scanTime", ""),
+            "tagCount": scan.get("tagCount"),
+            "latestTags": (scan.get("latestTags") or [])[:10],
+        }
+    elif kind == "ImageUpdateAutomation":
+        details = {
+            "lastAutomationRunTime": status.get("lastAutomationRunTime", ""),
+            "lastPushCommit": status.get("lastPushCommit", ""),
+            "lastPushTime": status.get("lastPushTime", ""),
+        }
+    elif kind in ("GitRepository", "OCIRepository"):
+        ref = spec.get("ref") or {}
+        details = {"url": spec.get("url", ""), "ref": ref}
+    elif kind == "HelmRepository":
+        details = {"url": spec.get("url", ""), "type": spec.get("type", "")}
+    return {
+        **base(obj),
+        "kind": kind,
+        "api_version": obj.get("apiVersion", ""),
+        "ready_status": ready.get("status", ""),
+        "ready_reason": (ready.get("reason") or "")[:100],
+        "ready_message": (ready.get("message") or "")[:2000],
+        "suspended": bool(spec.get("suspend")),
+        "interval": str(spec.get("interval", ""))[:20],
+        "source_ref": {
+            "kind": source.get("kind", ""),
+            "name": source.get("name", ""),
+            "namespace": source.get("namespace") or meta.get("namespace", ""),
+        }
+        if source
+        else {},
+        "target_namespace": str(spec.get("targetNamespace") or "")[:63],
+        "path": str(spec.get("path", ""))[:500],
+        "last_handled_reconcile_at": str(status.get("lastHandledReconcileAt", ""))[:64],
+        "generation": meta.get("generation"),
+        "observed_generation": status.get("observedGeneration"),
+        "last_applied_revision": str(status.get("lastAppliedRevision", ""))[:200],
+        "last_attempted_revision": str(status.get("lastAttemptedRevision", ""))[:200],
+        "artifact_revision": str((status.get("artifact") or {}).get("revision", ""))[:200],
+        "details": details,
+    }

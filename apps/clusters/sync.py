@@ -26,6 +26,7 @@ from django.utils import timezone
 from apps.clusters import kube, reduce
 from apps.clusters.models import (
     Cluster,
+    FluxObject,
     Namespace,
     Pod,
     PodDisruptionBudget,
@@ -267,23 +268,8 @@ def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
     try:
         api = kube.api_client(cluster)
         for plan in PLANS:
-            key = plan.spec.key
-            kind_result = result.kinds[key] = KindResult()
-            kind_started = time.monotonic()
-            try:
-                transform = _pod_transform(_owner_map(cluster)) if key == "pods" else plan.reducer
-                transform = _skip_unchanged(cluster, plan, transform)
-                rows = kube.list_objects(api, plan.spec, transform=transform)
-                _write_kind(cluster, plan, rows, kind_result)
-                if key == "namespaces":
-                    namespaces_assign_teams(cluster=cluster)
-            except kube.KubeError as exc:
-                kind_result.status, kind_result.error = "error", str(exc)[:1000]
-            except kube.ClusterUnreachable:
-                del result.kinds[key]
-                raise
-            finally:
-                kind_result.ms = int((time.monotonic() - kind_started) * 1000)
+            _sync_kind(cluster, api, plan, result)
+        _sync_flux(cluster, api, result)
     except kube.ClusterUnreachable as exc:
         unreachable = str(exc)[:1000] or "the cluster did not answer"
     except SoftTimeLimitExceeded:
@@ -291,6 +277,44 @@ def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
     finally:
         _finish(cluster, run, result, unreachable, started)
     return result
+
+
+def _sync_kind(cluster: Cluster, api, plan: KindPlan, result: SyncResult) -> None:
+    key = plan.spec.key
+    kind_result = result.kinds[key] = KindResult()
+    started = time.monotonic()
+    try:
+        transform = _pod_transform(_owner_map(cluster)) if key == "pods" else plan.reducer
+        transform = _skip_unchanged(cluster, plan, transform)
+        rows = kube.list_objects(api, plan.spec, transform=transform)
+        _write_kind(cluster, plan, rows, kind_result)
+        if key == "namespaces":
+            namespaces_assign_teams(cluster=cluster)
+    except kube.KubeError as exc:
+        kind_result.status, kind_result.error = "error", str(exc)[:1000]
+    except kube.ClusterUnreachable:
+        del result.kinds[key]
+        raise
+    finally:
+        kind_result.ms = int((time.monotonic() - started) * 1000)
+
+
+def _sync_flux(cluster: Cluster, api, result: SyncResult) -> None:
+    """Flux kinds, at the versions the cluster serves; a cluster without Flux is fine."""
+    try:
+        specs = kube.discover_flux(api)
+    except kube.KubeError as exc:
+        result.kinds["flux discovery"] = KindResult(status="error", error=str(exc)[:1000])
+        return
+    for spec in specs:
+        _sync_kind(
+            cluster, api, KindPlan(spec, FluxObject, reduce.flux_object, kind_filter=spec.kind), result
+        )
+    served = {spec.kind for spec in specs}
+    gone = FluxObject.objects.filter(cluster=cluster).exclude(kind__in=served)
+    if gone.exists():  # Flux, or one of its kinds, was removed from the cluster
+        with transaction.atomic():
+            gone.delete()
 
 
 def _finish(cluster: Cluster, run: SyncRun, result: SyncResult, unreachable: str, started: float) -> None:

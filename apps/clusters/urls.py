@@ -7,6 +7,7 @@ app_name = "clusters"
 urlpatterns = [
     path("", views.team_list, name="teams"),
     path("<slug:team_slug>/", views.team_detail, name="team"),
+    path("<slug:team_slug>/flux/", views.flux_detail, name="flux"),
     path(
         "<slug:team_slug>/workloads/<slug:cluster>/<str:namespace>/<str:kind>/<str:name>/",
         views.workload_detail,

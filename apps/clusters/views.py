@@ -67,6 +67,15 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
 
 
 @require_GET
+def flux_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
+    team = selectors.team_get(slug=team_slug, user=request.user)
+    view = selectors.flux_view(team=team)
+    context = {"team": team, "view": view, "poll": POLL_SECONDS, "freshness": view.freshness}
+    template = "clusters/flux.html#live" if request.htmx else "clusters/flux.html"
+    return render(request, template, context)
+
+
+@require_GET
 def workload_detail(
     request: HttpRequest, team_slug: str, cluster: str, namespace: str, kind: str, name: str
 ) -> HttpResponse:

@@ -30,6 +30,8 @@ def test_a_first_sync_stores_every_kind(cluster, sim):
     assert set(result.kinds) == {
         "namespaces", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs",
         "cronjobs", "pods", "serviceaccounts", "poddisruptionbudgets", "events",
+        "gitrepositories", "ocirepositories", "helmrepositories", "helmcharts", "kustomizations",
+        "helmreleases", "imagerepositories", "imagepolicies", "imageupdateautomations",
     }  # fmt: skip
     assert Pod.objects.count() == sim.store.count("pods")
     assert Workload.objects.filter(kind="Deployment").count() == sim.store.count("deployments.apps")

@@ -12,23 +12,21 @@ import copy
 
 import orjson
 
+from kubesim.flux import register_flux
 from kubesim.resources import default_registry
+
+_REGISTRY = default_registry()
+register_flux(_REGISTRY)
 
 # Owners before what they own.
 ORDER = [
     "Namespace", "ServiceAccount", "ConfigMap", "Service", "Deployment", "StatefulSet",
     "DaemonSet", "CronJob", "ReplicaSet", "Job", "Pod", "PodDisruptionBudget", "Event",
+    "GitRepository", "OCIRepository", "HelmRepository", "HelmChart", "Kustomization", "HelmRelease",
+    "ImageRepository", "ImagePolicy", "ImageUpdateAutomation",
 ]  # fmt: skip
-WITH_STATUS = {
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "CronJob",
-    "ReplicaSet",
-    "Job",
-    "Pod",
-    "PodDisruptionBudget",
-}
+# The kinds whose status is written through the status subresource.
+WITH_STATUS = set(ORDER) - {"Namespace", "ServiceAccount", "ConfigMap", "Service", "Event"}
 
 
 class SeedError(Exception):
@@ -49,7 +47,7 @@ def _call(api, method: str, path: str, body: dict | None = None) -> dict:
 
 
 def _collection(obj: dict) -> str:
-    resource = default_registry().for_object(obj)
+    resource = _REGISTRY.for_object(obj)
     prefix = "/api/v1" if not resource.group else f"/apis/{resource.group}/{resource.version}"
     namespace = obj["metadata"].get("namespace")
     if resource.namespaced:

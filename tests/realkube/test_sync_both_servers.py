@@ -13,9 +13,10 @@ import uuid
 import pytest
 
 from apps.clusters import sync
-from apps.clusters.models import Namespace, Pod, ServiceAccount, WarningEvent, Workload
+from apps.clusters.models import FluxObject, Namespace, Pod, ServiceAccount, WarningEvent, Workload
 from apps.clusters.services import cluster_declare
 from kubesim.demo import seed_demo
+from kubesim.flux import register_flux
 from kubesim.server import Simulator
 from kubesim.store import Store
 from tests.realkube.seed import ORDER, seed_objects
@@ -45,6 +46,9 @@ def _refs():
     return [
         "namespaces", "serviceaccounts", "deployments.apps", "statefulsets.apps", "daemonsets.apps",
         "cronjobs.batch", "replicasets.apps", "jobs.batch", "pods", "poddisruptionbudgets.policy", "events",
+        "gitrepositories.source.toolkit.fluxcd.io", "helmrepositories.source.toolkit.fluxcd.io",
+        "kustomizations.kustomize.toolkit.fluxcd.io", "helmreleases.helm.toolkit.fluxcd.io",
+        "imagerepositories.image.toolkit.fluxcd.io", "imagepolicies.image.toolkit.fluxcd.io",
     ]  # fmt: skip
 
 
@@ -71,6 +75,11 @@ def snapshot(cluster, suffix: str) -> dict:
         ),
         "serviceaccounts": sorted(mine(ServiceAccount.objects).values_list("namespace", "name", "annotations")),
         "events": sorted(mine(WarningEvent.objects).values_list("namespace", "reason", "involved_kind", "involved_name")),
+        "flux": sorted(
+            (f.kind, f.namespace, f.name, f.ready_status, f.ready_reason, f.suspended, str(f.source_ref),
+             f.target_namespace, f.revision, f.interval, str(f.details))
+            for f in mine(FluxObject.objects)
+        ),
     }  # fmt: skip
 
 
@@ -78,7 +87,13 @@ def test_kubesim_and_the_real_api_server_sync_to_the_same_rows(real_kube, tmp_pa
     settings.SHIRUBE_SYNC_PAGE_SIZE = 3  # every kind with more than 3 objects paginates
     suffix = uuid.uuid4().hex[:6]
     objects = demo_objects(suffix)
-    assert {o["kind"] for o in objects} >= set(ORDER) - {"ConfigMap", "Service"}
+    assert {o["kind"] for o in objects} >= set(ORDER) - {
+        "ConfigMap",
+        "Service",
+        "OCIRepository",
+        "HelmChart",
+        "ImageUpdateAutomation",
+    }
 
     real_api = real_kube.api_client()
     seed_objects(real_api, objects)
@@ -86,7 +101,9 @@ def test_kubesim_and_the_real_api_server_sync_to_the_same_rows(real_kube, tmp_pa
         name="real", connection="kubeconfig", kubeconfig_path=str(real_kube.kubeconfig), context=""
     )[0]
 
-    with Simulator(Store(), token="t") as sim:
+    fake_store = Store()
+    register_flux(fake_store.registry)
+    with Simulator(fake_store, token="t") as sim:
         from kubernetes import client, config
 
         configuration = client.Configuration()
@@ -108,6 +125,13 @@ def test_kubesim_and_the_real_api_server_sync_to_the_same_rows(real_kube, tmp_pa
     for key in real_rows:
         assert real_rows[key], f"nothing synced for {key}"
         assert fake_rows[key] == real_rows[key], key
+    assert {f[0] for f in real_rows["flux"]} >= {
+        "Kustomization",
+        "HelmRelease",
+        "GitRepository",
+        "ImagePolicy",
+    }
+    assert any(f[4] == "BuildFailed" for f in real_rows["flux"])  # a status the test wrote, synced
     problems = {p[11] for p in real_rows["pods"]}
     assert {"CrashLoopBackOff", "ImagePullBackOff", "Unschedulable"} <= problems | {"NotReady"}, problems
 

@@ -1,0 +1,156 @@
+"""Flux objects for the demo cluster: the kinds served, demo objects, and a tiny controller.
+
+The controller part only honours what the portal asks of Flux: a new
+`reconcile.fluxcd.io/requestedAt` annotation is acknowledged in
+`status.lastHandledReconcileAt`, and `spec.suspend` is reflected in Ready.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from kubesim.resources import Registry
+from kubesim.store import Store, timestamp
+
+# group -> (preferred version first, [(kind, plural)])
+FLUX_RESOURCES = {
+    "source.toolkit.fluxcd.io": (
+        ["v1"],
+        [("GitRepository", "gitrepositories"), ("OCIRepository", "ocirepositories"),
+         ("HelmRepository", "helmrepositories"), ("HelmChart", "helmcharts")],
+    ),
+    "kustomize.toolkit.fluxcd.io": (["v1"], [("Kustomization", "kustomizations")]),
+    "helm.toolkit.fluxcd.io": (["v2"], [("HelmRelease", "helmreleases")]),
+    "image.toolkit.fluxcd.io": (
+        ["v1"],
+        [("ImageRepository", "imagerepositories"), ("ImagePolicy", "imagepolicies"),
+         ("ImageUpdateAutomation", "imageupdateautomations")],
+    ),
+}  # fmt: skip
+
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+
+
+def register_flux(registry: Registry, versions: dict[str, list[str]] | None = None) -> None:
+    """Serve the Flux kinds; `versions` overrides a group's versions (e.g. an older cluster)."""
+    for group, (default_versions, kinds) in FLUX_RESOURCES.items():
+        for kind, plural in kinds:
+            registry.register_resource(group, (versions or {}).get(group, default_versions), kind, plural)
+
+
+def _ready(status: bool, reason: str, message: str, when: str) -> dict:
+    return {
+        "type": "Ready", "status": "True" if status else "False", "reason": reason,
+        "message": message, "lastTransitionTime": when, "observedGeneration": 1,
+    }  # fmt: skip
+
+
+def _snapshot(chart_version: str, app_version: str, status: str, version: int, when: str) -> dict:
+    """One entry of a HelmRelease's status.history, with every field the v2 schema requires."""
+    return {
+        "name": "payments-cache", "namespace": "payments", "chartName": "redis",
+        "chartVersion": chart_version, "appVersion": app_version, "status": status, "version": version,
+        "configDigest": "sha256:" + "1" * 64, "digest": "sha256:" + f"{version:x}" * 64,
+        "firstDeployed": when, "lastDeployed": when,
+    }  # fmt: skip
+
+
+def _obj(api_version: str, kind: str, namespace: str, name: str, spec: dict, status: dict) -> dict:
+    return {
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec, "status": {"observedGeneration": 1, **status},
+    }  # fmt: skip
+
+
+def flux_demo_objects(now: datetime | None = None) -> list[dict]:
+    """A healthy source and Kustomization for payments, a failing one for search, Helm and images."""
+    when = timestamp(now or datetime.now(UTC))
+    revision = "main@sha1:3f2a1c9d8b7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
+    git = "source.toolkit.fluxcd.io/v1"
+    return [
+        _obj(git, "GitRepository", "flux-system", "gitops",
+             {"url": "ssh://git@git.example.com/platform/gitops.git", "ref": {"branch": "main"}, "interval": "1m"},
+             {"conditions": [_ready(True, "Succeeded", f"stored artifact for revision '{revision}'", when)],
+              "artifact": {"revision": revision, "path": "gitrepository/flux-system/gitops/3f2a1c9.tar.gz",
+                           "url": "http://source-controller.flux-system.svc.cluster.local./gitrepository/flux-system/gitops/3f2a1c9.tar.gz",
+                           "digest": "sha256:5e2c6b0c6f3b7e3a1e8d4c2b9a7f6e5d4c3b2a190817263544f5e6d7c8b9a0f1",
+                           "lastUpdateTime": when}}),
+        _obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "payments-apps",
+             {"interval": "5m", "path": "./apps/payments/staging", "prune": True, "targetNamespace": "payments",
+              "sourceRef": {"kind": "GitRepository", "name": "gitops"}},
+             {"conditions": [_ready(True, "ReconciliationSucceeded", f"Applied revision: {revision}", when)],
+              "lastAppliedRevision": revision, "lastAttemptedRevision": revision}),
+        _obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "search-apps",
+             {"interval": "5m", "path": "./apps/search/staging", "prune": True, "targetNamespace": "search",
+              "sourceRef": {"kind": "GitRepository", "name": "gitops"}},
+             {"conditions": [_ready(False, "BuildFailed",
+                                    "kustomize build failed: accumulating resources: accumulation err="
+                                    "'accumulating resources from 'indexer.yaml': open "
+                                    "/tmp/kustomization-123/apps/search/staging/indexer.yaml: "
+                                    "no such file or directory'", when)],
+              "lastAppliedRevision": "main@sha1:0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c",
+              "lastAttemptedRevision": revision}),
+        _obj("source.toolkit.fluxcd.io/v1", "HelmRepository", "payments", "bitnami",
+             {"url": "oci://registry.example.com/charts", "type": "oci", "interval": "1h"},
+             {"conditions": [_ready(True, "Succeeded", "Helm repository is Ready", when)]}),
+        _obj("helm.toolkit.fluxcd.io/v2", "HelmRelease", "payments", "payments-cache",
+             {"interval": "10m", "releaseName": "payments-cache",
+              "chart": {"spec": {"chart": "redis", "version": "20.x",
+                                 "sourceRef": {"kind": "HelmRepository", "name": "bitnami"}}},
+              "upgrade": {"remediation": {"retries": 1, "strategy": "rollback"}}},
+             {"conditions": [
+                 _ready(False, "UpgradeFailed",
+                        "Helm upgrade failed for release payments/payments-cache with chart redis@20.3.0: "
+                        "context deadline exceeded", when),
+                 {"type": "Released", "status": "False", "reason": "UpgradeFailed",
+                  "message": "Helm upgrade failed: context deadline exceeded", "lastTransitionTime": when},
+                 {"type": "Remediated", "status": "True", "reason": "RollbackSucceeded",
+                  "message": "Helm rollback to previous release payments/payments-cache.v4 with chart redis@20.2.1 succeeded",
+                  "lastTransitionTime": when},
+              ],
+              "history": [
+                  _snapshot("20.2.1", "7.4.1", "deployed", 6, when),
+                  _snapshot("20.3.0", "7.4.2", "failed", 5, when),
+              ],
+              "lastAttemptedRevision": "20.3.0", "failures": 1}),
+        _obj("image.toolkit.fluxcd.io/v1", "ImageRepository", "payments", "checkout-api",
+             {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api", "interval": "5m"},
+             {"conditions": [_ready(True, "Succeeded", "successful scan: found 42 tags", when)],
+              "lastScanResult": {"scanTime": when, "tagCount": 42,
+                                 "latestTags": ["main-3f2a1c9-1764150000", "main-9e8d7c6-1764140000"]}}),
+        _obj("image.toolkit.fluxcd.io/v1", "ImagePolicy", "payments", "checkout-api",
+             {"imageRepositoryRef": {"name": "checkout-api"},
+              "filterTags": {"pattern": "^main-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"},
+              "policy": {"numerical": {"order": "asc"}}},
+             {"conditions": [_ready(True, "Succeeded", "Latest image tag for 'checkout-api' resolved to main-3f2a1c9-1764150000", when)],
+              "latestRef": {"name": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api",
+                            "tag": "main-3f2a1c9-1764150000"}}),
+    ]  # fmt: skip
+
+
+def reconcile_step(store: Store) -> None:
+    """Acknowledge reconcile requests and reflect suspension, as Flux's controllers would."""
+    now = timestamp(datetime.now(UTC))
+    for group, (_versions, kinds) in FLUX_RESOURCES.items():
+        for _, plural in kinds:
+            try:
+                objects = store.list(f"{plural}.{group}")
+            except LookupError:
+                continue
+            for obj in objects:
+                meta, status = obj["metadata"], obj.get("status") or {}
+                requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
+                suspended = bool((obj.get("spec") or {}).get("suspend"))
+                changed = False
+                if requested and status.get("lastHandledReconcileAt") != requested and not suspended:
+                    status["lastHandledReconcileAt"] = requested
+                    changed = True
+                if status.get("observedGeneration") != meta.get("generation") and not suspended:
+                    status["observedGeneration"] = meta.get("generation")
+                    changed = True
+                if changed:
+                    for condition in status.get("conditions") or []:
+                        condition["lastTransitionTime"] = now
+                    obj["status"] = status
+                    store.replace(obj, status_only=True)
