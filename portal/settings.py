@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.lessons",
     "apps.clusters",
+    "apps.audit",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,10 @@ SHIRUBE_INCLUSTER_CA_FILE = env_str(
     "SHIRUBE_INCLUSTER_CA_FILE", "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 )
 SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = env_bool("SHIRUBE_TEAM_PAGES_MEMBERS_ONLY", False)
+# Flux actions on production clusters are for leads and SREs unless this is on.
+SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS = env_bool("SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS", False)
+# How long a reconcile waits for Flux to acknowledge it (status.lastHandledReconcileAt).
+SHIRUBE_RECONCILE_TIMEOUT = env_int("SHIRUBE_RECONCILE_TIMEOUT", 120, minimum=5)
 SHIRUBE_MANY_RESTARTS = env_int("SHIRUBE_MANY_RESTARTS", 5, minimum=1)
 SHIRUBE_ENV_VALUE_ALLOWLIST = frozenset(
     env_list("SHIRUBE_ENV_VALUE_ALLOWLIST", "AWS_STS_REGIONAL_ENDPOINTS,AWS_REGION,AWS_DEFAULT_REGION")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
 from apps.accounts.models import SRE_GROUP, Membership, Team
@@ -25,6 +26,28 @@ def led_team_ids(user: AbstractBaseUser) -> set[int]:
     return set(
         Membership.objects.filter(user=user, role=Membership.Role.LEAD).values_list("team_id", flat=True)
     )
+
+
+def team_role(user: AbstractBaseUser, team: Team) -> str | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+
+
+def can_act_on_team(user: AbstractBaseUser, team: Team | None, *, production: bool) -> bool:
+    """Members act on their team's objects; in production only leads (unless configured) and SREs."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if is_sre(user):
+        return True
+    if team is None:
+        return False
+    role = team_role(user, team)
+    if role is None:
+        return False
+    if production and not settings.SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS:
+        return role == Membership.Role.LEAD
+    return True
 
 
 def can_see_team_progress(user: AbstractBaseUser) -> bool:

@@ -9,7 +9,7 @@ from django.db import transaction
 from apps.accounts.models import SRE_GROUP, Membership, Team
 
 # SREs administer what the portal holds; they are not superusers.
-SRE_APPS = ("accounts", "lessons", "clusters", "reversion")
+SRE_APPS = ("accounts", "lessons", "clusters", "audit", "reversion")
 
 
 def sre_group_ensure() -> Group:

@@ -258,3 +258,46 @@ def discover_flux(api: k8s.ApiClient) -> list[KindSpec]:
                     found[kind] = KindSpec(plural, kind, group, version, plural)
         specs.extend(found[kind] for kind in kinds if kind in found)
     return specs
+
+
+FLUX_PLURALS = {
+    "GitRepository": "gitrepositories", "OCIRepository": "ocirepositories",
+    "HelmRepository": "helmrepositories", "HelmChart": "helmcharts", "Kustomization": "kustomizations",
+    "HelmRelease": "helmreleases", "ImageRepository": "imagerepositories", "ImagePolicy": "imagepolicies",
+    "ImageUpdateAutomation": "imageupdateautomations",
+}  # fmt: skip
+
+
+def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
+    """The URL path of one namespaced custom object (Flux kinds)."""
+    if kind not in FLUX_PLURALS or "/" not in api_version:
+        raise ValueError(f"not a Flux kind: {api_version} {kind}")
+    return f"/apis/{api_version}/namespaces/{namespace}/{FLUX_PLURALS[kind]}/{name}"
+
+
+def _send(api: k8s.ApiClient, method: str, path: str, body: dict | None, content_type: str) -> dict:
+    timeout = (CONNECT_TIMEOUT, settings.SHIRUBE_SYNC_REQUEST_TIMEOUT)
+    try:
+        serialized = api.param_serialize(
+            method, path, body=body,
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )  # fmt: skip
+        response = api.call_api(*serialized, _request_timeout=timeout)
+        raw = response.read()
+    except ApiException as exc:
+        raise KubeError(f"{exc.status} {_status_message(exc)}", exc.status) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise ClusterUnreachable(_short(exc)) from exc
+    if not 200 <= response.status <= 299:
+        raise KubeError(f"{response.status} {_body_message(raw, response.reason)}", response.status)
+    return orjson.loads(raw)
+
+
+def merge_patch(api: k8s.ApiClient, path: str, patch: dict) -> dict:
+    """An RFC 7386 merge patch; returns the object as the server stored it."""
+    return _send(api, "PATCH", path, patch, "application/merge-patch+json")
+
+
+def get_object(api: k8s.ApiClient, path: str) -> dict:
+    return _send(api, "GET", path, None, "application/json")

@@ -1,5 +1,6 @@
 """Clusters, and the snapshot of what each one runs, written only by the sync."""
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -253,3 +254,51 @@ class FluxObject(SyncedObject):
     @property
     def revision(self) -> str:
         return self.last_applied_revision or self.artifact_revision or self.last_attempted_revision
+
+
+class FluxAction(models.Model):
+    """A reconcile, suspend or resume someone asked for, and how far it got."""
+
+    class Kind(models.TextChoices):
+        RECONCILE = "reconcile", "Reconcile now"
+        SUSPEND = "suspend", "Suspend"
+        RESUME = "resume", "Resume"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        WAITING = "waiting", "Waiting for Flux"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        TIMED_OUT = "timed_out", "Timed out"
+
+    cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(Team, null=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=40)  # the Flux kind acted on
+    api_version = models.CharField(max_length=100)
+    namespace = models.CharField(max_length=63)
+    name = models.CharField(max_length=253)
+    action = models.CharField(max_length=20, choices=Kind.choices)
+    reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    token = models.CharField(max_length=64, blank=True)  # the requestedAt value sent to Flux
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["cluster", "namespace", "kind", "name"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.kind} {self.namespace}/{self.name} ({self.status})"
+
+    @property
+    def target(self) -> str:
+        return f"{self.cluster.name}/{self.namespace}/{self.kind}/{self.name}"
+
+    @property
+    def done(self) -> bool:
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.TIMED_OUT}

@@ -340,6 +340,8 @@ class FluxNode:
     obj: object  # FluxObject
     lesson: Lesson | None = None
     children: list[FluxNode] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # what this viewer may do
+    last_action: object = None  # the newest FluxAction on it
 
     @property
     def failing(self) -> bool:
@@ -431,3 +433,17 @@ def flux_view(*, team: Team) -> FluxView:
             if kind in _FLUX_KEYS:
                 kind_errors[f"{c.name}: {kind}"] = error
     return FluxView(team, [freshness(c) for c in clusters], roots, images, failing, kind_errors)
+
+
+def flux_nodes(view: FluxView) -> list[FluxNode]:
+    """Every node of the tree, depth first."""
+    out: list[FluxNode] = []
+
+    def walk(nodes: list[FluxNode]) -> None:
+        for node in nodes:
+            out.append(node)
+            walk(node.children)
+
+    walk(view.roots)
+    walk(view.images)
+    return out

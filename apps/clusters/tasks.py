@@ -46,3 +46,18 @@ def clusters_sync_all() -> int:
 @shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
 def clusters_prune() -> int:
     return sync.sync_runs_prune(days=settings.SHIRUBE_SYNC_RETENTION_DAYS)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.SHIRUBE_RECONCILE_TIMEOUT + 60,
+    time_limit=settings.SHIRUBE_RECONCILE_TIMEOUT + 90,
+    ignore_result=True,
+)
+def flux_action_run(action_id: int) -> str:
+    """Run a requested Flux action; tolerate it having gone away or run already."""
+    from apps.clusters.actions import flux_action_run as run
+
+    action = run(action_id=action_id)
+    return action.status if action else "gone"

@@ -9,6 +9,11 @@ urlpatterns = [
     path("<slug:team_slug>/", views.team_detail, name="team"),
     path("<slug:team_slug>/flux/", views.flux_detail, name="flux"),
     path(
+        "<slug:team_slug>/flux/<slug:cluster>/<str:namespace>/<str:kind>/<str:name>/<str:action>/",
+        views.flux_action,
+        name="flux-action",
+    ),
+    path(
         "<slug:team_slug>/workloads/<slug:cluster>/<str:namespace>/<str:kind>/<str:name>/",
         views.workload_detail,
         name="workload",

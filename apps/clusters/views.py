@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import is_sre
+from apps.audit.models import AuditEvent
 from apps.clusters import selectors
+from apps.clusters.actions import ActionRefused, flux_action_allowed, flux_action_request, flux_object_team
+from apps.clusters.models import FluxAction, FluxObject
 
 POLL_SECONDS = 5
 
@@ -66,13 +70,63 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     return render(request, "clusters/team.html", context)
 
 
+def _flux_context(request: HttpRequest, team, **extra) -> dict:
+    view = selectors.flux_view(team=team)
+    recent = list(FluxAction.objects.filter(team=team).select_related("requested_by")[:50])
+    latest: dict = {}
+    for action in recent:
+        latest.setdefault((action.cluster_id, action.kind, action.namespace, action.name), action)
+    for node in selectors.flux_nodes(view):
+        o = node.obj
+        node.last_action = latest.get((o.cluster_id, o.kind, o.namespace, o.name))
+        node.actions = [
+            a for a in FluxAction.Kind.values if flux_action_allowed(user=request.user, obj=o, action=a)
+        ]
+    return {
+        "team": team,
+        "view": view,
+        "poll": POLL_SECONDS,
+        "freshness": view.freshness,
+        "audit_events": AuditEvent.objects.filter(team=team)[:20],
+        **extra,
+    }
+
+
 @require_GET
 def flux_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = selectors.team_get(slug=team_slug, user=request.user)
-    view = selectors.flux_view(team=team)
-    context = {"team": team, "view": view, "poll": POLL_SECONDS, "freshness": view.freshness}
+    context = _flux_context(request, team)
     template = "clusters/flux.html#live" if request.htmx else "clusters/flux.html"
     return render(request, template, context)
+
+
+@require_POST
+def flux_action(
+    request: HttpRequest, team_slug: str, cluster: str, namespace: str, kind: str, name: str, action: str
+) -> HttpResponse:
+    team = selectors.team_get(slug=team_slug, user=request.user)
+    obj = FluxObject.objects.select_related("cluster").filter(
+        cluster__name=cluster, namespace=namespace, kind=kind, name=name
+    ).first()  # fmt: skip
+    if obj is None or action not in FluxAction.Kind.values:
+        raise Http404("No such Flux object in the last sync")
+    if flux_object_team(obj) != team:
+        raise Http404("This Flux object is not the team's")
+    try:
+        flux_action_request(user=request.user, obj=obj, action=action, reason=request.POST.get("reason", ""))
+        outcome = None
+    except ActionRefused as exc:
+        outcome = str(exc)
+        if not request.htmx:
+            messages.error(request, outcome)
+            return redirect("clusters:flux", team.slug)
+        status = 403 if "may not" in outcome else 400
+        context = _flux_context(request, team, action_error=outcome)
+        return render(request, "clusters/flux.html#live", context, status=status)
+    if request.htmx:
+        return render(request, "clusters/flux.html#live", _flux_context(request, team))
+    messages.success(request, f"{FluxAction.Kind(action).label} requested for {kind} {namespace}/{name}.")
+    return redirect("clusters:flux", team.slug)
 
 
 @require_GET

@@ -35,3 +35,8 @@ def seconds_ago(seconds: int | None) -> str:
 @register.filter
 def make_list_of_one(value):
     return [value]
+
+
+@register.filter
+def get_annotation(annotations, key):
+    return (annotations or {}).get(key, "")

@@ -1,0 +1,185 @@
+"""Reconcile, suspend and resume: patches over HTTP, Flux acknowledging, audit, permissions."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from apps.accounts.models import Membership
+from apps.audit.models import AppendOnly, AuditEvent
+from apps.clusters import actions, sync
+from apps.clusters.models import Cluster, FluxAction, FluxObject
+from kubesim.flux import reconcile_step
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+KUSTOMIZATIONS = "kustomizations.kustomize.toolkit.fluxcd.io"
+
+
+@pytest.fixture
+def synced(cluster):
+    sync.cluster_sync(cluster=cluster)
+    return cluster
+
+
+@pytest.fixture
+def member(teams):
+    return MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user
+
+
+def kustomization(name="payments-apps") -> FluxObject:
+    return FluxObject.objects.select_related("cluster").get(kind="Kustomization", name=name)
+
+
+def run_with_flux(sim, action_id, *, timeout=10.0):
+    """Run the task while a tiny Flux controller acknowledges requests in the background."""
+    stop = threading.Event()
+
+    def controller():
+        while not stop.wait(0.2):
+            reconcile_step(sim.store)
+
+    thread = threading.Thread(target=controller, daemon=True)
+    thread.start()
+    try:
+        return actions.flux_action_run(action_id=action_id, timeout=timeout)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced, sim, member, monkeypatch):
+    monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
+    action = actions.flux_action_request(user=member, obj=kustomization(), action="reconcile")
+    done = run_with_flux(sim, action.pk)
+    assert done.status == "succeeded", done.message
+    obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
+    assert obj["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"] == action.token
+    assert obj["status"]["lastHandledReconcileAt"] == action.token
+    source = sim.store.get("gitrepositories.source.toolkit.fluxcd.io", "flux-system", "gitops")
+    assert source["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"] == action.token
+    patches = sim.requests.count("PATCH")
+    assert patches == 2
+    outcomes = list(AuditEvent.objects.filter(correlation=str(action.pk)).values_list("outcome", flat=True))
+    assert sorted(outcomes) == ["requested", "succeeded"]
+
+
+def test_a_reconcile_flux_never_acknowledges_times_out(synced, member, monkeypatch):
+    monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
+    action = actions.flux_action_request(user=member, obj=kustomization(), action="reconcile")
+    done = actions.flux_action_run(action_id=action.pk, timeout=0.5)
+    assert done.status == "timed_out"
+    assert AuditEvent.objects.filter(correlation=str(action.pk), outcome="timed out").exists()
+
+
+def test_suspend_needs_a_reason_and_records_who(synced, sim, member):
+    with pytest.raises(actions.ActionRefused, match="Say why"):
+        actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="  ")
+    action = actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="hotfix")
+    done = actions.flux_action_run(action_id=action.pk)
+    assert done.status == "succeeded"
+    obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
+    assert obj["spec"]["suspend"] is True
+    assert obj["metadata"]["annotations"]["shirube.io/suspended-by"] == "alice"
+    assert obj["metadata"]["annotations"]["shirube.io/suspend-reason"] == "hotfix"
+    assert obj["spec"]["path"] == "./apps/payments/staging"  # a merge patch: nothing else changed
+
+
+def test_resume_clears_suspension_and_reconciles(synced, sim, member, monkeypatch):
+    monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
+    actions.flux_action_run(
+        action_id=actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="x").pk
+    )
+    sync.cluster_sync(cluster=synced)
+    resume = actions.flux_action_request(user=member, obj=kustomization(), action="resume")
+    assert run_with_flux(sim, resume.pk).status == "succeeded"
+    obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
+    assert obj["spec"]["suspend"] is False
+    assert "shirube.io/suspended-by" not in obj["metadata"].get("annotations", {})
+
+
+def test_an_unreachable_cluster_fails_the_action_clearly(synced, sim, member):
+    action = actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="x")
+    sim.stop()
+    done = actions.flux_action_run(action_id=action.pk)
+    assert done.status == "failed" and done.message
+    assert AuditEvent.objects.filter(correlation=str(action.pk), outcome="failed").exists()
+
+
+def test_the_audit_log_is_append_only(synced, member):
+    actions.flux_action_request(user=member, obj=kustomization(), action="reconcile")
+    event = AuditEvent.objects.first()
+    event.message = "changed"
+    with pytest.raises(AppendOnly):
+        event.save()
+    with pytest.raises(AppendOnly):
+        event.delete()
+
+
+ROLES = ["anonymous", "other team", "member", "lead", "sre"]
+
+
+@pytest.mark.parametrize("stage", ["staging", "production"])
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("action", ["reconcile", "suspend", "resume"])
+def test_permission_matrix(client, synced, teams, sre, role, stage, action):
+    Cluster.objects.filter(pk=synced.pk).update(stage=stage)
+    obj = kustomization()
+    if action == "resume":
+        FluxObject.objects.filter(pk=obj.pk).update(suspended=True)
+    user = {
+        "anonymous": None,
+        "other team": MembershipFactory(team=teams["search"]).user,
+        "member": MembershipFactory(team=teams["payments"]).user,
+        "lead": MembershipFactory(team=teams["payments"], role=Membership.Role.LEAD).user,
+        "sre": sre,
+    }[role]
+    if user is not None:
+        client.force_login(user)
+    url = f"/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/{action}/"
+    response = client.post(url, {"reason": "because"})
+    expected = {
+        "anonymous": False, "other team": False, "member": stage == "staging", "lead": True, "sre": True,
+    }[role]  # fmt: skip
+    if role == "anonymous":
+        assert response.status_code == 302 and "/login/" in response["Location"]
+    assert FluxAction.objects.exists() is expected, (role, stage, action)
+    if not expected and user is not None:
+        assert AuditEvent.objects.filter(outcome="refused", action=f"flux.{action}").exists()
+
+
+def test_csrf_is_enforced_on_actions(synced, member):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member)
+    response = client.post("/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/reconcile/")
+    assert response.status_code == 403
+    assert not FluxAction.objects.exists()
+
+
+def test_get_never_acts(client_for, synced, member):
+    client = client_for(member)
+    response = client.get("/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/reconcile/")
+    assert response.status_code == 405
+    client.get("/teams/payments/flux/")
+    assert not FluxAction.objects.exists() and not AuditEvent.objects.exists()
+
+
+def test_another_teams_object_is_404_on_my_team_url(client_for, synced, member):
+    response = client_for(member).post("/teams/payments/flux/demo/flux-system/Kustomization/search-apps/reconcile/")
+    assert response.status_code == 404
+
+
+def test_the_flux_page_offers_only_allowed_actions_and_shows_the_audit(client_for, synced, member, teams):
+    html = client_for(member).get("/teams/payments/flux/").content.decode()
+    assert "Reconcile now" in html and "Suspend" in html and "Resume</button>" not in html
+    outsider = MembershipFactory(team=teams["search"]).user
+    assert "Reconcile now" not in client_for(outsider).get("/teams/payments/flux/").content.decode()
+    client_for(member).post(
+        "/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/suspend/", {"reason": "incident 42"}
+    )
+    html = client_for(member).get("/teams/payments/flux/").content.decode()
+    assert "Audit log" in html and "flux.suspend" in html and "incident 42" in html
