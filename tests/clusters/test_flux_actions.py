@@ -90,7 +90,9 @@ def test_suspend_needs_a_reason_and_records_who(synced, sim, member):
 def test_resume_clears_suspension_and_reconciles(synced, sim, member, monkeypatch):
     monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
     actions.flux_action_run(
-        action_id=actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="x").pk
+        action_id=actions.flux_action_request(
+            user=member, obj=kustomization(), action="suspend", reason="x"
+        ).pk
     )
     sync.cluster_sync(cluster=synced)
     resume = actions.flux_action_request(user=member, obj=kustomization(), action="resume")
@@ -169,7 +171,9 @@ def test_get_never_acts(client_for, synced, member):
 
 
 def test_another_teams_object_is_404_on_my_team_url(client_for, synced, member):
-    response = client_for(member).post("/teams/payments/flux/demo/flux-system/Kustomization/search-apps/reconcile/")
+    response = client_for(member).post(
+        "/teams/payments/flux/demo/flux-system/Kustomization/search-apps/reconcile/"
+    )
     assert response.status_code == 404
 
 
@@ -179,7 +183,8 @@ def test_the_flux_page_offers_only_allowed_actions_and_shows_the_audit(client_fo
     outsider = MembershipFactory(team=teams["search"]).user
     assert "Reconcile now" not in client_for(outsider).get("/teams/payments/flux/").content.decode()
     client_for(member).post(
-        "/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/suspend/", {"reason": "incident 42"}
+        "/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/suspend/",
+        {"reason": "incident 42"},
     )
     html = client_for(member).get("/teams/payments/flux/").content.decode()
     assert "Audit log" in html and "flux.suspend" in html and "incident 42" in html
