@@ -403,6 +403,7 @@ def flux_object(obj: dict) -> dict:
         details = {"url": spec.get("url", ""), "ref": ref}
     elif kind == "HelmRepository":
         details = {"url": spec.get("url", ""), "type": spec.get("type", "")}
+    details["readySince"] = ready.get("lastTransitionTime", "")
     return {
         **base(obj),
         "kind": kind,

@@ -22,6 +22,17 @@ def age(value: datetime | None) -> str:
 
 
 @register.filter
+def age_iso(value: str) -> str:
+    """age, for an RFC 3339 timestamp string (as Kubernetes writes them)."""
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        return age(parse_datetime(value)) if value else "—"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
 def seconds_ago(seconds: int | None) -> str:
     if seconds is None:
         return "never"
