@@ -45,7 +45,7 @@ def test_reconcile_suspend_and_resume_against_the_real_flux_crds(real_kube, monk
     assert sync.cluster_sync(cluster=cluster).kinds["kustomizations"].status == "ok"
     sre = UserFactory(is_superuser=True, is_staff=True)
     target = FluxObject.objects.select_related("cluster").get(
-        cluster=cluster, kind="Kustomization", name="payments-apps"
+        cluster=cluster, namespace=f"flux-{suffix}", kind="Kustomization", name="payments-apps"
     )
     assert target.api_version == "kustomize.toolkit.fluxcd.io/v1"  # discovered, not pinned
     path = kube.object_path(target.api_version, target.kind, target.namespace, target.name)

