@@ -39,12 +39,15 @@ def flux_object_team(obj: FluxObject) -> Team | None:
     return next(iter(teams.values())) if len(teams) == 1 else None
 
 
+def actions_applicable(obj: FluxObject) -> list[str]:
+    """What can be done to this object at all, whoever asks: suspend or resume, never both."""
+    if obj.kind not in ACTIONABLE:
+        return []
+    return [FluxAction.Kind.RECONCILE, FluxAction.Kind.RESUME if obj.suspended else FluxAction.Kind.SUSPEND]
+
+
 def flux_action_allowed(*, user, obj: FluxObject, action: str) -> bool:
-    if obj.kind not in ACTIONABLE or action not in FluxAction.Kind.values:
-        return False
-    if action == FluxAction.Kind.SUSPEND and obj.suspended:
-        return False
-    if action == FluxAction.Kind.RESUME and not obj.suspended:
+    if action not in actions_applicable(obj):
         return False
     return can_act_on_team(user, flux_object_team(obj), production=obj.cluster.is_production)
 

@@ -341,6 +341,7 @@ class FluxNode:
     lesson: Lesson | None = None
     children: list[FluxNode] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)  # what this viewer may do
+    owned: bool = True  # False for a source shown only because the team's objects use it
     last_action: object = None  # the newest FluxAction on it
 
     @property
@@ -398,6 +399,8 @@ def flux_view(*, team: Team) -> FluxView:
         return FluxNode(o, lessons.get(o.ready_reason) if o.ready_status == "False" else None)
 
     nodes = {(o.cluster_id, o.kind, o.namespace, o.name): node(o) for o in owned + sources}
+    for o in sources:
+        nodes[(o.cluster_id, o.kind, o.namespace, o.name)].owned = False
     roots: list[FluxNode] = []
     images: list[FluxNode] = []
     attached: set = set()

@@ -12,10 +12,10 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.accounts.permissions import is_sre
+from apps.accounts.permissions import can_act_on_team, is_sre
 from apps.audit.models import AuditEvent
 from apps.clusters import selectors
-from apps.clusters.actions import ActionRefused, flux_action_allowed, flux_action_request, flux_object_team
+from apps.clusters.actions import ActionRefused, actions_applicable, flux_action_request, flux_object_team
 from apps.clusters.models import FluxAction, FluxObject
 
 POLL_SECONDS = 5
@@ -76,12 +76,17 @@ def _flux_context(request: HttpRequest, team, **extra) -> dict:
     latest: dict = {}
     for action in recent:
         latest.setdefault((action.cluster_id, action.kind, action.namespace, action.name), action)
+    # Permission once per stage, not per object: the team's objects are the team's.
+    # (The service checks each request again, against the object's owning team.)
+    may_act = {
+        production: can_act_on_team(request.user, team, production=production) for production in (False, True)
+    }
+    sre = is_sre(request.user)
     for node in selectors.flux_nodes(view):
         o = node.obj
         node.last_action = latest.get((o.cluster_id, o.kind, o.namespace, o.name))
-        node.actions = [
-            a for a in FluxAction.Kind.values if flux_action_allowed(user=request.user, obj=o, action=a)
-        ]
+        if (node.owned or sre) and may_act[o.cluster.is_production]:
+            node.actions = actions_applicable(o)
     return {
         "team": team,
         "view": view,

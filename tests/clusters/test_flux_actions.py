@@ -188,3 +188,28 @@ def test_the_flux_page_offers_only_allowed_actions_and_shows_the_audit(client_fo
     )
     html = client_for(member).get("/teams/payments/flux/").content.decode()
     assert "Audit log" in html and "flux.suspend" in html and "incident 42" in html
+
+
+def test_the_flux_page_query_count_does_not_grow_with_flux_objects(client_for, synced, member, sim):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from kubesim.flux import flux_demo_objects
+
+    client = client_for(member)
+    client.get("/teams/payments/flux/")
+    with CaptureQueriesContext(connection) as small_ctx:
+        client.get("/teams/payments/flux/")
+    small = len(small_ctx.captured_queries)
+    for i in range(10):
+        for obj in flux_demo_objects():
+            if obj["kind"] == "Kustomization" and obj["metadata"]["name"] == "payments-apps":
+                obj["metadata"]["name"] = f"payments-apps-{i}"
+                sim.store.create(obj)
+    sync.cluster_sync(cluster=synced)
+    cache.clear()
+    with CaptureQueriesContext(connection) as large_ctx:
+        html = client.get("/teams/payments/flux/").content.decode()
+    assert "payments-apps-9" in html
+    assert 0 < small == len(large_ctx.captured_queries), (small, len(large_ctx.captured_queries))
