@@ -172,9 +172,11 @@ def team_view(*, team: Team, cluster: str = "", namespace: str = "", status: str
     pods_by_ns: dict[tuple[int, str], list[PodView]] = defaultdict(list)
     workloads_by_ns: dict[tuple[int, str], list[Workload]] = defaultdict(list)
     pod_total = 0
+    cluster_by_id = {c.pk: c for c in clusters}
     for cluster_id, names in by_cluster.items():
         pods = Pod.objects.filter(cluster_id=cluster_id, namespace__in=names).only(*_POD_LIST_FIELDS)
         for pod in pods:
+            pod.cluster = cluster_by_id[cluster_id]  # known already: no query per problem link
             pod_total += 1
             view = _pod_view(pod, lessons)
             if status == "problems" and not view.problem:

@@ -163,3 +163,27 @@ def o_crash(pod):
     from kubesim import objects as o
 
     return o.crashloop(pod, 7)
+
+
+def test_problem_links_cost_no_query_per_problem_pod(client_for, alice, cluster, sim):
+    from django.core.cache import cache
+
+    from kubesim import objects as o
+
+    sync.cluster_sync(cluster=cluster)
+    client = client_for(alice)
+    client.get("/teams/payments/")
+    cache.clear()
+    with CaptureQueriesContext(connection) as before_ctx:
+        client.get("/teams/payments/")
+    before = len(before_ctx.captured_queries)
+    for pod in [p for p in sim.store.list("pods", "payments") if "checkout-api" in p["metadata"]["name"]]:
+        sim.store.update(
+            "pods", "payments", pod["metadata"]["name"], lambda p: o.crashloop(p, 9), status_only=True
+        )
+    sync.cluster_sync(cluster=cluster)
+    cache.clear()
+    with CaptureQueriesContext(connection) as after_ctx:
+        html = client.get("/teams/payments/").content.decode()
+    assert html.count("Crashing and restarting") >= 4
+    assert len(after_ctx.captured_queries) == before, (before, len(after_ctx.captured_queries))
