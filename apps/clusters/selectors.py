@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from urllib.parse import quote
 
 from django.conf import settings
@@ -174,9 +175,12 @@ def team_view(*, team: Team, cluster: str = "", namespace: str = "", status: str
     pod_total = 0
     cluster_by_id = {c.pk: c for c in clusters}
     for cluster_id, names in by_cluster.items():
-        pods = Pod.objects.filter(cluster_id=cluster_id, namespace__in=names).only(*_POD_LIST_FIELDS)
-        for pod in pods:
-            pod.cluster = cluster_by_id[cluster_id]  # known already: no query per problem link
+        cluster_obj = cluster_by_id[cluster_id]
+        rows = Pod.objects.filter(cluster_id=cluster_id, namespace__in=names).values(*_POD_LIST_FIELDS)
+        for row in rows:
+            # Plain rows, not model instances: a team page may list hundreds of pods.
+            # The cluster is known already, so problem links cost no query each.
+            pod = SimpleNamespace(**row, cluster=cluster_obj)
             pod_total += 1
             view = _pod_view(pod, lessons)
             if status == "problems" and not view.problem:
