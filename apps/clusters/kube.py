@@ -157,14 +157,27 @@ def _status_message(exc: ApiException) -> str:
 
 
 def _get(api: k8s.ApiClient, path: str, query: list[tuple[str, str]]) -> dict:
-    """GET one API path and parse the raw body (the client's models are skipped: too slow)."""
+    return _request(api, "GET", path, query=query)
+
+
+def _request(
+    api: k8s.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query=None,
+    body: dict | None = None,
+    content_type: str = "",
+) -> dict:
+    """One API request; the raw body parsed with orjson (the client's models are skipped: too slow)."""
     timeout = (CONNECT_TIMEOUT, settings.SHIRUBE_SYNC_REQUEST_TIMEOUT)
+    headers = {"Accept": "application/json", **({"Content-Type": content_type} if content_type else {})}
     try:
-        method, url, headers, body, post = api.param_serialize(
-            "GET", path, query_params=query, header_params={"Accept": "application/json"},
+        serialized = api.param_serialize(
+            method, path, query_params=query or [], header_params=headers, body=body,
             auth_settings=["BearerToken"],
         )  # fmt: skip
-        response = api.call_api(method, url, headers, body, post, _request_timeout=timeout)
+        response = api.call_api(*serialized, _request_timeout=timeout)
         raw = response.read()
     except ApiException as exc:
         if exc.status == 401:
@@ -275,29 +288,10 @@ def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
     return f"/apis/{api_version}/namespaces/{namespace}/{FLUX_PLURALS[kind]}/{name}"
 
 
-def _send(api: k8s.ApiClient, method: str, path: str, body: dict | None, content_type: str) -> dict:
-    timeout = (CONNECT_TIMEOUT, settings.SHIRUBE_SYNC_REQUEST_TIMEOUT)
-    try:
-        serialized = api.param_serialize(
-            method, path, body=body,
-            header_params={"Content-Type": content_type, "Accept": "application/json"},
-            auth_settings=["BearerToken"],
-        )  # fmt: skip
-        response = api.call_api(*serialized, _request_timeout=timeout)
-        raw = response.read()
-    except ApiException as exc:
-        raise KubeError(f"{exc.status} {_status_message(exc)}", exc.status) from exc
-    except urllib3.exceptions.HTTPError as exc:
-        raise ClusterUnreachable(_short(exc)) from exc
-    if not 200 <= response.status <= 299:
-        raise KubeError(f"{response.status} {_body_message(raw, response.reason)}", response.status)
-    return orjson.loads(raw)
-
-
 def merge_patch(api: k8s.ApiClient, path: str, patch: dict) -> dict:
     """An RFC 7386 merge patch; returns the object as the server stored it."""
-    return _send(api, "PATCH", path, patch, "application/merge-patch+json")
+    return _request(api, "PATCH", path, body=patch, content_type="application/merge-patch+json")
 
 
 def get_object(api: k8s.ApiClient, path: str) -> dict:
-    return _send(api, "GET", path, None, "application/json")
+    return _request(api, "GET", path)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.permissions import is_sre
-from apps.clusters.models import Cluster, Namespace, Pod, SyncRun, WarningEvent, Workload
+from apps.clusters.models import Cluster, Namespace, Pod, WarningEvent, Workload
 from apps.clusters.problems import PROBLEMS
 from apps.lessons.models import Lesson
 
@@ -335,10 +335,6 @@ def pod_page(*, team: Team, cluster: str, namespace: str, name: str) -> PodPage:
         team, ns, view, events, freshness(ns.cluster),
         _link(ns.cluster.logs_url_template, **values), _link(ns.cluster.datadog_url_template, **values),
     )  # fmt: skip
-
-
-def cluster_health(*, cluster: Cluster) -> list[SyncRun]:
-    return list(SyncRun.objects.filter(cluster=cluster)[:20])
 
 
 @dataclass

@@ -145,12 +145,15 @@ def _fields(model: type) -> list[str]:
 _UNCHANGED = "_unchanged"
 
 
+def _scope(cluster: Cluster, plan: KindPlan):
+    """The rows of one kind in one cluster (Workload and FluxObject rows hold several kinds)."""
+    scope = plan.model.objects.filter(cluster=cluster)
+    return scope.filter(kind=plan.kind_filter) if plan.kind_filter else scope
+
+
 def _skip_unchanged(cluster: Cluster, plan: KindPlan, transform: Callable[[dict], dict]):
     """Wrap a reducer so objects whose resourceVersion we already hold are not reduced again."""
-    scope = plan.model.objects.filter(cluster=cluster)
-    if plan.kind_filter:
-        scope = scope.filter(kind=plan.kind_filter)
-    known = dict(scope.values_list("uid", "resource_version"))
+    known = dict(_scope(cluster, plan).values_list("uid", "resource_version"))
 
     def wrapped(obj: dict) -> dict:
         meta = obj.get("metadata") or {}
@@ -164,9 +167,7 @@ def _skip_unchanged(cluster: Cluster, plan: KindPlan, transform: Callable[[dict]
 
 def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict], result: KindResult) -> None:
     model = plan.model
-    scope = model.objects.filter(cluster=cluster)
-    if plan.kind_filter:
-        scope = scope.filter(kind=plan.kind_filter)
+    scope = _scope(cluster, plan)
     fields = _fields(model)
     with transaction.atomic():
         existing = {uid: (pk, rv) for pk, uid, rv in scope.values_list("pk", "uid", "resource_version")}
