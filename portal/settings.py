@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "apps.lessons",
     "apps.clusters",
     "apps.audit",
+    "apps.readiness",
+    "apps.environments",
 ]
 
 MIDDLEWARE = [

@@ -10,5 +10,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("learn/", include("apps.lessons.urls")),
     path("teams/", include("apps.clusters.urls")),
+    path("", include("apps.readiness.urls")),
+    path("", include("apps.environments.urls")),
     path("admin/", admin.site.urls),
 ]
