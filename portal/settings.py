@@ -215,3 +215,7 @@ CELERY_BEAT_SCHEDULE["clusters-prune"] = {
     "schedule": 6 * 3600.0,
     "options": {"expires": 3600},
 }
+
+# -- Production readiness (apps.readiness) -------------------------------------
+
+# -- Environments and deployments (apps.environments) ---------------------------
