@@ -168,10 +168,13 @@ def workload(obj: dict) -> dict:
         "observed_generation": status.get("observedGeneration"),
         "details": {},
     }
-    template_spec = ((spec.get("template") or {}).get("spec")) or {}
+    template = spec.get("template") or {}
     if kind == "CronJob":
         job_spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
-        template_spec = ((job_spec.get("template") or {}).get("spec")) or {}
+        template = job_spec.get("template") or {}
+    template_spec = template.get("spec") or {}
+    template_meta = template.get("metadata") or {}
+    if kind == "CronJob":
         row["details"] = {
             "schedule": spec.get("schedule", ""),
             "suspend": bool(spec.get("suspend")),
@@ -179,6 +182,12 @@ def workload(obj: dict) -> dict:
             "active": len(status.get("active") or []),
         }
     row["template"] = pod_template(template_spec)
+    # The pod template's labels (what a PodDisruptionBudget selects) and allow-listed
+    # annotations (Prometheus and Datadog scrape settings live there, not on the workload).
+    row["template"]["metadata"] = {
+        "labels": template_meta.get("labels") or {},
+        "annotations": allowed_annotations(template_meta.get("annotations")),
+    }
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         row.update(
             desired=spec.get("replicas", 1),

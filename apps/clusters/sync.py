@@ -259,7 +259,23 @@ def cluster_sync(*, cluster: Cluster, worker: str = "") -> SyncResult:
             error="The worker running this sync stopped before it finished.",
         )  # fmt: skip
         run = SyncRun.objects.create(cluster=cluster, worker=worker or _holder())
-        return _sync_locked(cluster, run)
+        result = _sync_locked(cluster, run)
+    _readiness_queue(cluster, result)
+    return result
+
+
+def _readiness_queue(cluster: Cluster, result: SyncResult) -> None:
+    """Queue the readiness recompute once the sync's writes are committed.
+
+    A task rather than a direct call: the rules read the whole cluster, and a
+    failure there must neither hold the sync lock longer nor mark the sync failed.
+    """
+    run = result.run
+    if not (run.created or run.updated or run.deleted):
+        return  # nothing changed: the findings stand (the hourly snapshot re-evaluates anyway)
+    from apps.readiness.tasks import readiness_recompute
+
+    transaction.on_commit(lambda: readiness_recompute.delay(cluster.pk))
 
 
 def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:

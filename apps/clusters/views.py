@@ -17,6 +17,7 @@ from apps.audit.models import AuditEvent
 from apps.clusters import selectors
 from apps.clusters.actions import ActionRefused, actions_applicable, flux_action_request, flux_object_team
 from apps.clusters.models import FluxAction, FluxObject
+from apps.readiness.selectors import workload_findings
 
 POLL_SECONDS = 5
 
@@ -140,7 +141,9 @@ def workload_detail(
 ) -> HttpResponse:
     team = selectors.team_get(slug=team_slug, user=request.user)
     page = selectors.workload_page(team=team, cluster=cluster, namespace=namespace, kind=kind, name=name)
-    context = {"page": page, "team": team, "poll": POLL_SECONDS}
+    w = page.workload
+    findings = workload_findings(cluster_id=w.cluster_id, namespace=w.namespace, kind=w.kind, name=w.name)
+    context = {"page": page, "team": team, "poll": POLL_SECONDS, "findings": findings}
     template = "clusters/workload.html#live" if request.htmx else "clusters/workload.html"
     return render(request, template, context)
 
@@ -149,6 +152,10 @@ def workload_detail(
 def pod_detail(request: HttpRequest, team_slug: str, cluster: str, namespace: str, pod: str) -> HttpResponse:
     team = selectors.team_get(slug=team_slug, user=request.user)
     page = selectors.pod_page(team=team, cluster=cluster, namespace=namespace, name=pod)
-    context = {"page": page, "team": team, "poll": POLL_SECONDS}
+    p = page.view.pod
+    findings = workload_findings(
+        cluster_id=p.cluster_id, namespace=p.namespace, kind=p.workload_kind, name=p.workload_name
+    )
+    context = {"page": page, "team": team, "poll": POLL_SECONDS, "findings": findings}
     template = "clusters/pod.html#live" if request.htmx else "clusters/pod.html"
     return render(request, template, context)

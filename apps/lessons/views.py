@@ -17,6 +17,7 @@ from apps.lessons import selectors, services
 from apps.lessons.forms import StuckForm, parse_quiz_answers
 from apps.lessons.models import ChecklistItem
 from apps.lessons.rendering import has_mermaid
+from apps.readiness.selectors import lesson_box
 
 
 @require_GET
@@ -49,7 +50,9 @@ def lesson_detail(request: HttpRequest, phase_slug: str, lesson_slug: str) -> Ht
     if lesson.is_visible():
         services.progress_start(user=request.user, lesson=lesson)
     page = selectors.lesson_page(lesson=lesson, user=request.user)
-    return render(request, "lessons/lesson.html", _lesson_context(request, page))
+    # At most one query, and only on lessons that teach a readiness rule.
+    box = lesson_box(lesson=lesson, user=request.user)
+    return render(request, "lessons/lesson.html", _lesson_context(request, page, readiness=box))
 
 
 def _visible_lesson(request: HttpRequest, phase_slug: str, lesson_slug: str):

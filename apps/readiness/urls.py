@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from apps.readiness import views
 
 app_name = "readiness"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("teams/<slug:team_slug>/readiness/", views.team_readiness, name="team"),
+    path("readiness/", views.overview, name="overview"),
+]

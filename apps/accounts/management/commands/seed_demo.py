@@ -3,6 +3,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.accounts.demo import demo_seed
+from apps.readiness.demo import readiness_demo_backfill
 
 
 class Command(BaseCommand):
@@ -13,6 +14,7 @@ class Command(BaseCommand):
             users = demo_seed(password=settings.DEMO_PASSWORD)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
+        readiness_demo_backfill()
         self.stdout.write(f"Demo users (password: {settings.DEMO_PASSWORD}):")
         for username, description in users:
             self.stdout.write(f"  {username:6} {description}")

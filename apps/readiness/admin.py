@@ -1,0 +1,57 @@
+"""Waivers for SREs; findings read-only, for looking things up."""
+
+from django.contrib import admin
+
+from apps.accounts.permissions import is_sre
+from apps.readiness.models import Finding, Waiver
+from apps.readiness.services import waiver_changed
+
+
+class SREOnly:
+    """Waivers change every team's score: SREs only, whatever model permissions say."""
+
+    def has_module_permission(self, request):
+        return is_sre(request.user)
+
+    def has_view_permission(self, request, obj=None):
+        return is_sre(request.user)
+
+    def has_add_permission(self, request):
+        return is_sre(request.user)
+
+    def has_change_permission(self, request, obj=None):
+        return is_sre(request.user)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_sre(request.user)
+
+
+@admin.register(Waiver)
+class WaiverAdmin(SREOnly, admin.ModelAdmin):
+    list_display = ["rule", "cluster", "namespace", "workload_name", "expires_at", "created_by", "reason"]
+    list_filter = ["rule", "cluster"]
+    search_fields = ["namespace", "workload_name", "reason"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        waiver_changed(waiver=obj)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        waiver_changed(waiver=obj)
+
+
+@admin.register(Finding)
+class FindingAdmin(SREOnly, admin.ModelAdmin):
+    list_display = ["rule", "namespace", "workload_name", "team", "severity", "first_seen", "exempt_reason"]
+    list_filter = ["rule", "severity", "team", "cluster"]
+    search_fields = ["namespace", "workload_name", "detail"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,28 @@
+"""Celery tasks: take ids, load objects, call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from apps.clusters.models import Cluster
+from apps.readiness import services
+
+
+@shared_task(
+    ignore_result=True, acks_late=True, autoretry_for=(Exception,), retry_backoff=True,
+    retry_jitter=True, max_retries=3,
+)  # fmt: skip
+def readiness_recompute(cluster_id: int) -> int:
+    """Re-evaluate one cluster's workloads; a cluster deleted meanwhile is not an error."""
+    cluster = Cluster.objects.filter(pk=cluster_id).first()
+    if cluster is None:
+        return 0
+    return services.readiness_recompute(cluster=cluster).workloads
+
+
+@shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+def readiness_snapshot() -> int:
+    """Refresh every cluster (the 24-hour restart window slides without syncs), then today's scores."""
+    for cluster in Cluster.objects.filter(enabled=True):
+        services.readiness_recompute(cluster=cluster)
+    return services.team_scores_snapshot()
