@@ -1,6 +1,7 @@
 """Run the simulator from the command line (the demo cluster behind `make run`).
 
 python -m kubesim --port 6444 --seed demo --evolve-every 5 --token TOKEN --kubeconfig PATH
+python -m kubesim ... --gitops-repo var/demo-gitops.git   # Flux applies what is pushed there
 """
 
 from __future__ import annotations
@@ -12,9 +13,21 @@ import sys
 import threading
 
 from kubesim.demo import evolve, seed_demo, seed_scale
+from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
 from kubesim.server import Simulator
 
 log = logging.getLogger("kubesim")
+DEFAULT_GITOPS_SOURCE = "flux-system/gitops"
+
+
+def gitops_repo(value: str) -> tuple[str, str]:
+    """`NAMESPACE/NAME=PATH` or `PATH` (for flux-system/gitops) -> (source, path)."""
+    source, sep, path = value.partition("=")
+    if sep and source.count("/") == 1 and all(source.split("/")):
+        return source, path
+    if sep and "/" not in source:
+        raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME=PATH, got {value!r}")
+    return DEFAULT_GITOPS_SOURCE, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token", default=None, help="bearer token required on every request")
     parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write a kubeconfig here")
     parser.add_argument("--context", default="demo", help="context name in the kubeconfig")
+    parser.add_argument(
+        "--gitops-repo",
+        type=gitops_repo,
+        action="append",
+        default=[],
+        metavar="[NAMESPACE/NAME=]PATH",
+        help="play Flux for this GitRepository (default flux-system/gitops) from the bare "
+        "repository at PATH, created with the demo tree if absent; repeatable",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -40,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
         seed_demo(sim.store)
     elif args.seed == "scale":
         seed_scale(sim.store)
+
+    gitops = None
+    if args.gitops_repo:
+        for source, path in args.gitops_repo:
+            if demo_repo_init(path):
+                log.info("created the demo GitOps repository %s for %s", path, source)
+        gitops = GitOpsPlayer(sim.store, dict(args.gitops_repo), step_seconds=args.evolve_every or 5.0)
+        gitops.step()  # as the controllers do on start: sources resolved, Kustomizations applied
 
     stop = threading.Event()
     # SIGTERM (honcho, docker) and SIGINT (Ctrl-C) both end the run cleanly.
@@ -57,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(interval):
             tick += 1
             try:
-                evolve(sim.store, tick)
+                evolve(sim.store, tick, gitops)
             except Exception:
                 # A broken step must not take the demo cluster down with it.
                 log.exception("evolve step %d failed", tick)

@@ -2,8 +2,9 @@
 
 `seed_demo` fills a store with what the portal's demo users see; `evolve` moves
 it along (a crash-looping pod restarts, `search-api` rolls out a new version
-now and then) so live pages visibly change; `seed_scale` builds a large
-cluster fast for benchmarks.
+now and then, any Deployment whose pod template changed rolls out, and with a
+`kubesim.gitrepo.GitOpsPlayer` Flux applies what was pushed to git) so live
+pages visibly change; `seed_scale` builds a large cluster fast for benchmarks.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kubesim import objects as o
 from kubesim.flux import flux_demo_objects, reconcile_step, register_flux
-from kubesim.store import Store, timestamp
+from kubesim.store import NotFound, Store, timestamp
+
+if TYPE_CHECKING:
+    from kubesim.gitrepo import GitOpsPlayer
 
 TEAM_NAMESPACES = {
     "payments": "payments",
@@ -50,11 +55,13 @@ def seed_demo(store: Store) -> None:
 def _payments(now: datetime) -> list[dict]:
     ns = "payments"
     checkout_role = o.role_arn("payments-checkout-api")
+    fraud_role = o.role_arn("payments-fraud-scorer")
     result: list[dict] = [
         o.serviceaccount(ns, "default"),
         o.serviceaccount(ns, "checkout-api", {"eks.amazonaws.com/role-arn": checkout_role}),
         o.serviceaccount(ns, "ledger-worker"),
-        o.serviceaccount(ns, "fraud-scorer"),
+        # IRSA without the regional STS endpoint: the readiness demo's sts-regional-endpoints finding.
+        o.serviceaccount(ns, "fraud-scorer", {"eks.amazonaws.com/role-arn": fraud_role}),
     ]
 
     checkout = o.deployment(
@@ -90,20 +97,18 @@ def _payments(now: datetime) -> list[dict]:
         )
     )
 
+    fraud_container = o.container(
+        "fraud-scorer", _image("payments", "fraud-scorer", "v0.9.2"), memory="384Mi", memory_limit="512Mi"
+    )
+    fraud_container["env"] = [e for e in fraud_container["env"] if e["name"] != "AWS_STS_REGIONAL_ENDPOINTS"]
     fraud = o.deployment(
         ns,
         "fraud-scorer",
         _image("payments", "fraud-scorer", "v0.9.2"),
         2,
         service_account="fraud-scorer",
-        containers=[
-            o.container(
-                "fraud-scorer",
-                _image("payments", "fraud-scorer", "v0.9.2"),
-                memory="384Mi",
-                memory_limit="512Mi",
-            )
-        ],
+        role_arn=fraud_role,
+        containers=[fraud_container],
     )
     oom = o.oom_killed(fraud.pods[0], restarts=4, now=now)
     result += fraud.objects()
@@ -207,6 +212,7 @@ def _search(now: datetime) -> list[dict]:
                 "public.ecr.aws/docker/library/redis:7.4",
                 port=6379,
                 probes=False,
+                pre_stop="none",  # no preStop hook: the readiness demo's graceful-termination finding
                 memory="6Gi",
                 memory_limit="6Gi",
             )
@@ -291,9 +297,17 @@ def _flux_system() -> list[dict]:
 # -- evolution ----------------------------------------------------------------
 
 
-def evolve(store: Store, tick: int) -> None:
-    """Advance the demo one step: restart the crash-looping pod, roll out search-api."""
+def evolve(store: Store, tick: int, gitops: GitOpsPlayer | None = None) -> None:
+    """Advance the demo one step: restart the crash-looping pod, play Flux, roll out.
+
+    With `gitops`, Flux's source and kustomize controllers run first, so an
+    image they set starts rolling out in the same step. Every Deployment whose
+    pod template changed (through the API or git) rolls out one pod per step;
+    search-api also starts a new version every ROLLOUT_EVERY ticks.
+    """
     _crashloop_step(store, tick)
+    if gitops is not None:
+        gitops.step()
     _rollout_step(store, tick)
     reconcile_step(store)
 
@@ -354,9 +368,9 @@ def _rollout_state(store: Store, namespace: str, name: str) -> _Rollout | None:
         rs for rs in store.list("replicasets.apps", namespace) if _owned_by(rs, {dep["metadata"]["uid"]})
     ]
     replicasets.sort(key=_revision)
-    current = o.template_hash(dep["spec"]["template"])
+    current = _plain_template(dep["spec"]["template"])
     new_rs = next(
-        (rs for rs in replicasets if rs["metadata"]["labels"].get("pod-template-hash") == current),
+        (rs for rs in replicasets if _plain_template(rs["spec"]["template"]) == current),
         None,
     )
     rs_uids = {rs["metadata"]["uid"] for rs in replicasets}
@@ -365,6 +379,17 @@ def _rollout_state(store: Store, namespace: str, name: str) -> _Rollout | None:
     new_names = {p["metadata"]["name"] for p in new_pods}
     old_pods = [p for p in pods if p["metadata"]["name"] not in new_names]
     return _Rollout(dep, replicasets, new_rs, new_pods, old_pods)
+
+
+def _plain_template(template: dict) -> dict:
+    """A pod template without the `pod-template-hash` label its ReplicaSet adds."""
+    metadata = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != "pod-template-hash"}
+    if labels:
+        metadata["labels"] = labels
+    else:
+        metadata.pop("labels", None)
+    return {**template, "metadata": metadata}
 
 
 def _owned_by(obj: dict, uids: set[str]) -> bool:
@@ -377,29 +402,127 @@ def _revision(rs: dict) -> int:
 
 
 def _rollout_step(store: Store, tick: int) -> None:
-    """One step of search-api's rolling update: surge one new pod, retire one old one."""
-    state = _rollout_state(store, "search", "search-api")
+    """One step of every Deployment's rolling update (and now and then a new search-api)."""
+    for dep in store.list("deployments.apps"):
+        if dep["spec"].get("paused"):
+            continue
+        meta = dep["metadata"]
+        try:
+            _rollout_one(store, meta["namespace"], meta["name"], tick)
+        except NotFound:
+            continue  # deleted through the API meanwhile
+
+
+def _rollout_one(store: Store, namespace: str, name: str, tick: int) -> None:
+    """Surge one new pod, bring up the one started last step, retire one old pod."""
+    state = _rollout_state(store, namespace, name)
     if state is None:
         return
     dep, new_rs = state.deployment, state.new_rs
     if new_rs is None:
-        # The template changed (here or through the API): start its ReplicaSet.
+        # The template changed (here, through the API or from git): start its ReplicaSet.
         _create_replicaset(store, dep, state.replicasets)
         return
     desired = dep["spec"]["replicas"]
-    if len(state.new_pods) >= desired and not state.old_pods:
-        if tick % ROLLOUT_EVERY == 0 and tick > 0:
+    starting = [p for p in state.new_pods if _container_creating(p)]
+    if len(state.new_pods) == desired and not state.old_pods and not starting:
+        if (namespace, name) == ("search", "search-api") and tick % ROLLOUT_EVERY == 0 and tick > 0:
             _create_replicaset(store, _bump_image(store, dep), state.replicasets)
         return
+    if new_rs is not state.replicasets[-1]:
+        # Back to an older template (a rollback): its ReplicaSet becomes the newest revision.
+        _promote(store, dep, new_rs, state.replicasets)
+        state = _rollout_state(store, namespace, name)
+        if state is None or state.new_rs is None:
+            return
+        new_rs = state.new_rs
 
+    started = datetime.now(UTC) - timedelta(seconds=10)
+    for i, pod in enumerate(state.new_pods):
+        if _container_creating(pod):
+            # Started last step: its containers are up and ready now.
+            state.new_pods[i] = store.update(
+                "pods",
+                namespace,
+                pod["metadata"]["name"],
+                lambda p: o.running(p, started=started),
+                status_only=True,
+            )
     if len(state.new_pods) < desired:
         state.new_pods.append(store.create(_new_pod(new_rs, state.new_pods)))
-    if state.old_pods:
+    elif len(state.new_pods) > desired and not state.old_pods:
+        extra = state.new_pods.pop()
+        store.delete("pods", namespace, extra["metadata"]["name"])
+    if state.old_pods and len(state.new_pods) + len(state.old_pods) > desired:
         victim = state.old_pods.pop(0)
         store.delete("pods", victim["metadata"]["namespace"], victim["metadata"]["name"])
     _write_statuses(store, state)
     old = [rs for rs in state.replicasets if rs is not new_rs]
     _prune_history(store, dep, old)
+
+
+def _container_creating(pod: dict) -> bool:
+    """A pod `_new_pod` started that has not come up yet."""
+    status = pod.get("status") or {}
+    return status.get("phase") == "Pending" and any(
+        ((s.get("state") or {}).get("waiting") or {}).get("reason") == "ContainerCreating"
+        for s in status.get("containerStatuses") or []
+    )
+
+
+def _starting(pod: dict) -> dict:
+    """A freshly scheduled pod whose containers are being created, as the kubelet reports it."""
+    now = timestamp(datetime.now(UTC))
+    names = [c["name"] for c in pod["spec"]["containers"]]
+    unready = f"containers with unready status: [{' '.join(names)}]"
+
+    def condition(type_: str, ok: bool, reason: str = "", message: str = "") -> dict:
+        result = {"type": type_, "status": "True" if ok else "False", "lastProbeTime": None}
+        result["lastTransitionTime"] = now
+        if reason:
+            result["reason"], result["message"] = reason, message
+        return result
+
+    host = o.node_ip(pod["spec"]["nodeName"])
+    pod["status"] = {
+        "phase": "Pending",
+        "conditions": [
+            condition("PodReadyToStartContainers", False),
+            condition("Initialized", True),
+            condition("Ready", False, "ContainersNotReady", unready),
+            condition("ContainersReady", False, "ContainersNotReady", unready),
+            condition("PodScheduled", True),
+        ],
+        "hostIP": host,
+        "hostIPs": [{"ip": host}],
+        "startTime": now,
+        "containerStatuses": [
+            {
+                "name": c["name"],
+                "state": {"waiting": {"reason": "ContainerCreating"}},
+                "lastState": {},
+                "ready": False,
+                "restartCount": 0,
+                "image": c["image"],
+                "imageID": "",
+                "started": False,
+            }
+            for c in pod["spec"]["containers"]
+        ],
+        "qosClass": "Burstable",
+    }
+    return pod
+
+
+def _promote(store: Store, dep: dict, rs: dict, replicasets: list[dict]) -> None:
+    """Give `rs` (and the Deployment) the next revision number, as a rollback does."""
+    revision = str(max(_revision(r) for r in replicasets) + 1)
+
+    def annotate(current: dict) -> None:
+        current["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
+
+    store.update("replicasets.apps", rs["metadata"]["namespace"], rs["metadata"]["name"], annotate)
+    store.update("deployments.apps", dep["metadata"]["namespace"], dep["metadata"]["name"], annotate)
 
 
 def _new_pod(rs: dict, siblings: list[dict]) -> dict:
@@ -417,7 +540,7 @@ def _new_pod(rs: dict, siblings: list[dict]) -> dict:
         if fresh["metadata"]["name"] not in used:
             # A new pod gets a new uid from the store, as from the API server.
             fresh["metadata"].pop("uid")
-            return fresh
+            return _starting(fresh)
     raise AssertionError("unreachable")
 
 

@@ -3,6 +3,8 @@
 The controller part only honours what the portal asks of Flux: a new
 `reconcile.fluxcd.io/requestedAt` annotation is acknowledged in
 `status.lastHandledReconcileAt`, and `spec.suspend` is reflected in Ready.
+For a GitRepository backed by a real local repository, `kubesim.gitrepo`
+plays source- and kustomize-controller properly.
 """
 
 from __future__ import annotations
@@ -63,8 +65,29 @@ def _obj(api_version: str, kind: str, namespace: str, name: str, spec: dict, sta
     }  # fmt: skip
 
 
+# What the registry holds for payments/checkout-api, newest first: main builds
+# (what the ImagePolicy picks), release tags and a few feature-branch builds.
+CHECKOUT_API_TAGS = [
+    "main-3f2a1c9-1764150000",
+    "v2.15.0-rc.2",
+    "feature-x-8d41b7e-1764146000",
+    "main-9e8d7c6-1764140000",
+    "feature-refund-retries-c0ffee1-1764130000",
+    "v2.15.0-rc.1",
+    "main-2b7f0a4-1764060000",
+    "v2.14.3",
+    "feature-x-3f2a1c9-1732600000",
+    "v2.14.2",
+]
+
+
 def flux_demo_objects(now: datetime | None = None) -> list[dict]:
-    """A healthy source and Kustomization for payments, a failing one for search, Helm and images."""
+    """The payments apps (production and staging) healthy, search failing, Helm and images.
+
+    `flux-system/payments-apps` applies ./apps/payments/production to namespace
+    payments and `flux-system/payments-staging` applies ./apps/payments/staging
+    to payments-staging, both from the GitRepository `flux-system/gitops`.
+    """
     when = timestamp(now or datetime.now(UTC))
     revision = "main@sha1:3f2a1c9d8b7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
     git = "source.toolkit.fluxcd.io/v1"
@@ -77,8 +100,13 @@ def flux_demo_objects(now: datetime | None = None) -> list[dict]:
                            "digest": "sha256:5e2c6b0c6f3b7e3a1e8d4c2b9a7f6e5d4c3b2a190817263544f5e6d7c8b9a0f1",
                            "lastUpdateTime": when}}),
         _obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "payments-apps",
-             {"interval": "5m", "path": "./apps/payments/staging", "prune": True, "targetNamespace": "payments",
+             {"interval": "5m", "path": "./apps/payments/production", "prune": True, "targetNamespace": "payments",
               "sourceRef": {"kind": "GitRepository", "name": "gitops"}},
+             {"conditions": [_ready(True, "ReconciliationSucceeded", f"Applied revision: {revision}", when)],
+              "lastAppliedRevision": revision, "lastAttemptedRevision": revision}),
+        _obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "payments-staging",
+             {"interval": "5m", "path": "./apps/payments/staging", "prune": True,
+              "targetNamespace": "payments-staging", "sourceRef": {"kind": "GitRepository", "name": "gitops"}},
              {"conditions": [_ready(True, "ReconciliationSucceeded", f"Applied revision: {revision}", when)],
               "lastAppliedRevision": revision, "lastAttemptedRevision": revision}),
         _obj("kustomize.toolkit.fluxcd.io/v1", "Kustomization", "flux-system", "search-apps",
@@ -117,8 +145,7 @@ def flux_demo_objects(now: datetime | None = None) -> list[dict]:
         _obj("image.toolkit.fluxcd.io/v1", "ImageRepository", "payments", "checkout-api",
              {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api", "interval": "5m"},
              {"conditions": [_ready(True, "Succeeded", "successful scan: found 42 tags", when)],
-              "lastScanResult": {"scanTime": when, "tagCount": 42,
-                                 "latestTags": ["main-3f2a1c9-1764150000", "main-9e8d7c6-1764140000"]}}),
+              "lastScanResult": {"scanTime": when, "tagCount": 42, "latestTags": list(CHECKOUT_API_TAGS)}}),
         _obj("image.toolkit.fluxcd.io/v1", "ImagePolicy", "payments", "checkout-api",
              {"imageRepositoryRef": {"name": "checkout-api"},
               "filterTags": {"pattern": "^main-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"},

@@ -84,7 +84,7 @@ def test_suspend_needs_a_reason_and_records_who(synced, sim, member):
     assert obj["spec"]["suspend"] is True
     assert obj["metadata"]["annotations"]["shirube.io/suspended-by"] == "alice"
     assert obj["metadata"]["annotations"]["shirube.io/suspend-reason"] == "hotfix"
-    assert obj["spec"]["path"] == "./apps/payments/staging"  # a merge patch: nothing else changed
+    assert obj["spec"]["path"] == "./apps/payments/production"  # a merge patch: nothing else changed
 
 
 def test_resume_clears_suspension_and_reconciles(synced, sim, member, monkeypatch):

@@ -67,7 +67,7 @@ def test_an_older_flux_that_serves_only_beta_versions_still_syncs(tmp_path):
     assert sim.requests.count("GET", "/apis/helm.toolkit.fluxcd.io/v2beta2/helmreleases") >= 1
     release = FluxObject.objects.get(cluster=cluster, kind="HelmRelease")
     assert release.api_version == "helm.toolkit.fluxcd.io/v2beta2"
-    assert FluxObject.objects.filter(cluster=cluster, kind="Kustomization").count() == 2
+    assert FluxObject.objects.filter(cluster=cluster, kind="Kustomization").count() == 3
 
 
 def test_a_cluster_without_flux_is_fine(tmp_path):
@@ -88,7 +88,7 @@ def test_a_403_on_one_flux_kind_keeps_the_others(cluster, sim):
     result = sync.cluster_sync(cluster=cluster)
     assert result.kinds["helmreleases"].status == "error"
     assert result.kinds["kustomizations"].status == "ok"
-    assert FluxObject.objects.filter(kind="Kustomization").count() == 2
+    assert FluxObject.objects.filter(kind="Kustomization").count() == 3
 
 
 def test_deleted_flux_objects_are_deleted_here(cluster, sim):
