@@ -22,6 +22,7 @@ run: setup
 	$(RUN_ENV) $(PY) manage.py load_content
 	$(RUN_ENV) $(PY) manage.py seed_demo
 	$(RUN_ENV) $(PY) manage.py add_cluster demo --kubeconfig var/demo-kubeconfig --context demo --stage staging
+	$(RUN_ENV) $(PY) manage.py seed_demo_environments
 	@echo "Shirube on http://127.0.0.1:8000  (Ctrl-C stops web, worker, beat and the demo cluster)"
 	$(RUN_ENV) exec $(VENV)/bin/honcho -f Procfile.dev start
 
@@ -40,6 +41,7 @@ bench: setup
 	@bash scripts/install-system-deps.sh
 	$(PY) bench/learn_pages.py
 	$(PY) bench/cluster_sync.py
+	$(PY) bench/readiness.py
 
 clean:
 	rm -rf var .pytest_cache

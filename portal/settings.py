@@ -218,4 +218,44 @@ CELERY_BEAT_SCHEDULE["clusters-prune"] = {
 
 # -- Production readiness (apps.readiness) -------------------------------------
 
+# A grace period must exceed the preStop wait by this many seconds (the app's own shutdown).
+SHIRUBE_READINESS_GRACE_MARGIN = env_int("SHIRUBE_READINESS_GRACE_MARGIN", 5, minimum=0)
+# A workload whose pods restarted more than this many times in 24 hours fails the restarts rule.
+SHIRUBE_READINESS_RESTARTS_24H = env_int("SHIRUBE_READINESS_RESTARTS_24H", 5, minimum=0)
+# Each team's score is snapshotted (today's row rewritten) this often; the trend keeps one per day.
+SHIRUBE_READINESS_SNAPSHOT_INTERVAL = env_int("SHIRUBE_READINESS_SNAPSHOT_INTERVAL", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["readiness-snapshot"] = {
+    "task": "apps.readiness.tasks.readiness_snapshot",
+    "schedule": float(SHIRUBE_READINESS_SNAPSHOT_INTERVAL),
+    "options": {"expires": SHIRUBE_READINESS_SNAPSHOT_INTERVAL},
+}
+
 # -- Environments and deployments (apps.environments) ---------------------------
+# Git credentials are files mounted on the server (a deploy key with its known_hosts, or
+# an HTTPS token); settings name the paths, the database never holds them.
+SHIRUBE_GIT_SSH_KEY_FILE = env_str("SHIRUBE_GIT_SSH_KEY_FILE", "")
+SHIRUBE_GIT_KNOWN_HOSTS_FILE = env_str("SHIRUBE_GIT_KNOWN_HOSTS_FILE", "")
+SHIRUBE_GIT_TOKEN_FILE = env_str("SHIRUBE_GIT_TOKEN_FILE", "")
+SHIRUBE_GIT_TOKEN_USERNAME = env_str("SHIRUBE_GIT_TOKEN_USERNAME", "x-access-token")
+# Local clones of the GitOps repositories, one per repository and branch.
+SHIRUBE_GITOPS_WORKDIR = Path(env_str("SHIRUBE_GITOPS_WORKDIR", str(VAR_DIR / "gitops")))
+SHIRUBE_GIT_TIMEOUT = env_int("SHIRUBE_GIT_TIMEOUT", 60, minimum=5)
+SHIRUBE_GIT_PUSH_ATTEMPTS = env_int("SHIRUBE_GIT_PUSH_ATTEMPTS", 3, minimum=1)
+SHIRUBE_APPROVAL_TTL_HOURS = env_int("SHIRUBE_APPROVAL_TTL_HOURS", 24, minimum=1)
+# How long a deployment may stay in each step before it is marked failed.
+SHIRUBE_DEPLOY_QUEUE_TIMEOUT = env_int("SHIRUBE_DEPLOY_QUEUE_TIMEOUT", 900, minimum=10)
+SHIRUBE_DEPLOY_COMMIT_TIMEOUT = env_int("SHIRUBE_DEPLOY_COMMIT_TIMEOUT", 300, minimum=10)
+SHIRUBE_DEPLOY_RECONCILE_TIMEOUT = env_int("SHIRUBE_DEPLOY_RECONCILE_TIMEOUT", 300, minimum=5)
+SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT = env_int("SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT", 600, minimum=5)
+SHIRUBE_DEPLOY_POLL_SECONDS = env_int("SHIRUBE_DEPLOY_POLL_SECONDS", 3, minimum=1)
+SHIRUBE_GIT_REFRESH_INTERVAL = env_int("SHIRUBE_GIT_REFRESH_INTERVAL", 60, minimum=10)
+CELERY_BEAT_SCHEDULE["environments-refresh"] = {
+    "task": "apps.environments.tasks.environments_refresh_all",
+    "schedule": float(SHIRUBE_GIT_REFRESH_INTERVAL),
+    "options": {"expires": SHIRUBE_GIT_REFRESH_INTERVAL},
+}
+CELERY_BEAT_SCHEDULE["deployments-watchdog"] = {
+    "task": "apps.environments.tasks.deployments_watchdog",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}

@@ -10,6 +10,9 @@ def pytest_configure(config):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    # Test users are throwaway: a fast hasher keeps the many user fixtures cheap (PBKDF2's
+    # million rounds cost half a second per user).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -84,18 +84,23 @@ def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "")
     return flux_action
 
 
-def _source_path(api, flux_action: FluxAction, obj: dict) -> str | None:
+def _source_path(cluster, obj: dict, namespace: str) -> str | None:
     spec = obj.get("spec") or {}
     ref = spec.get("sourceRef") or ((spec.get("chart") or {}).get("spec") or {}).get("sourceRef") or {}
     kind, name = ref.get("kind"), ref.get("name")
     if kind not in kube.FLUX_PLURALS or not name:
         return None
-    namespace = ref.get("namespace") or flux_action.namespace
-    row = FluxObject.objects.filter(
-        cluster=flux_action.cluster, kind=kind, namespace=namespace, name=name
-    ).first()
+    namespace = ref.get("namespace") or namespace
+    row = FluxObject.objects.filter(cluster=cluster, kind=kind, namespace=namespace, name=name).first()
     api_version = ref.get("apiVersion") or (row.api_version if row else "")
     return kube.object_path(api_version, kind, namespace, name) if api_version else None
+
+
+def reconcile_source(api, *, cluster, obj: dict, namespace: str, token: str) -> None:
+    """Ask Flux to fetch the object's source first, so a reconcile sees the newest commit."""
+    source = _source_path(cluster, obj, namespace)
+    if source:
+        kube.merge_patch(api, source, {"metadata": {"annotations": {REQUESTED_AT: token}}})
 
 
 def _finish(flux_action: FluxAction, status: str, message: str) -> FluxAction:
@@ -138,11 +143,8 @@ def flux_action_run(*, action_id: int, timeout: float | None = None) -> FluxActi
             patch["spec"] = {"suspend": False}
             patch["metadata"]["annotations"].update({SUSPENDED_BY: None, SUSPEND_REASON: None})
         else:
-            source = _source_path(api, flux_action, kube.get_object(api, path))
-            if source:
-                kube.merge_patch(
-                    api, source, {"metadata": {"annotations": {REQUESTED_AT: flux_action.token}}}
-                )
+            reconcile_source(api, cluster=flux_action.cluster, obj=kube.get_object(api, path),
+                             namespace=flux_action.namespace, token=flux_action.token)  # fmt: skip
         kube.merge_patch(api, path, patch)
         flux_action.status = FluxAction.Status.WAITING
         flux_action.message = "Waiting for Flux to pick up the request."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import orjson
 import urllib3
@@ -31,11 +31,13 @@ class KindSpec:
     version: str
     plural: str
     field_selector: str = ""
+    namespace: str = ""  # empty: across all namespaces
 
     @property
     def path(self) -> str:
         prefix = "/api/v1" if not self.group else f"/apis/{self.group}/{self.version}"
-        return f"{prefix}/{self.plural}"
+        scope = f"/namespaces/{self.namespace}" if self.namespace else ""
+        return f"{prefix}{scope}/{self.plural}"
 
 
 NAMESPACES = KindSpec("namespaces", "Namespace", "", "v1", "namespaces")
@@ -52,6 +54,11 @@ KINDS: list[KindSpec] = [
     KindSpec("poddisruptionbudgets", "PodDisruptionBudget", "policy", "v1", "poddisruptionbudgets"),
     KindSpec("events", "Event", "", "v1", "events", field_selector="type=Warning"),
 ]
+
+
+def kind_in(key: str, namespace: str) -> KindSpec:
+    """One of KINDS, listed in a single namespace."""
+    return replace(next(spec for spec in KINDS if spec.key == key), namespace=namespace)
 
 
 # Flux kinds the portal reads, by API group. Versions are never pinned: each

@@ -1,0 +1,217 @@
+"""Reads for environment pages: git state (refreshed by a task) and the last synced cluster state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import Http404
+
+from apps.accounts.models import Team
+from apps.audit.models import AuditEvent
+from apps.clusters.models import FluxObject, Namespace, Pod
+from apps.environments.models import Approval, Deployment, Environment
+
+
+def image_split(ref: str) -> tuple[str, str, str]:
+    """`repo[:tag][@digest]` -> (repo, tag, digest); a port in the registry host is not a tag."""
+    ref, _, digest = ref.partition("@")
+    slash = ref.rfind("/")
+    colon = ref.rfind(":")
+    if colon > slash:
+        return ref[:colon], ref[colon + 1 :], digest
+    return ref, "", digest
+
+
+@dataclass
+class Live:
+    """What the cluster runs for one environment, from the last sync."""
+
+    state: str  # healthy, rolling out, waiting for Flux, drifted, failing, no pods, unknown
+    running: Counter = field(default_factory=Counter)  # tag -> pods
+    ready: int = 0
+    total: int = 0
+    kustomization: FluxObject | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def tags(self) -> list[tuple[str, int]]:
+        return self.running.most_common()
+
+    @property
+    def healthy_tag(self) -> str | None:
+        return next(iter(self.running)) if self.state == "healthy" else None
+
+
+def _applied(kustomization: FluxObject | None, sha: str) -> bool:
+    revision = kustomization.last_applied_revision if kustomization else ""
+    return bool(sha) and (revision.endswith(sha) or f"sha1:{sha}" in revision or f"/{sha}" in revision)
+
+
+def environment_live(environment: Environment, *, pods=None, kustomizations=None) -> Live:
+    """Healthy when every pod of the image runs git's tag and is ready, and Flux applied git's commit."""
+    if kustomizations is None:
+        kustomizations = _kustomizations([environment])
+    kustomization = kustomizations.get(
+        (environment.cluster_id, environment.kustomization_namespace, environment.kustomization_name)
+    )
+    if pods is None:
+        pods = Pod.objects.filter(cluster_id=environment.cluster_id, namespace=environment.namespace)
+    live = Live("unknown", kustomization=kustomization)
+    for pod in pods:
+        tags = [image_split(i)[1] for i in pod.images if image_split(i)[0] == environment.image]
+        if not tags:
+            continue
+        live.total += 1
+        live.running[tags[0]] += 1
+        if pod.phase == "Running" and pod.ready_containers == pod.total_containers:
+            live.ready += 1
+        elif pod.reason:
+            live.problems.append(f"{pod.name}: {pod.reason}")
+    if kustomization and kustomization.ready_status == "False":
+        live.state = "failing"
+    elif not live.total:
+        live.state = "no pods"
+    elif environment.git_tag and not _applied(kustomization, environment.git_sha):
+        live.state = "waiting for Flux"
+    elif set(live.running) == {environment.git_tag} and live.ready == live.total:
+        live.state = "healthy"
+    elif environment.git_tag and environment.git_tag not in live.running:
+        live.state = "drifted"
+    else:
+        live.state = "rolling out"
+    return live
+
+
+def _kustomizations(environments: list[Environment]) -> dict[tuple, FluxObject]:
+    clusters = {e.cluster_id for e in environments}
+    names = {e.kustomization_name for e in environments}
+    rows = FluxObject.objects.filter(cluster_id__in=clusters, kind="Kustomization", name__in=names)
+    return {(k.cluster_id, k.namespace, k.name): k for k in rows}
+
+
+@dataclass
+class EnvironmentRow:
+    environment: Environment
+    live: Live
+    last: Deployment | None
+
+
+def team_environments(*, team: Team) -> list[EnvironmentRow]:
+    """Every environment of a team with its live state; a fixed number of queries."""
+    environments = list(
+        Environment.objects.filter(team=team).select_related("cluster", "promotes_from", "pinned_by")
+    )
+    if not environments:
+        return []
+    kustomizations = _kustomizations(environments)
+    pods: dict[tuple, list[Pod]] = {}
+    scopes = {(e.cluster_id, e.namespace) for e in environments}
+    query = Pod.objects.none()
+    for cluster_id, namespace in scopes:
+        query = query | Pod.objects.filter(cluster_id=cluster_id, namespace=namespace)
+    for pod in query.only("cluster_id", "namespace", "name", "images", "phase", "ready_containers",
+                          "total_containers", "reason"):  # fmt: skip
+        pods.setdefault((pod.cluster_id, pod.namespace), []).append(pod)
+    last: dict[int, Deployment] = {}
+    for deployment in Deployment.objects.filter(environment__in=environments).select_related("requested_by"):
+        last.setdefault(deployment.environment_id, deployment)
+    return [
+        EnvironmentRow(
+            e,
+            environment_live(
+                e, pods=pods.get((e.cluster_id, e.namespace), []), kustomizations=kustomizations
+            ),
+            last.get(e.pk),
+        )
+        for e in environments
+    ]
+
+
+def environment_get(*, team: Team, slug: str) -> Environment:
+    environment = (
+        Environment.objects.filter(team=team, slug=slug)
+        .select_related("cluster", "team", "promotes_from", "promotes_from__cluster", "pinned_by")
+        .first()
+    )
+    if environment is None:
+        raise Http404("No such environment")
+    return environment
+
+
+@dataclass
+class NewestTags:
+    policy_tag: str = ""  # what the ImagePolicy picked
+    seen: list[str] = field(default_factory=list)  # the ImageRepository's newest tags
+    scan_time: str = ""
+    tag_count: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """The scan listed every tag it found, so a tag missing from it does not exist."""
+        return self.tag_count is not None and self.tag_count <= len(self.seen)
+
+
+def newest_tags(environment: Environment) -> NewestTags:
+    result = NewestTags()
+    lookups = []
+    if environment.image_policy:
+        ns, _, name = environment.image_policy.partition(":")
+        lookups.append(("ImagePolicy", ns, name))
+    if environment.image_repository:
+        ns, _, name = environment.image_repository.partition("/")
+        lookups.append(("ImageRepository", ns, name))
+    for kind, ns, name in lookups:
+        row = FluxObject.objects.filter(
+            cluster_id=environment.cluster_id, kind=kind, namespace=ns, name=name
+        ).first()
+        if row is None:
+            continue
+        if kind == "ImagePolicy":
+            result.policy_tag = row.details.get("tag", "")
+        else:
+            result.seen = list(row.details.get("latestTags") or [])
+            result.scan_time = row.details.get("scanTime", "")
+            result.tag_count = row.details.get("tagCount")
+    return result
+
+
+@dataclass
+class EnvironmentPage:
+    environment: Environment
+    live: Live
+    source_live: Live | None
+    newest: NewestTags
+    deployments: list[Deployment]
+    active: Deployment | None
+    approvals: list[Approval]
+    events: list[AuditEvent]
+    namespace_known: bool
+
+
+def environment_page(*, environment: Environment, user: AbstractBaseUser) -> EnvironmentPage:
+    live = environment_live(environment)
+    source = environment.promotes_from
+    source_live = environment_live(source) if source else None
+    deployments = list(
+        Deployment.objects.filter(environment=environment).select_related(
+            "requested_by", "approval__approved_by"
+        )[:15]
+    )
+    active = next((d for d in deployments if not d.done), None)
+    approvals = list(
+        Approval.objects.filter(environment=environment).select_related("requested_by", "approved_by")[:10]
+    )
+    events = list(
+        AuditEvent.objects.filter(team=environment.team, target__endswith=f"/Environment/{environment.slug}")[
+            :20
+        ]
+    )
+    namespace_known = Namespace.objects.filter(
+        cluster_id=environment.cluster_id, name=environment.namespace
+    ).exists()
+    return EnvironmentPage(
+        environment, live, source_live, newest_tags(environment), deployments, active, approvals, events,
+        namespace_known,
+    )  # fmt: skip
