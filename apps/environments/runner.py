@@ -182,7 +182,9 @@ def _commit(deployment: Deployment) -> float | None:
     name, email = _author(deployment)
     repo = repo_spec(env)
     try:
-        before = gitops.image_read(repo, path=env.kustomization_path, image=env.image)
+        before = gitops.image_read(
+            repo, path=env.kustomization_path, image=env.image, timeout=settings.SHIRUBE_GIT_TIMEOUT
+        )
         if deployment.kind == Deployment.Kind.FOLLOW:
             result = gitops.image_follow_automation(
                 repo, path=env.kustomization_path, image=env.image, policy=env.image_policy,
@@ -192,7 +194,7 @@ def _commit(deployment: Deployment) -> float | None:
             result = gitops.image_set_tag(
                 repo, path=env.kustomization_path, image=env.image, tag=deployment.tag,
                 author_name=name, author_email=email, message=_commit_message(deployment),
-                push_attempts=settings.SHIRUBE_GIT_PUSH_ATTEMPTS,
+                attempts=settings.SHIRUBE_GIT_PUSH_ATTEMPTS, timeout=settings.SHIRUBE_GIT_TIMEOUT,
             )  # fmt: skip
     except gitops.GitOpsError as exc:
         _finish(deployment, Status.FAILED, str(exc), step=exc.step)

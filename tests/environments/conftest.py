@@ -121,3 +121,10 @@ def git_spec(tmp_path, git_remote):
         return RepoSpec(url=url, branch="main", workdir=workdir_for(tmp_path / cache, url, "main"), **kwargs)
 
     return spec
+
+
+# Environment fixtures --------------------------------------------------------
+# The cluster fixtures (kubesim over HTTP and a Cluster row) and the environments'
+# own (envfixtures.py), shared by the environment test modules.
+from tests.clusters.conftest import cluster, sim, teams  # noqa: E402, F401
+from tests.environments.envfixtures import envs, flux_phase, people  # noqa: E402, F401

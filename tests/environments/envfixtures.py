@@ -1,6 +1,6 @@
 """Environment fixtures: payments' checkout-api in staging and production, with users of every role.
 
-Imported by the environment test modules (`from tests.environments.envfixtures import *`).
+Registered as fixtures by tests/environments/conftest.py.
 """
 
 from __future__ import annotations

@@ -14,8 +14,6 @@ import pytest
 from apps.audit.models import AuditEvent
 from apps.environments import gates, services
 from apps.environments.models import Deployment
-from tests.clusters.conftest import teams  # noqa: F401
-from tests.environments.envfixtures import *  # noqa: F403
 from tests.environments.envfixtures import (
     ROLES,
     approval,
