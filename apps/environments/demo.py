@@ -27,20 +27,14 @@ def demo_repo_path() -> Path:
     return (settings.VAR_DIR / DEMO_REPO).resolve()
 
 
-def demo_environments_seed(*, cluster_name: str = "demo") -> list[Environment]:
-    """Create (or reset the configuration of) the demo environments; idempotent."""
-    demo_allowed()
-    from kubesim.gitrepo import demo_repo_init
+def demo_environments_configure(*, cluster: Cluster, repo: Path) -> tuple[Environment, Environment]:
+    """The demo's two environments, pointing at a repository laid out like kubesim's demo one."""
     from kubesim.objects import REGISTRY
 
-    repo = demo_repo_path()
-    demo_repo_init(repo)
-    cluster = Cluster.objects.get(name=cluster_name)
     team = Team.objects.get(slug="payments")
-    image = f"{REGISTRY}/payments/checkout-api"
     common = {
-        "cluster": cluster, "repo_url": str(repo), "branch": "main", "image": image,
-        "image_repository": "payments/checkout-api",
+        "cluster": cluster, "repo_url": str(repo), "branch": "main",
+        "image": f"{REGISTRY}/payments/checkout-api", "image_repository": "payments/checkout-api",
     }  # fmt: skip
     with transaction.atomic():
         staging, _ = Environment.objects.update_or_create(
@@ -61,8 +55,16 @@ def demo_environments_seed(*, cluster_name: str = "demo") -> list[Environment]:
             },
         )  # fmt: skip
         production.required_phases.set(Phase.objects.filter(slug=DEMO_REQUIRED_PHASE))
-    from apps.environments.runner import environment_refresh
+    return staging, production
 
-    for environment in (staging, production):
-        environment_refresh(environment=environment)
-    return [staging, production]
+
+def demo_environments_seed(*, cluster_name: str = "demo") -> list[Environment]:
+    """Create the demo repository (if absent) and environments, and read git once; idempotent."""
+    demo_allowed()
+    from apps.environments.runner import environment_refresh
+    from kubesim.gitrepo import demo_repo_init
+
+    repo = demo_repo_path()
+    demo_repo_init(repo)
+    environments = demo_environments_configure(cluster=Cluster.objects.get(name=cluster_name), repo=repo)
+    return [environment_refresh(environment=e) for e in environments]

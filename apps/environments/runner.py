@@ -216,6 +216,9 @@ def _commit(deployment: Deployment) -> float | None:
     elif pinned or (deployment.kind == Deployment.Kind.PIN):
         fields.update(git_marker="", pinned_by=deployment.requested_by, pinned_at=timezone.now())
     Environment.objects.filter(pk=env.pk).update(git_digest="", **fields)
+    # The other environments of this repository and branch now live at this commit too.
+    siblings = Environment.objects.filter(repo_url=env.repo_url, branch=env.branch).exclude(pk=env.pk)
+    siblings.update(git_sha=sha)
     if deployment.kind in (Deployment.Kind.PIN, Deployment.Kind.FOLLOW):
         _finish(deployment, Status.DONE, note)
         return None

@@ -50,7 +50,7 @@ def _applied(kustomization: FluxObject | None, sha: str) -> bool:
 
 
 def environment_live(environment: Environment, *, pods=None, kustomizations=None) -> Live:
-    """Healthy when every pod of the image runs git's tag and is ready, and Flux applied git's commit."""
+    """Healthy when every pod of the image runs git's tag and is ready; failing when Flux says so."""
     if kustomizations is None:
         kustomizations = _kustomizations([environment])
     kustomization = kustomizations.get(
@@ -73,10 +73,12 @@ def environment_live(environment: Environment, *, pods=None, kustomizations=None
         live.state = "failing"
     elif not live.total:
         live.state = "no pods"
+    elif set(live.running) == {environment.git_tag} and live.ready == live.total:
+        # Judged by the pods, not by the commit: the Kustomization applies the whole
+        # repository, so its revision moves with every commit, to any path.
+        live.state = "healthy"
     elif environment.git_tag and not _applied(kustomization, environment.git_sha):
         live.state = "waiting for Flux"
-    elif set(live.running) == {environment.git_tag} and live.ready == live.total:
-        live.state = "healthy"
     elif environment.git_tag and environment.git_tag not in live.running:
         live.state = "drifted"
     else:

@@ -63,8 +63,15 @@ def environment_detail(request: HttpRequest, team_slug: str, env_slug: str) -> H
     team = team_get(slug=team_slug, user=request.user)
     environment = selectors.environment_get(team=team, slug=env_slug)
     context = _page_context(request, environment)
-    template = "environments/detail.html#live" if request.htmx else "environments/detail.html"
-    return render(request, template, context)
+    if not request.htmx:
+        return render(request, "environments/detail.html", context)
+    response = render(request, "environments/detail.html#live", context)
+    watched = request.GET.get("watch", "")
+    if watched.isdigit() and (context["page"].active is None or str(context["page"].active.pk) != watched):
+        # The deployment this page was showing has finished: reload the whole page, so the
+        # forms (rollback target, promotion candidate, gates) reflect the new state.
+        response["HX-Refresh"] = "true"
+    return response
 
 
 def _refused(request: HttpRequest, environment, exc: services.RequestRefused) -> HttpResponse:

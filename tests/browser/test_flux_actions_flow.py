@@ -1,8 +1,4 @@
-import os
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -12,25 +8,6 @@ from kubesim.flux import reconcile_step
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def worker():
-    """A real Celery worker on the test Redis and the test database."""
-    from django.db import connection
-
-    db = connection.settings_dict
-    env = dict(os.environ)
-    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    yield process
-    process.terminate()
-    process.wait(30)
 
 
 @pytest.fixture
@@ -46,17 +23,6 @@ def flux_controller(sim):
     yield
     stop.set()
     thread.join()
-
-
-@pytest.fixture
-def cluster(sim, tmp_path):
-    from apps.accounts.services import team_ensure
-    from apps.clusters.services import cluster_declare
-
-    team_ensure(slug="payments", name="Payments")
-    team_ensure(slug="search", name="Search")
-    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    return cluster_declare(name="demo", connection="kubeconfig", kubeconfig_path=str(path), context="demo")[0]
 
 
 def test_a_developer_suspends_resumes_and_reconciles(

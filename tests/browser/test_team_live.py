@@ -8,17 +8,6 @@ from tests.factories import LessonFactory, MembershipFactory, PhaseFactory, User
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def cluster(sim, tmp_path):
-    from apps.accounts.services import team_ensure
-    from apps.clusters.services import cluster_declare
-
-    team_ensure(slug="payments", name="Payments")
-    team_ensure(slug="search", name="Search")
-    path = sim.write_kubeconfig(tmp_path / "kubeconfig")
-    return cluster_declare(name="demo", connection="kubeconfig", kubeconfig_path=str(path), context="demo")[0]
-
-
 def test_a_pod_going_into_crashloop_shows_up_without_a_reload(live_server, page, login, sim, cluster):
     from apps.accounts.models import Team
 
