@@ -8,6 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SHIRUBE_VAR_DIR=/app/var
 
 WORKDIR /app
+# git and ssh for the GitOps writer (deploys commit to the GitOps repository).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git openssh-client \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --uid 10001 --home-dir /app shirube
 
 COPY requirements.txt .
