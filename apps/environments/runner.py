@@ -374,7 +374,11 @@ def _wait_for_pods(deployment: Deployment, pods: list[dict], poll: float) -> flo
                 problems.append(f"{pod['metadata']['name']}: {problem}")
     if relevant and ready == relevant:
         _finish(
-            deployment, Status.HEALTHY, f"All {ready} pod{'s' if ready != 1 else ''} run {tag} and are ready."
+            deployment,
+            Status.HEALTHY,
+            f"All {ready} pods run {tag} and are ready."
+            if ready > 1
+            else f"The pod runs {tag} and is ready.",
         )
         return None
     summary = f"{on_tag} of {relevant} pods run {tag}, {ready} ready"
