@@ -42,6 +42,7 @@ bench: setup
 	$(PY) bench/learn_pages.py
 	$(PY) bench/cluster_sync.py
 	$(PY) bench/readiness.py
+	$(PY) bench/deploy.py
 
 clean:
 	rm -rf var .pytest_cache

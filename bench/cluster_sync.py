@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import django_on  # noqa: E402
 from tests.harness.servers import PostgresServer  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "200"))
@@ -57,23 +58,7 @@ def main() -> None:
     try:
         line = sim.stdout.readline()
         sim_url = line.strip().rsplit(" ", 1)[-1]
-        os.environ.update(
-            DATABASE_URL=postgres.url, DEBUG="false", SECRET_KEY="bench",
-            ALLOWED_HOSTS="testserver", SHIRUBE_VAR_DIR=str(tmp),
-        )  # fmt: skip
-        os.environ.pop("REDIS_URL", None)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-        import django
-
-        django.setup()
-        from django.conf import settings
-
-        settings.STORAGES["staticfiles"] = {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        }
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        django_on(postgres.url, str(tmp))
         from django.db import connection
         from django.test import Client
         from django.test.utils import CaptureQueriesContext

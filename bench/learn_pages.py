@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import django_on  # noqa: E402
 from tests.harness.servers import PostgresServer  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "300"))
@@ -71,24 +72,13 @@ def grow(extra_lessons: int, extra_users: int, learner) -> None:
 def main() -> None:
     postgres = PostgresServer(dbname="shirube_bench").start()
     try:
-        os.environ.update(
-            DATABASE_URL=postgres.url, DEBUG="false", SECRET_KEY="bench",
-            ALLOWED_HOSTS="testserver", SHIRUBE_VAR_DIR="/tmp/shirube-bench-var",
-        )  # fmt: skip
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-        import django
-
-        django.setup()
+        django_on(postgres.url, "/tmp/shirube-bench-var")
         from django.conf import settings
 
-        settings.STORAGES["staticfiles"] = {
-            "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-        }
         settings.DEBUG = False
         from django.core.management import call_command
         from django.test import Client
 
-        call_command("migrate", verbosity=0)
         with open(os.devnull, "w") as devnull:
             call_command("load_content", verbosity=0, stdout=devnull, stderr=devnull)
         from apps.accounts.models import Membership, Team

@@ -1,0 +1,23 @@
+"""What every benchmark does first: Django on a fresh PostgreSQL, migrated, without Redis."""
+
+from __future__ import annotations
+
+import os
+
+
+def django_on(database_url: str, var_dir: str) -> None:
+    os.environ.update(
+        DATABASE_URL=database_url, DEBUG="false", SECRET_KEY="bench", ALLOWED_HOSTS="testserver",
+        SHIRUBE_VAR_DIR=var_dir,
+    )  # fmt: skip
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    # No collectstatic manifest here: serve static files from their folders.
+    settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    call_command("migrate", verbosity=0)
