@@ -60,8 +60,12 @@ def demo(cluster, repo, flux_and_kubelet):
     for environment in (staging, production):
         environment_refresh(environment=environment)
     sync.cluster_sync(cluster=cluster)
-    alice = MembershipFactory(team=payments, user=UserFactory(username="alice", email="alice@example.com")).user
-    carol = MembershipFactory(team=payments, user=UserFactory(username="carol"), role=Membership.Role.LEAD).user
+    alice = MembershipFactory(
+        team=payments, user=UserFactory(username="alice", email="alice@example.com")
+    ).user
+    carol = MembershipFactory(
+        team=payments, user=UserFactory(username="carol"), role=Membership.Role.LEAD
+    ).user
     return {"staging": staging, "production": production, "alice": alice, "carol": carol, "lesson": lesson}
 
 
@@ -69,7 +73,9 @@ def _log_out(page):
     page.get_by_role("button", name="Log out").click()
 
 
-def test_deploy_to_staging_then_promote_with_approval_then_roll_back(live_server, page, login, demo, worker, repo):
+def test_deploy_to_staging_then_promote_with_approval_then_roll_back(
+    live_server, page, login, demo, worker, repo
+):
     base = f"{live_server.url}/teams/payments/environments"
     login(page, demo["alice"])
 
