@@ -29,9 +29,14 @@ def led_team_ids(user: AbstractBaseUser) -> set[int]:
 
 
 def team_role(user: AbstractBaseUser, team: Team) -> str | None:
+    """The user's role in the team, or None; remembered on the user object for the request."""
     if not user.is_authenticated:
         return None
-    return Membership.objects.filter(user=user, team=team).values_list("role", flat=True).first()
+    roles = user.__dict__.setdefault("_shirube_team_roles", {})
+    if team.pk not in roles:
+        memberships = Membership.objects.filter(user=user, team=team)
+        roles[team.pk] = memberships.values_list("role", flat=True).first()
+    return roles[team.pk]
 
 
 def can_act_on_team(user: AbstractBaseUser, team: Team | None, *, production: bool) -> bool:

@@ -26,6 +26,7 @@ def team_ensure(*, slug: str, name: str) -> Team:
 
 def membership_set(*, user: AbstractBaseUser, team: Team, role: str) -> Membership:
     membership, _ = Membership.objects.update_or_create(user=user, team=team, defaults={"role": role})
+    user.__dict__.pop("_shirube_team_roles", None)  # permissions.team_role remembers roles per request
     return membership
 
 

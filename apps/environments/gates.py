@@ -175,15 +175,19 @@ def source_gate(environment: Environment, tag: str, *, source_healthy_tag: str |
 
 def environment_verdict(
     *, user: AbstractBaseUser, environment: Environment, action: str, tag: str = "",
-    source_healthy_tag: str | None = None,
+    source_healthy_tag: str | None = None, person: tuple[Gate, Gate | None] | None = None,
 ) -> Verdict:  # fmt: skip
-    """Every gate for one action; `source_healthy_tag` comes from the live state of promotes_from."""
+    """Every gate for one action; `source_healthy_tag` comes from the live state of promotes_from.
+
+    `person` is (role gate, phases gate) when already computed for this user and environment:
+    a page showing every action checks them once.
+    """
     if action not in ACTIONS or action == "approve":
         raise ValueError(f"unknown action {action!r}")
-    gates = [applicable_gate(environment, action, tag), role_gate(user, environment)]
-    if not gates[1].ok:
+    role, phases = person or person_gates(user, environment)
+    gates = [applicable_gate(environment, action, tag), role]
+    if not role.ok:
         return Verdict(action, gates)
-    phases = phases_gate(user, environment)
     if phases:
         gates.append(phases)
     approval = None
@@ -196,6 +200,12 @@ def environment_verdict(
         if gate:
             gates.append(gate)
     return Verdict(action, gates, approval)
+
+
+def person_gates(user: AbstractBaseUser, environment: Environment) -> tuple[Gate, Gate | None]:
+    """The gates about who asks, whatever the action: role, then (for a role that passes) phases."""
+    role = role_gate(user, environment)
+    return role, phases_gate(user, environment) if role.ok else None
 
 
 def rollback_tag(environment: Environment) -> str:

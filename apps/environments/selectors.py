@@ -203,7 +203,9 @@ def environment_page(*, environment: Environment, user: AbstractBaseUser) -> Env
     )
     active = next((d for d in deployments if not d.done), None)
     approvals = list(
-        Approval.objects.filter(environment=environment).select_related("requested_by", "approved_by")[:10]
+        Approval.objects.filter(environment=environment).select_related(
+            "requested_by", "approved_by", "environment__team"
+        )[:10]
     )
     events = list(
         AuditEvent.objects.filter(team=environment.team, target__endswith=f"/Environment/{environment.slug}")[

@@ -35,10 +35,16 @@ def _page_context(request: HttpRequest, environment, **extra) -> dict:
         "pin": environment.git_tag,
         "follow": environment.git_tag,
     }
+    person = gates.person_gates(user, environment)
     verdicts = {
         action: gates.environment_verdict(
-            user=user, environment=environment, action=action, tag=tag, source_healthy_tag=source_tag
-        )
+            user=user,
+            environment=environment,
+            action=action,
+            tag=tag,
+            source_healthy_tag=source_tag,
+            person=person,
+        )  # fmt: skip
         for action, tag in candidates.items()
     }
     approvable = {a.pk for a in page.approvals if gates.approve_gate(user, a).ok}

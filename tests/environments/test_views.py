@@ -213,3 +213,30 @@ def test_an_expired_approval_is_shown_as_expired(client_for, envs, people):
     )
     body = client_for(people["member"]).get(url("detail", envs["production"])).content.decode()
     assert "expired by carol" in body
+
+
+def test_the_page_s_queries_do_not_grow_with_deployments_and_approvals(
+    client_for, envs, people, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    production = envs["production"]
+    staging_healthy(envs, "v2.15.0")
+    client = client_for(people["lead"])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url("detail", production)).status_code == 200
+        return len(ctx.captured_queries)
+
+    Deployment.objects.create(
+        environment=production, kind="promote", tag="v0", idempotency_key="k0", status="healthy"
+    )
+    approval(production, tag="v0", requested_by=people["member"])
+    few = count()
+    for n in range(1, 30):
+        Deployment.objects.create(environment=production, kind="promote", tag=f"v{n}", idempotency_key=f"k{n}",
+                                  status="healthy", requested_by=people["member"])  # fmt: skip
+        approval(production, tag=f"v{n}", requested_by=people["member"], approved_by=people["sre"])
+    assert count() == few
