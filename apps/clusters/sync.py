@@ -187,7 +187,7 @@ def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict], result: Kind
                 to_update.append(model(pk=current[0], cluster=cluster, **row))
         gone = [pk for uid, (pk, _) in existing.items() if uid not in seen]
         if to_create:
-            _insert(model, to_create)
+            rows_insert(model, to_create)
         if to_update:
             model.objects.bulk_update(to_update, [f for f in fields if f != "uid"], batch_size=500)
         if gone:
@@ -197,8 +197,12 @@ def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict], result: Kind
     result.updated, result.deleted = len(to_update), len(gone)
 
 
-def _insert(model: type, instances: list) -> None:
-    """Insert new rows: COPY on PostgreSQL (a first sync writes tens of thousands), else bulk_create."""
+def rows_insert(model: type, instances: list) -> None:
+    """Insert new rows: COPY on PostgreSQL (a first sync writes tens of thousands), else bulk_create.
+
+    No pre_save hooks run (auto_now fields stay as given); Django 5.2's bulk_create on
+    PostgreSQL spends seconds escaping JSON values into arrays at this size.
+    """
     if connection.vendor != "postgresql":
         model.objects.bulk_create(instances, batch_size=500)
         return

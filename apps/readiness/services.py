@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster, Namespace, Pod, PodDisruptionBudget, ServiceAccount, Workload
+from apps.clusters.sync import rows_insert
 from apps.readiness.models import Assessment, Finding, RestartSample, TeamScore, Waiver
 from apps.readiness.rules import IGNORE_REASON, RULES, Subject, evaluate, ignored_rules
 
@@ -164,7 +165,7 @@ def _write_findings(cluster: Cluster, wanted: dict, now: datetime, result: Recom
             to_update.append(Finding(pk=row["pk"], **fields))
     gone = [row["pk"] for key, row in existing.items() if key not in wanted]
     if to_create:
-        Finding.objects.bulk_create(to_create, batch_size=500)
+        rows_insert(Finding, to_create)
     if to_update:
         Finding.objects.bulk_update(to_update, list(_FINDING_FIELDS), batch_size=500)
     if gone:
@@ -188,7 +189,7 @@ def _write_assessments(cluster: Cluster, assessed: dict, now: datetime) -> None:
         elif any(row[f] != fields[f] for f in _ASSESSMENT_FIELDS):
             to_update.append(Assessment(pk=row["pk"], updated_at=now, **fields))
     if to_create:
-        Assessment.objects.bulk_create(to_create, batch_size=500)
+        rows_insert(Assessment, to_create)
     if to_update:
         Assessment.objects.bulk_update(to_update, [*_ASSESSMENT_FIELDS, "updated_at"], batch_size=500)
     gone = [row["pk"] for uid, row in existing.items() if uid not in assessed]
@@ -257,7 +258,7 @@ def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime) -> dict[
         if uid not in live and history[-1]["seen_at"] <= cutoff:
             stale += [s["pk"] for s in history if s["pk"]]
     if new:
-        RestartSample.objects.bulk_create(new, batch_size=1000)
+        rows_insert(RestartSample, new)
     if stale:
         RestartSample.objects.filter(pk__in=set(stale)).delete()
     return totals
