@@ -1,5 +1,6 @@
-"""A deployment against the real kube-apiserver with the real Flux CRDs: the reconcile request and
-every read the state machine makes go through the real schemas; a stand-in for Flux and the kubelet
+"""A deployment against the real kube-apiserver with the real Flux CRDs, as Shirube's least-privileged
+service account: the reconcile request and every read the state machine makes go through the real
+schemas and RBAC; a stand-in for Flux and the kubelet
 writes what they would (the Kustomization's applied revision, new pods on the tag).
 """
 
@@ -19,6 +20,7 @@ from kubesim import objects as o
 from kubesim.flux import flux_demo_objects
 from kubesim.gitrepo import demo_repo_init
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.realkube.rbac import shirube_service_account
 from tests.realkube.seed import seed_objects
 
 pytestmark = pytest.mark.django_db
@@ -60,8 +62,13 @@ def test_a_deploy_reaches_healthy_through_the_real_api_server(real_kube, tmp_pat
     demo_repo_init(repo)
     team = TeamFactory(slug=f"payments-{suffix}")
     alice = MembershipFactory(team=team, user=UserFactory(username=f"alice-{suffix}")).user
+    # Shirube connects as its own service account, with only the roles deploy/ ships: the
+    # read-only sync role, and the Flux-action role where the Kustomization and its source live.
+    kubeconfig = shirube_service_account(
+        real_kube, api, suffix=suffix, action_namespaces=[flux_ns], path=tmp_path / "sa.kubeconfig"
+    )
     cluster = cluster_declare(
-        name=f"real-{suffix}", connection="kubeconfig", kubeconfig_path=str(real_kube.kubeconfig)
+        name=f"real-{suffix}", connection="kubeconfig", kubeconfig_path=str(kubeconfig)
     )[0]
     sync.cluster_sync(cluster=cluster)
     environment = Environment.objects.create(

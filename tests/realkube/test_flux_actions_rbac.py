@@ -4,35 +4,19 @@ from __future__ import annotations
 
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
-import yaml
-from kubernetes import client
 
 from apps.clusters import actions, kube, sync
 from apps.clusters.models import FluxObject
 from apps.clusters.services import cluster_declare
 from kubesim.flux import flux_demo_objects
 from tests.factories import UserFactory
+from tests.realkube.rbac import shirube_service_account
 from tests.realkube.seed import seed_objects
 from tests.realkube.test_flux_actions_real import fake_flux_controller
 
 pytestmark = pytest.mark.django_db
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-
-
-def _apply(api, doc: dict) -> None:
-    rbac = client.RbacAuthorizationV1Api(api)
-    create = {
-        "ClusterRole": rbac.create_cluster_role,
-        "ClusterRoleBinding": rbac.create_cluster_role_binding,
-    }[doc["kind"]]
-    try:
-        create(doc)
-    except client.exceptions.ApiException as exc:
-        if exc.status != 409:
-            raise
 
 
 def _flux_namespace(api, namespace: str) -> None:
@@ -48,38 +32,12 @@ def test_every_action_works_where_the_role_is_bound_and_is_refused_elsewhere(
     monkeypatch.setattr(actions, "POLL_SECONDS", 0.2)
     admin = real_kube.api_client()
     suffix = uuid.uuid4().hex[:6]
-    granted, other, home = f"granted-{suffix}", f"other-{suffix}", f"shirube-{suffix}"
-    for doc in yaml.safe_load_all((DEPLOY / "flux-actions" / "clusterrole.yaml").read_text()):
-        _apply(admin, doc)
-    for doc in yaml.safe_load_all((DEPLOY / "clusterrole.yaml").read_text()):
-        _apply(admin, doc)  # the read-only sync role
+    granted, other = f"granted-{suffix}", f"other-{suffix}"
     _flux_namespace(admin, granted)
     _flux_namespace(admin, other)
-    core, rbac = client.CoreV1Api(admin), client.RbacAuthorizationV1Api(admin)
-    core.create_namespace({"metadata": {"name": home}})
-    core.create_namespaced_service_account(home, {"metadata": {"name": "shirube"}})
-    subject = [{"kind": "ServiceAccount", "name": "shirube", "namespace": home}]
-    rbac.create_cluster_role_binding({
-        "metadata": {"name": f"sync-{suffix}"}, "subjects": subject,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "shirube-sync"},
-    })  # fmt: skip
-    rbac.create_namespaced_role_binding(granted, {
-        "metadata": {"name": "shirube-flux-actions"}, "subjects": subject,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "shirube-flux-actions"},
-    })  # fmt: skip
-    token = core.create_namespaced_service_account_token(
-        "shirube", home, {"spec": {"expirationSeconds": 3600}}
+    kubeconfig = shirube_service_account(
+        real_kube, admin, suffix=suffix, action_namespaces=[granted], path=tmp_path / "sa.kubeconfig"
     )
-    kubeconfig = tmp_path / "sa.kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "sa",
-        "clusters": [{"name": "real", "cluster": {"server": real_kube.server, "certificate-authority": str(real_kube.ca_file)}}],
-        "users": [{"name": "sa", "user": {"token": token.status.token}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "real", "user": "sa"}}],
-    }))  # fmt: skip
-    import time
-
-    time.sleep(1)  # RBAC changes reach the authorizer's cache asynchronously
     cluster = cluster_declare(name=f"sa-{suffix}", connection="kubeconfig", kubeconfig_path=str(kubeconfig))[
         0
     ]
