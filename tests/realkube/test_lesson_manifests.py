@@ -362,7 +362,7 @@ class _Report:
     def pytest_terminal_summary(self, terminalreporter):
         terminalreporter.section("lesson manifests (server-side dry-run)")
         terminalreporter.write_line(
-            f"{len(VALIDATED)} manifests validated, {len(SKIPPED)} skipped, of {len(MANIFESTS)} collected"
+            f"{len(VALIDATED)} manifests validated, {len(SKIPPED)} of APIs not installed here (checked against an explicit list), of {len(MANIFESTS)} collected"
         )
         for line in SKIPPED:
             terminalreporter.write_line(f"not installed here: {line}")
