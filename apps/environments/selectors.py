@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
+from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
@@ -98,6 +99,7 @@ class EnvironmentRow:
     environment: Environment
     live: Live
     last: Deployment | None
+    pending: list[Approval] = field(default_factory=list)  # approval requests still open
 
 
 def team_environments(*, team: Team) -> list[EnvironmentRow]:
@@ -119,6 +121,15 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
     last: dict[int, Deployment] = {}
     for deployment in Deployment.objects.filter(environment__in=environments).select_related("requested_by"):
         last.setdefault(deployment.environment_id, deployment)
+    pending: dict[int, list[Approval]] = {}
+    open_requests = Approval.objects.filter(
+        environment__in=environments,
+        approved_at__isnull=True,
+        used_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).select_related("requested_by")
+    for approval in open_requests:
+        pending.setdefault(approval.environment_id, []).append(approval)
     return [
         EnvironmentRow(
             e,
@@ -126,6 +137,7 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
                 e, pods=pods.get((e.cluster_id, e.namespace), []), kustomizations=kustomizations
             ),
             last.get(e.pk),
+            pending.get(e.pk, []),
         )
         for e in environments
     ]

@@ -240,3 +240,10 @@ def test_the_page_s_queries_do_not_grow_with_deployments_and_approvals(
                                   status="healthy", requested_by=people["member"])  # fmt: skip
         approval(production, tag=f"v{n}", requested_by=people["member"], approved_by=people["sre"])
     assert count() == few
+
+
+def test_the_list_says_which_environments_have_approvals_waiting(client_for, envs, people):
+    approval(envs["production"], tag="v2.15.0", requested_by=people["member"])
+    approval(envs["production"], tag="v2.14.9", requested_by=people["member"], approved_by=people["sre"])
+    body = client_for(people["lead"]).get(reverse("environments:list", args=["payments"])).content.decode()
+    assert "1 waiting for approval" in body and "v2.15.0 asked by alice" in body
