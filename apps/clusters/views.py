@@ -67,7 +67,11 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     context["body"] = body
     if request.htmx:
         return render(request, "clusters/team.html#live", context)
-    context.update(clusters=clusters, namespaces=selectors.team_namespace_names(team=team))
+    # The latest actions on the team's objects and environments (full page loads only, not the poll).
+    audit_events = AuditEvent.objects.filter(team=team)[:10]
+    context.update(
+        clusters=clusters, namespaces=selectors.team_namespace_names(team=team), audit_events=audit_events
+    )
     return render(request, "clusters/team.html", context)
 
 

@@ -187,3 +187,18 @@ def test_problem_links_cost_no_query_per_problem_pod(client_for, alice, cluster,
         html = client.get("/teams/payments/").content.decode()
     assert html.count("Crashing and restarting") >= 4
     assert len(after_ctx.captured_queries) == before, (before, len(after_ctx.captured_queries))
+
+
+def test_the_team_page_shows_the_team_s_latest_actions(client_for, alice, synced, teams):
+    from apps.audit.services import audit_record
+
+    audit_record(actor=alice, team=teams["payments"], action="environment.deploy", outcome="succeeded",
+                 target="demo/payments-staging/Environment/checkout-api-staging", parameters={"tag": "v1"})  # fmt: skip
+    audit_record(
+        actor=alice, team=teams["search"], action="flux.suspend", outcome="succeeded", target="elsewhere"
+    )
+    page = client_for(alice).get("/teams/payments/").content.decode()
+    assert "environment.deploy" in page and "checkout-api-staging" in page
+    assert "flux.suspend" not in page
+    poll = client_for(alice).get("/teams/payments/", headers={"HX-Request": "true"}).content.decode()
+    assert "environment.deploy" not in poll  # the poll carries the live part only
