@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (PostgreSQL, Redis, Chromium),
+# Installs the Debian packages the test suite needs (PostgreSQL, Redis, Chromium, git),
 # only those that are missing. Runs as root on the project's Debian machines;
 # elsewhere it says what is missing and leaves it to you.
 set -euo pipefail
@@ -8,6 +8,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v git >/dev/null 2>&1 || need+=(git)  # the GitOps writer's tests use real repositories
 fc-list 2>/dev/null | grep -qi dejavu || need+=(fonts-dejavu-core)
 
 if [ ${#need[@]} -eq 0 ]; then
