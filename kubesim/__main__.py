@@ -68,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         for source, path in args.gitops_repo:
             if demo_repo_init(path):
                 log.info("created the demo GitOps repository %s for %s", path, source)
-        gitops = GitOpsPlayer(sim.store, dict(args.gitops_repo), step_seconds=args.evolve_every or 5.0)
+        gitops = GitOpsPlayer(
+            sim.store, dict(args.gitops_repo), step_seconds=args.evolve_every or 5.0, automation=True
+        )
         gitops.step()  # as the controllers do on start: sources resolved, Kustomizations applied
 
     stop = threading.Event()

@@ -153,6 +153,16 @@ def flux_demo_objects(now: datetime | None = None) -> list[dict]:
              {"conditions": [_ready(True, "Succeeded", "Latest image tag for 'checkout-api' resolved to main-3f2a1c9-1764150000", when)],
               "latestRef": {"name": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api",
                             "tag": "main-3f2a1c9-1764150000"}}),
+        # Staging follows the newest main build: lines with the policy's setter marker under
+        # ./apps/payments/staging get its tag (played by kubesim.automation in the demo).
+        _obj("image.toolkit.fluxcd.io/v1", "ImageUpdateAutomation", "flux-system", "payments-staging",
+             {"interval": "1m", "sourceRef": {"kind": "GitRepository", "name": "gitops"},
+              "git": {"checkout": {"ref": {"branch": "main"}},
+                      "commit": {"author": {"name": "fluxcdbot", "email": "fluxcdbot@example.com"}},
+                      "push": {"branch": "main"}},
+              "update": {"path": "./apps/payments/staging", "strategy": "Setters"}},
+             {"conditions": [_ready(True, "Succeeded", "repository up-to-date", when)],
+              "lastAutomationRunTime": when}),
     ]  # fmt: skip
 
 

@@ -199,15 +199,15 @@ def demo_repo_init(path: str | os.PathLike[str]) -> bool:
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         bare = building / "repo.git"
-        _git_cmd(None, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+        git_run(None, "init", "--quiet", "--bare", "--initial-branch=main", str(bare))
         with tempfile.TemporaryDirectory(prefix="kubesim-gitops-") as work:
             for name, content in _demo_tree().items():
                 file = Path(work) / name
                 file.parent.mkdir(parents=True, exist_ok=True)
                 file.write_text(content)
             tree = ["--git-dir", str(bare), "--work-tree", work]
-            _git_cmd(None, *tree, "add", "--all")
-            _git_cmd(None, *tree, "commit", "--quiet", "-m", "Payments and search apps for the demo cluster")
+            git_run(None, *tree, "add", "--all")
+            git_run(None, *tree, "commit", "--quiet", "-m", "Payments and search apps for the demo cluster")
         try:
             os.rename(bare, target)
         except OSError:
@@ -226,7 +226,8 @@ class GitError(Exception):
     pass
 
 
-def _git_cmd(git_dir: str | None, *args: str) -> str:
+def git_run(git_dir: str | None, *args: str, extra_env: dict[str, str] | None = None) -> str:
+    """Run git (on the bare repository `git_dir`) as the demo author; stdout, or GitError."""
     name, email = DEMO_AUTHOR
     # A GIT_DIR or GIT_INDEX_FILE inherited from a hook would point git elsewhere.
     local = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
@@ -238,6 +239,7 @@ def _git_cmd(git_dir: str | None, *args: str) -> str:
         "GIT_COMMITTER_NAME": name,
         "GIT_COMMITTER_EMAIL": email,
         "GIT_TERMINAL_PROMPT": "0",
+        **(extra_env or {}),
     }
     command = ["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
     if git_dir is not None:
@@ -253,7 +255,7 @@ def _resolve(repo: Path, ref: dict) -> tuple[str, str]:
     if not (repo / "HEAD").is_file():
         raise GitError(f"repository not found: {repo}")
     if ref.get("commit") and not ref.get("branch"):
-        sha = _git_cmd(str(repo), "rev-parse", "--verify", f"{ref['commit']}^{{commit}}").strip()
+        sha = git_run(str(repo), "rev-parse", "--verify", f"{ref['commit']}^{{commit}}").strip()
         return f"sha1:{sha}", sha
     if ref.get("tag"):
         name, full = ref["tag"], f"refs/tags/{ref['tag']}"
@@ -262,7 +264,7 @@ def _resolve(repo: Path, ref: dict) -> tuple[str, str]:
         name = ref.get("branch") or "master"
         full = f"refs/heads/{name}"
     try:
-        sha = _git_cmd(str(repo), "rev-parse", "--verify", f"{full}^{{commit}}").strip()
+        sha = git_run(str(repo), "rev-parse", "--verify", f"{full}^{{commit}}").strip()
     except GitError:
         raise GitError(f"couldn't find remote ref '{full}'") from None
     return f"{name}@sha1:{sha}", sha
@@ -353,12 +355,19 @@ class GitOpsPlayer:
     """
 
     def __init__(
-        self, store: Store, repos: Mapping[str, str | os.PathLike[str]], *, step_seconds: float = 5.0
-    ) -> None:
+        self, store: Store, repos: Mapping[str, str | os.PathLike[str]], *, step_seconds: float = 5.0,
+        automation: bool = False,
+    ) -> None:  # fmt: skip
         self.store = store
         self.repos = {key: Path(path).resolve() for key, path in repos.items()}
         self.step_seconds = step_seconds
         self.steps = 0
+        # With `automation`, image-automation-controller runs too (kubesim.automation).
+        self.automation = None
+        if automation:
+            from kubesim.automation import ImageAutomationPlayer
+
+            self.automation = ImageAutomationPlayer(store, repos, step_seconds=step_seconds)
         self._last_run: dict[str, int] = {}  # "kind/ns/name" -> step it was last reconciled
         self._requests: dict[str, str | None] = {}  # "kind/ns/name" -> requestedAt handled
         self._applied_from: dict[str, str] = {}  # kustomization key -> source revision applied
@@ -385,7 +394,11 @@ class GitOpsPlayer:
         return requested
 
     def step(self) -> None:
-        """Reconcile the sources and Kustomizations that are due."""
+        """Reconcile the sources and Kustomizations that are due (after image automation, if on)."""
+        if self.automation is not None and self.automation.step():
+            # A push notifies source-controller (a webhook Receiver, in a real cluster).
+            for key in [k for k in self._last_run if k.startswith("GitRepository/")]:
+                del self._last_run[key]
         sources: dict[tuple[str, str], _Source] = {}
         try:
             repositories = self.store.list(GITREPOSITORIES)
@@ -541,7 +554,7 @@ class GitOpsPlayer:
 
 def _has_commit(repo: Path, sha: str) -> bool:
     try:
-        _git_cmd(str(repo), "cat-file", "-e", f"{sha}^{{commit}}")
+        git_run(str(repo), "cat-file", "-e", f"{sha}^{{commit}}")
     except (GitError, OSError, subprocess.TimeoutExpired):
         return False
     return True
@@ -554,7 +567,7 @@ def _build(source: _Source, path: str) -> dict:
     directory = posixpath.normpath(path).lstrip("/")
     directory = "" if directory == "." else directory
     try:
-        files = set(_git_cmd(str(source.repo), "ls-tree", "-r", "--name-only", source.sha).splitlines())
+        files = set(git_run(str(source.repo), "ls-tree", "-r", "--name-only", source.sha).splitlines())
     except (GitError, OSError, subprocess.TimeoutExpired) as error:
         raise BuildFailed(f"failed to extract source artifact: {error}") from None
     prefix = f"{directory}/" if directory else ""
@@ -565,7 +578,7 @@ def _build(source: _Source, path: str) -> dict:
     name = next((n for n in KUSTOMIZATION_FILES if f"{prefix}{n}" in files), None)
     if name is None:
         return {}  # Flux generates a kustomization of every manifest: no images to set.
-    text = _git_cmd(str(source.repo), "cat-file", "blob", f"{source.sha}:{prefix}{name}")
+    text = git_run(str(source.repo), "cat-file", "blob", f"{source.sha}:{prefix}{name}")
     try:
         kustomization = yaml.safe_load(text)
     except yaml.YAMLError as error:
