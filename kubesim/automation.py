@@ -16,13 +16,12 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kubesim.gitrepo import GitError, git_run, parse_duration
+from kubesim.flux import REQUESTED_AT
+from kubesim.gitrepo import GITREPOSITORIES, GitError, git_run, parse_duration
 from kubesim.store import Store, timestamp
 
 AUTOMATIONS = "imageupdateautomations.image.toolkit.fluxcd.io"
 POLICIES = "imagepolicies.image.toolkit.fluxcd.io"
-GITREPOSITORIES = "gitrepositories.source.toolkit.fluxcd.io"
-REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 _TAG_LINE = re.compile(
     r"^(?P<key>\s*(?:-\s+)?newTag:[ \t]*)(?P<value>[^#\r\n]*?)(?P<gap>[ \t]+)"
     r'(?P<marker>#\s*\{\s*"\$imagepolicy"\s*:\s*"(?P<policy>[^":]+:[^":]+):tag"\s*\})(?P<end>[ \t]*\r?)$',

@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import can_act_on_team, is_sre
-from apps.audit.models import AuditEvent
+from apps.audit.selectors import audit_events
 from apps.clusters import selectors
 from apps.clusters.actions import ActionRefused, actions_applicable, flux_action_request, flux_object_team
 from apps.clusters.models import FluxAction, FluxObject
@@ -68,9 +68,10 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     if request.htmx:
         return render(request, "clusters/team.html#live", context)
     # The latest actions on the team's objects and environments (full page loads only, not the poll).
-    audit_events = AuditEvent.objects.filter(team=team)[:10]
     context.update(
-        clusters=clusters, namespaces=selectors.team_namespace_names(team=team), audit_events=audit_events
+        clusters=clusters,
+        namespaces=selectors.team_namespace_names(team=team),
+        audit_events=audit_events(team=team, limit=10),
     )
     return render(request, "clusters/team.html", context)
 
@@ -97,7 +98,7 @@ def _flux_context(request: HttpRequest, team, **extra) -> dict:
         "view": view,
         "poll": POLL_SECONDS,
         "freshness": view.freshness,
-        "audit_events": AuditEvent.objects.filter(team=team)[:20],
+        "audit_events": audit_events(team=team, limit=20),
         **extra,
     }
 

@@ -30,7 +30,7 @@ class EnvironmentForm(forms.ModelForm):
         team, cluster, namespace = data.get("team"), data.get("cluster"), data.get("namespace")
         app, stage = data.get("app"), data.get("stage")
         if team and app and stage:
-            clash = Environment.objects.filter(team=team, slug=f"{app}-{stage}").exclude(pk=self.instance.pk)
+            clash = Environment.objects.filter(team=team, app=app, stage=stage).exclude(pk=self.instance.pk)
             if clash.exists():
                 raise forms.ValidationError(f"{team.slug} already has an environment {app}-{stage}.")
         if team and cluster and namespace:

@@ -208,6 +208,48 @@ def person_gates(user: AbstractBaseUser, environment: Environment) -> tuple[Gate
     return role, phases_gate(user, environment) if role.ok else None
 
 
+@dataclass
+class EnvironmentActions:
+    """What a page offers one user on one environment: each action's tag and verdict."""
+
+    candidates: dict[str, str]  # action -> the tag it would deploy ("" when typed in, or none)
+    verdicts: dict[str, Verdict]
+    approvable: set[int]  # the approval requests this user may approve
+
+    @property
+    def deploy_blocked(self) -> bool:
+        """The deploy form's tag is typed in, so its approval is only known once submitted."""
+        return any(g.key != "approval" for g in self.verdicts["deploy"].failing)
+
+
+def environment_actions(
+    *, user: AbstractBaseUser, environment: Environment, source_healthy_tag: str | None,
+    approvals: list[Approval],
+) -> EnvironmentActions:  # fmt: skip
+    """Every action's verdict, with who-asks gates checked once for all of them."""
+    candidates = {
+        "deploy": "",
+        "promote": source_healthy_tag or "",
+        "rollback": rollback_tag(environment),
+        "pin": environment.git_tag,
+        "follow": environment.git_tag,
+    }
+    person = person_gates(user, environment)
+    verdicts = {
+        action: environment_verdict(
+            user=user,
+            environment=environment,
+            action=action,
+            tag=tag,
+            source_healthy_tag=source_healthy_tag,
+            person=person,
+        )  # fmt: skip
+        for action, tag in candidates.items()
+    }
+    approvable = {a.pk for a in approvals if approve_gate(user, a).ok}
+    return EnvironmentActions(candidates, verdicts, approvable)
+
+
 def rollback_tag(environment: Environment) -> str:
     """The tag before the newest change that reached git, or "" when there is none."""
     last = (

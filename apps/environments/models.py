@@ -39,7 +39,6 @@ class Environment(models.Model):
     # An environment's stage is its own: many companies run staging and production
     # namespaces on one cluster, so it is not taken from the cluster's stage.
     stage = models.CharField(max_length=20, choices=Stage.choices)
-    slug = models.SlugField(max_length=63, editable=False)
     cluster = models.ForeignKey(Cluster, on_delete=models.PROTECT, related_name="environments")
     namespace = models.CharField(max_length=63, help_text="One of the team's namespaces on that cluster.")
     kustomization = models.CharField(
@@ -103,14 +102,22 @@ class Environment(models.Model):
 
     class Meta:
         ordering = ["team__slug", "app", "stage"]
-        constraints = [models.UniqueConstraint(fields=["team", "slug"], name="environment_slug_per_team")]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "app", "stage"], name="environment_app_stage_per_team")
+        ]
 
     def __str__(self) -> str:
         return f"{self.team.slug}/{self.slug}"
 
-    def save(self, *args, **kwargs):
-        self.slug = f"{self.app}-{self.stage}"
-        super().save(*args, **kwargs)
+    @property
+    def slug(self) -> str:
+        """`<app>-<stage>`: the environment's name in URLs and messages."""
+        return f"{self.app}-{self.stage}"
+
+    @property
+    def audit_target(self) -> str:
+        """What the environment's audit events name as their target."""
+        return f"{self.cluster.name}/{self.namespace}/Environment/{self.slug}"
 
     @property
     def is_production(self) -> bool:
@@ -226,5 +233,4 @@ class Deployment(models.Model):
 
     @property
     def target(self) -> str:
-        env = self.environment
-        return f"{env.cluster.name}/{env.namespace}/Environment/{env.slug}"
+        return self.environment.audit_target

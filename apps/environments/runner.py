@@ -23,7 +23,7 @@ from apps.clusters.actions import REQUESTED_AT, reconcile_source
 from apps.clusters.models import FluxObject
 from apps.environments import gitops
 from apps.environments.models import Deployment, Environment
-from apps.environments.selectors import image_split
+from apps.environments.selectors import image_split, revision_has
 
 log = logging.getLogger(__name__)
 Status = Deployment.Status
@@ -271,10 +271,6 @@ def _step_committed(deployment: Deployment, poll: float) -> float | None:
     return poll
 
 
-def _revision_has(revision: str, sha: str) -> bool:
-    return bool(sha) and (revision.endswith(sha) or f"sha1:{sha}" in revision or f"/{sha}" in revision)
-
-
 def _step_reconciling(deployment: Deployment, poll: float) -> float | None:
     env = deployment.environment
     try:
@@ -310,7 +306,7 @@ def _ready_condition(status: dict) -> dict:
 
 def _wait_for_flux(deployment: Deployment, kustomization: dict, status: dict, poll: float) -> float | None:
     env, sha = deployment.environment, deployment.sha
-    if _revision_has(status.get("lastAppliedRevision", ""), sha):
+    if revision_has(status.get("lastAppliedRevision", ""), sha):
         deployment.applied_at = timezone.now()
         deployment.message = f"Flux applied {sha[:7]}; waiting for the pods to run {deployment.tag}."
         deployment.save(update_fields=["applied_at", "message"])
@@ -321,7 +317,7 @@ def _wait_for_flux(deployment: Deployment, kustomization: dict, status: dict, po
         _finish(deployment, Status.FAILED, f"{env.kustomization} is suspended: Flux will not apply the "
                 "commit until someone resumes it.", step="reconcile")  # fmt: skip
         return None
-    if _revision_has(status.get("lastAttemptedRevision", ""), sha) and ready.get("status") == "False":
+    if revision_has(status.get("lastAttemptedRevision", ""), sha) and ready.get("status") == "False":
         _finish(deployment, Status.FAILED, f"Flux could not apply {sha[:7]}: {ready.get('reason', '')}: "
                 f"{ready.get('message', '')}", step="reconcile")  # fmt: skip
         return None

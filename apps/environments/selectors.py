@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
+from apps.audit.selectors import audit_events
 from apps.clusters.models import FluxObject, Namespace, Pod
 from apps.environments.models import Approval, Deployment, Environment
 
@@ -45,8 +46,8 @@ class Live:
         return next(iter(self.running)) if self.state == "healthy" else None
 
 
-def _applied(kustomization: FluxObject | None, sha: str) -> bool:
-    revision = kustomization.last_applied_revision if kustomization else ""
+def revision_has(revision: str, sha: str) -> bool:
+    """Whether a Flux revision (`main@sha1:<sha>`, or the older `main/<sha>`) names this commit."""
     return bool(sha) and (revision.endswith(sha) or f"sha1:{sha}" in revision or f"/{sha}" in revision)
 
 
@@ -78,13 +79,21 @@ def environment_live(environment: Environment, *, pods=None, kustomizations=None
         # Judged by the pods, not by the commit: the Kustomization applies the whole
         # repository, so its revision moves with every commit, to any path.
         live.state = "healthy"
-    elif environment.git_tag and not _applied(kustomization, environment.git_sha):
+    elif environment.git_tag and not revision_has(
+        kustomization.last_applied_revision if kustomization else "", environment.git_sha
+    ):
         live.state = "waiting for Flux"
     elif environment.git_tag and environment.git_tag not in live.running:
         live.state = "drifted"
     else:
         live.state = "rolling out"
     return live
+
+
+def source_healthy_tag(environment: Environment) -> str | None:
+    """The tag the environment promotes from runs healthy, if it does."""
+    source = environment.promotes_from
+    return environment_live(source).healthy_tag if source else None
 
 
 def _kustomizations(environments: list[Environment]) -> dict[tuple, FluxObject]:
@@ -144,8 +153,9 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
 
 
 def environment_get(*, team: Team, slug: str) -> Environment:
+    app, _, stage = slug.rpartition("-")  # stages hold no "-"; apps may
     environment = (
-        Environment.objects.filter(team=team, slug=slug)
+        Environment.objects.filter(team=team, app=app, stage=stage)
         .select_related("cluster", "team", "promotes_from", "promotes_from__cluster", "pinned_by")
         .first()
     )
@@ -219,10 +229,9 @@ def environment_page(*, environment: Environment, user: AbstractBaseUser) -> Env
             "requested_by", "approved_by", "environment__team"
         )[:10]
     )
+    # Ends with, not equals: the events stay when an SRE moves the environment to another namespace.
     events = list(
-        AuditEvent.objects.filter(team=environment.team, target__endswith=f"/Environment/{environment.slug}")[
-            :20
-        ]
+        audit_events(team=environment.team, limit=20, target_suffix=f"/Environment/{environment.slug}")
     )
     namespace_known = Namespace.objects.filter(
         cluster_id=environment.cluster_id, name=environment.namespace

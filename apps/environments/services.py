@@ -14,7 +14,7 @@ from apps.audit.services import audit_record
 from apps.environments import gates
 from apps.environments.gitops import tag_valid
 from apps.environments.models import Approval, Deployment, Environment
-from apps.environments.selectors import environment_live, newest_tags
+from apps.environments.selectors import newest_tags, source_healthy_tag
 
 
 class RequestRefused(Exception):
@@ -29,15 +29,11 @@ class BadInput(RequestRefused):
     """The request itself is malformed (an invalid tag): a 400, not a 403."""
 
 
-def _target(environment: Environment) -> str:
-    return f"{environment.cluster.name}/{environment.namespace}/Environment/{environment.slug}"
-
-
 def _refuse(*, user, environment: Environment, action: str, tag: str, message: str, bad_input=False,
             verdict=None):  # fmt: skip
     audit_record(
         actor=user, team=environment.team, action=f"environment.{action}",
-        outcome="failed" if bad_input else "refused", target=_target(environment),
+        outcome="failed" if bad_input else "refused", target=environment.audit_target,
         parameters={"tag": tag} if tag else {}, message=message,
     )  # fmt: skip
     raise (BadInput if bad_input else RequestRefused)(message, verdict)
@@ -59,13 +55,6 @@ def tag_check(environment: Environment, tag: str) -> str | None:
             f" (it found: {', '.join(newest.seen[:5]) or 'none'})."
         )
     return None
-
-
-def source_healthy_tag(environment: Environment) -> str | None:
-    source = environment.promotes_from
-    if source is None:
-        return None
-    return environment_live(source).healthy_tag
 
 
 def deployment_request(
@@ -115,7 +104,7 @@ def deployment_request(
             )  # fmt: skip
             audit_record(
                 actor=user, team=environment.team, action=f"environment.{kind}", outcome="requested",
-                target=_target(environment), parameters={"tag": tag},
+                target=environment.audit_target, parameters={"tag": tag},
                 correlation=f"deployment-{deployment.pk}",
                 message=f"approved by {verdict.approval.approved_by}" if verdict.approval else "",
             )  # fmt: skip
@@ -155,7 +144,7 @@ def approval_request(
     )  # fmt: skip
     audit_record(
         actor=user, team=environment.team, action="environment.approval", outcome="requested",
-        target=_target(environment), parameters={"tag": tag, "reason": approval.reason},
+        target=environment.audit_target, parameters={"tag": tag, "reason": approval.reason},
         correlation=f"approval-{approval.pk}",
     )  # fmt: skip
     return approval
@@ -177,7 +166,7 @@ def approval_grant(*, user: AbstractBaseUser, approval: Approval) -> Approval:
                 message="Someone else approved it first.")  # fmt: skip
     audit_record(
         actor=user, team=environment.team, action="environment.approve", outcome="succeeded",
-        target=_target(environment), parameters={"tag": approval.tag},
+        target=environment.audit_target, parameters={"tag": approval.tag},
         message=f"requested by {approval.requested_by}", correlation=f"approval-{approval.pk}",
     )  # fmt: skip
     return approval

@@ -25,38 +25,20 @@ def environment_list(request: HttpRequest, team_slug: str) -> HttpResponse:
 
 def _page_context(request: HttpRequest, environment, **extra) -> dict:
     page = selectors.environment_page(environment=environment, user=request.user)
-    user = request.user
-    source_tag = page.source_live.healthy_tag if page.source_live else None
-    rollback = gates.rollback_tag(environment)
-    candidates = {
-        "deploy": "",
-        "promote": source_tag or "",
-        "rollback": rollback,
-        "pin": environment.git_tag,
-        "follow": environment.git_tag,
-    }
-    person = gates.person_gates(user, environment)
-    verdicts = {
-        action: gates.environment_verdict(
-            user=user,
-            environment=environment,
-            action=action,
-            tag=tag,
-            source_healthy_tag=source_tag,
-            person=person,
-        )  # fmt: skip
-        for action, tag in candidates.items()
-    }
-    approvable = {a.pk for a in page.approvals if gates.approve_gate(user, a).ok}
+    actions = gates.environment_actions(
+        user=request.user,
+        environment=environment,
+        source_healthy_tag=page.source_live.healthy_tag if page.source_live else None,
+        approvals=page.approvals,
+    )
     return {
         "team": environment.team,
         "environment": environment,
         "page": page,
-        "verdicts": verdicts,
-        "candidates": candidates,
-        "approvable": approvable,
-        # The deploy form's tag is typed in, so its approval is only known once submitted.
-        "deploy_blocked": any(g.key != "approval" for g in verdicts["deploy"].failing),
+        "verdicts": actions.verdicts,
+        "candidates": actions.candidates,
+        "approvable": actions.approvable,
+        "deploy_blocked": actions.deploy_blocked,
         "poll": POLL_SECONDS,
         # A fresh key per rendering: submitting the same form twice finds the first request.
         "request_key": uuid.uuid4().hex,

@@ -36,3 +36,20 @@ def cluster(db, sim, tmp_path, teams):
         name="demo", connection="kubeconfig", kubeconfig_path=str(path), context="demo"
     )
     return cluster
+
+
+@pytest.fixture
+def synced(cluster):
+    """The demo cluster, synced once."""
+    from apps.clusters import sync
+
+    sync.cluster_sync(cluster=cluster)
+    return cluster
+
+
+@pytest.fixture
+def alice(teams):
+    """A developer in payments."""
+    from tests.factories import MembershipFactory, UserFactory
+
+    return MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user

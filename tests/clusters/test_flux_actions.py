@@ -11,22 +11,11 @@ from apps.audit.models import AppendOnly, AuditEvent
 from apps.clusters import actions, sync
 from apps.clusters.models import Cluster, FluxAction, FluxObject
 from kubesim.flux import reconcile_step
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
 
 KUSTOMIZATIONS = "kustomizations.kustomize.toolkit.fluxcd.io"
-
-
-@pytest.fixture
-def synced(cluster):
-    sync.cluster_sync(cluster=cluster)
-    return cluster
-
-
-@pytest.fixture
-def member(teams):
-    return MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user
 
 
 def kustomization(name="payments-apps") -> FluxObject:
@@ -50,9 +39,9 @@ def run_with_flux(sim, action_id, *, timeout=10.0):
         thread.join()
 
 
-def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced, sim, member, monkeypatch):
+def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced, sim, alice, monkeypatch):
     monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
-    action = actions.flux_action_request(user=member, obj=kustomization(), action="reconcile")
+    action = actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
     done = run_with_flux(sim, action.pk)
     assert done.status == "succeeded", done.message
     obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
@@ -66,18 +55,18 @@ def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced,
     assert sorted(outcomes) == ["requested", "succeeded"]
 
 
-def test_a_reconcile_flux_never_acknowledges_times_out(synced, member, monkeypatch):
+def test_a_reconcile_flux_never_acknowledges_times_out(synced, alice, monkeypatch):
     monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
-    action = actions.flux_action_request(user=member, obj=kustomization(), action="reconcile")
+    action = actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
     done = actions.flux_action_run(action_id=action.pk, timeout=0.5)
     assert done.status == "timed_out"
     assert AuditEvent.objects.filter(correlation=str(action.pk), outcome="timed out").exists()
 
 
-def test_suspend_needs_a_reason_and_records_who(synced, sim, member):
+def test_suspend_needs_a_reason_and_records_who(synced, sim, alice):
     with pytest.raises(actions.ActionRefused, match="Say why"):
-        actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="  ")
-    action = actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="hotfix")
+        actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="  ")
+    action = actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="hotfix")
     done = actions.flux_action_run(action_id=action.pk)
     assert done.status == "succeeded"
     obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
@@ -87,31 +76,31 @@ def test_suspend_needs_a_reason_and_records_who(synced, sim, member):
     assert obj["spec"]["path"] == "./apps/payments/production"  # a merge patch: nothing else changed
 
 
-def test_resume_clears_suspension_and_reconciles(synced, sim, member, monkeypatch):
+def test_resume_clears_suspension_and_reconciles(synced, sim, alice, monkeypatch):
     monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
     actions.flux_action_run(
         action_id=actions.flux_action_request(
-            user=member, obj=kustomization(), action="suspend", reason="x"
+            user=alice, obj=kustomization(), action="suspend", reason="x"
         ).pk
     )
     sync.cluster_sync(cluster=synced)
-    resume = actions.flux_action_request(user=member, obj=kustomization(), action="resume")
+    resume = actions.flux_action_request(user=alice, obj=kustomization(), action="resume")
     assert run_with_flux(sim, resume.pk).status == "succeeded"
     obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
     assert obj["spec"]["suspend"] is False
     assert "shirube.io/suspended-by" not in obj["metadata"].get("annotations", {})
 
 
-def test_an_unreachable_cluster_fails_the_action_clearly(synced, sim, member):
-    action = actions.flux_action_request(user=member, obj=kustomization(), action="suspend", reason="x")
+def test_an_unreachable_cluster_fails_the_action_clearly(synced, sim, alice):
+    action = actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="x")
     sim.stop()
     done = actions.flux_action_run(action_id=action.pk)
     assert done.status == "failed" and done.message
     assert AuditEvent.objects.filter(correlation=str(action.pk), outcome="failed").exists()
 
 
-def test_the_audit_log_is_append_only(synced, member):
-    actions.flux_action_request(user=member, obj=kustomization(), action="reconcile")
+def test_the_audit_log_is_append_only(synced, alice):
+    actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
     event = AuditEvent.objects.first()
     event.message = "changed"
     with pytest.raises(AppendOnly):
@@ -152,52 +141,52 @@ def test_permission_matrix(client, synced, teams, sre, role, stage, action):
         assert AuditEvent.objects.filter(outcome="refused", action=f"flux.{action}").exists()
 
 
-def test_csrf_is_enforced_on_actions(synced, member):
+def test_csrf_is_enforced_on_actions(synced, alice):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(member)
+    client.force_login(alice)
     response = client.post("/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/reconcile/")
     assert response.status_code == 403
     assert not FluxAction.objects.exists()
 
 
-def test_get_never_acts(client_for, synced, member):
-    client = client_for(member)
+def test_get_never_acts(client_for, synced, alice):
+    client = client_for(alice)
     response = client.get("/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/reconcile/")
     assert response.status_code == 405
     client.get("/teams/payments/flux/")
     assert not FluxAction.objects.exists() and not AuditEvent.objects.exists()
 
 
-def test_another_teams_object_is_404_on_my_team_url(client_for, synced, member):
-    response = client_for(member).post(
+def test_another_teams_object_is_404_on_my_team_url(client_for, synced, alice):
+    response = client_for(alice).post(
         "/teams/payments/flux/demo/flux-system/Kustomization/search-apps/reconcile/"
     )
     assert response.status_code == 404
 
 
-def test_the_flux_page_offers_only_allowed_actions_and_shows_the_audit(client_for, synced, member, teams):
-    html = client_for(member).get("/teams/payments/flux/").content.decode()
+def test_the_flux_page_offers_only_allowed_actions_and_shows_the_audit(client_for, synced, alice, teams):
+    html = client_for(alice).get("/teams/payments/flux/").content.decode()
     assert "Reconcile now" in html and "Suspend" in html and "Resume</button>" not in html
     outsider = MembershipFactory(team=teams["search"]).user
     assert "Reconcile now" not in client_for(outsider).get("/teams/payments/flux/").content.decode()
-    client_for(member).post(
+    client_for(alice).post(
         "/teams/payments/flux/demo/flux-system/Kustomization/payments-apps/suspend/",
         {"reason": "incident 42"},
     )
-    html = client_for(member).get("/teams/payments/flux/").content.decode()
+    html = client_for(alice).get("/teams/payments/flux/").content.decode()
     assert "Audit log" in html and "flux.suspend" in html and "incident 42" in html
 
 
-def test_the_flux_page_query_count_does_not_grow_with_flux_objects(client_for, synced, member, sim):
+def test_the_flux_page_query_count_does_not_grow_with_flux_objects(client_for, synced, alice, sim):
     from django.core.cache import cache
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from kubesim.flux import flux_demo_objects
 
-    client = client_for(member)
+    client = client_for(alice)
     client.get("/teams/payments/flux/")
     with CaptureQueriesContext(connection) as small_ctx:
         client.get("/teams/payments/flux/")

@@ -4,20 +4,9 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.clusters import sync
 from apps.clusters.models import Pod
-from tests.factories import LessonFactory, MembershipFactory, UserFactory
+from tests.factories import LessonFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def synced(cluster):
-    sync.cluster_sync(cluster=cluster)
-    return cluster
-
-
-@pytest.fixture
-def alice(teams):
-    return MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user
 
 
 def test_team_pages_need_login(client, synced):
