@@ -8,12 +8,15 @@ you run yourself instead.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 
 from tests.harness.servers import PostgresServer, RedisServer
 
 _servers: list = []
+_temp_dirs: list[str] = []
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -22,7 +25,12 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ["SECRET_KEY"] = "tests-only-secret-key"
     os.environ["ALLOWED_HOSTS"] = "localhost,127.0.0.1,testserver"
     os.environ["SECURE_COOKIES"] = "false"
-    var_dir = os.environ.setdefault("SHIRUBE_VAR_DIR", "/tmp/shirube-test-var")
+    # A folder of this run's own, so that two test runs on one machine (two checkouts, say)
+    # never share clones, keys or static files.
+    if not os.environ.get("SHIRUBE_VAR_DIR"):
+        os.environ["SHIRUBE_VAR_DIR"] = tempfile.mkdtemp(prefix="shirube-test-var-")
+        _temp_dirs.append(os.environ["SHIRUBE_VAR_DIR"])
+    var_dir = os.environ["SHIRUBE_VAR_DIR"]
     os.makedirs(os.path.join(var_dir, "static"), exist_ok=True)
     if os.environ.get("SHIRUBE_TEST_DATABASE_URL"):
         os.environ["DATABASE_URL"] = os.environ["SHIRUBE_TEST_DATABASE_URL"]
@@ -43,3 +51,5 @@ def pytest_report_header(config):
 def pytest_unconfigure(config):
     while _servers:
         _servers.pop().stop()
+    while _temp_dirs:
+        shutil.rmtree(_temp_dirs.pop(), ignore_errors=True)
