@@ -4,8 +4,10 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
+
+from apps.core.inputs import InvalidInput
 
 
 @login_not_required
@@ -30,3 +32,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 def home(request: HttpRequest) -> HttpResponse:
     return redirect("lessons:index")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """400: say what was wrong when it is one of our own input checks (their messages are safe to show)."""
+    message = exception.message if isinstance(exception, InvalidInput) else ""
+    return render(request, "400.html", {"message": message}, status=400)
