@@ -1,20 +1,40 @@
 from __future__ import annotations
 
 from apps.audit.models import AuditEvent
+from apps.core.inputs import shown
+
+# Longest string kept inside an event's parameters: enough for a reason, bounded for a hostile one.
+PARAMETER_LIMIT = 500
+
+
+def _storable(value):
+    """Parameters as PostgreSQL's jsonb will take them: strings printable (no NUL) and bounded."""
+    if isinstance(value, str):
+        return shown(value, PARAMETER_LIMIT)
+    if isinstance(value, dict):
+        return {shown(str(k), 100): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
 
 
 def audit_record(
     *, actor, team, action: str, outcome: str, target: str, parameters: dict | None = None,
     message: str = "", correlation: str = "",
 ) -> AuditEvent:  # fmt: skip
+    """Append one event. Never fails on what it is given: a refusal of hostile input is recorded too.
+
+    Every string is stored printable (control characters escaped: PostgreSQL refuses NUL)
+    and cut to its column, with the cut marked.
+    """
     return AuditEvent.objects.create(
         actor=actor if getattr(actor, "pk", None) else None,
-        actor_name=getattr(actor, "username", "") or "system",
+        actor_name=shown(getattr(actor, "username", "") or "system", 150),
         team=team,
-        action=action,
-        outcome=outcome,
-        target=target,
-        parameters=parameters or {},
-        message=message[:2000],
-        correlation=correlation,
+        action=shown(action, 50),
+        outcome=shown(outcome, 20),
+        target=shown(target, 300),
+        parameters=_storable(parameters or {}),
+        message=shown(message, 2000),
+        correlation=shown(correlation, 40),
     )
