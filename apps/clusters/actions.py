@@ -8,6 +8,7 @@ queue a sync so the pages show the result).
 from __future__ import annotations
 
 import time
+from typing import NoReturn
 
 from django.conf import settings
 from django.db import transaction
@@ -18,6 +19,8 @@ from apps.accounts.permissions import can_act_on_team
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import FluxAction, FluxObject, Namespace
+from apps.core import inputs
+from apps.core.inputs import shown
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 SUSPENDED_BY = "shirube.io/suspended-by"
@@ -29,6 +32,14 @@ POLL_SECONDS = 2.0
 
 class ActionRefused(Exception):
     pass
+
+
+class BadInput(ActionRefused):
+    """The request itself is malformed (its reason, say): a 400, not a 403."""
+
+
+# Stored with the action and as the object's shirube.io/suspend-reason annotation.
+REASON_MAX_LENGTH = 500
 
 
 def flux_object_team(obj: FluxObject) -> Team | None:
@@ -53,16 +64,30 @@ def flux_action_allowed(*, user, obj: FluxObject, action: str) -> bool:
 
 
 def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "") -> FluxAction:
-    """Check, record and queue an action; raises ActionRefused with the reason for a refusal."""
-    reason = (reason or "").strip()[:500]
+    """Check, record and queue an action; raises ActionRefused with the reason for a refusal.
+
+    The input is checked before anything is written, and every refusal is audited,
+    whatever the input (the audit log stores a printable, bounded form of it).
+    """
     team = flux_object_team(obj)
     target = f"{obj.cluster.name}/{obj.namespace}/{obj.kind}/{obj.name}"
+
+    def refuse(message: str, *, bad_input: bool = False, audited_action: str = action) -> NoReturn:
+        audit_record(actor=user, team=team, action=f"flux.{audited_action}",
+                     outcome="failed" if bad_input else "refused", target=target,
+                     parameters={"reason": reason} if reason else {}, message=message)  # fmt: skip
+        raise (BadInput if bad_input else ActionRefused)(message)
+
+    if action not in FluxAction.Kind.values:
+        refuse(f"Unknown action “{shown(action, 40)}”.", bad_input=True, audited_action="request")
+    try:
+        reason = inputs.text(reason, field="reason", max_length=REASON_MAX_LENGTH, multiline=True)
+    except inputs.InvalidInput as exc:
+        refuse(exc.message, bad_input=True)
     if action == FluxAction.Kind.SUSPEND and not reason:
-        raise ActionRefused("Say why you suspend it: the reason is shown to everyone until it is resumed.")
+        refuse("Say why you suspend it: the reason is shown to everyone until it is resumed.", bad_input=True)
     if not flux_action_allowed(user=user, obj=obj, action=action):
-        audit_record(actor=user, team=team, action=f"flux.{action}", outcome="refused", target=target,
-                     parameters={"reason": reason})  # fmt: skip
-        raise ActionRefused("You may not do this here.")
+        refuse("You may not do this here.")
     with transaction.atomic():
         flux_action = FluxAction.objects.create(
             cluster=obj.cluster, team=team, kind=obj.kind, api_version=obj.api_version,

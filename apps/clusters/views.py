@@ -15,8 +15,15 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.permissions import can_act_on_team, is_sre
 from apps.audit.selectors import audit_events
 from apps.clusters import selectors
-from apps.clusters.actions import ActionRefused, actions_applicable, flux_action_request, flux_object_team
+from apps.clusters.actions import (
+    ActionRefused,
+    BadInput,
+    actions_applicable,
+    flux_action_request,
+    flux_object_team,
+)
 from apps.clusters.models import FluxAction, FluxObject
+from apps.core import inputs
 from apps.readiness.selectors import workload_findings
 
 POLL_SECONDS = 5
@@ -36,11 +43,10 @@ TEAM_BODY_CACHE_SECONDS = 120
 @require_GET
 def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = selectors.team_get(slug=team_slug, user=request.user)
-    status = request.GET.get("status", "")
     filters = {
-        "cluster": request.GET.get("cluster", "")[:50],
-        "namespace": request.GET.get("namespace", "")[:63],
-        "status": status if status in {"", "problems"} else "",
+        "cluster": inputs.text(request.GET.get("cluster", ""), field="cluster", max_length=50),
+        "namespace": inputs.text(request.GET.get("namespace", ""), field="namespace", max_length=63),
+        "status": inputs.choice(request.GET.get("status", ""), field="status", choices=["", "problems"]),
     }
     clusters = selectors.team_clusters(team=team)
     sre = is_sre(request.user)
@@ -131,7 +137,7 @@ def flux_action(
         if not request.htmx:
             messages.error(request, outcome)
             return redirect("clusters:flux", team.slug)
-        status = 403 if "may not" in outcome else 400
+        status = 400 if isinstance(exc, BadInput) else 403
         context = _flux_context(request, team, action_error=outcome)
         return render(request, "clusters/flux.html#live", context, status=status)
     if request.htmx:

@@ -6,11 +6,15 @@ runner on commit) -> runner.deployment_advance, one step per task run.
 
 from __future__ import annotations
 
+import re
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.audit.services import audit_record
+from apps.core import inputs
+from apps.core.inputs import shown
 from apps.environments import gates
 from apps.environments.gitops import tag_valid
 from apps.environments.models import Approval, Deployment, Environment
@@ -29,6 +33,11 @@ class BadInput(RequestRefused):
     """The request itself is malformed (an invalid tag): a 400, not a 403."""
 
 
+# The form's request key: a uuid4 in hex (views.py), or any client's own key of this shape.
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REASON_MAX_LENGTH = 500
+
+
 def _refuse(*, user, environment: Environment, action: str, tag: str, message: str, bad_input=False,
             verdict=None):  # fmt: skip
     audit_record(
@@ -45,7 +54,7 @@ def tag_check(environment: Environment, tag: str) -> str | None:
         return "Give the image tag to deploy."
     if not tag_valid(tag):
         return (
-            f"“{tag[:140]}” is not a valid image tag: up to 128 letters, digits, '_', '.' and '-', "
+            f"“{shown(tag, 60)}” is not a valid image tag: up to 128 letters, digits, '_', '.' and '-', "
             "not starting with '.' or '-'."
         )
     newest = newest_tags(environment)
@@ -60,20 +69,28 @@ def tag_check(environment: Environment, tag: str) -> str | None:
 def deployment_request(
     *, user: AbstractBaseUser, environment: Environment, kind: str, tag: str = "", idempotency_key: str
 ) -> Deployment:
-    """Check the gates and queue the change; a repeated idempotency key returns the first request."""
-    idempotency_key = (idempotency_key or "").strip()[:64]
-    if not idempotency_key:
-        _refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True,
-                message="The form is missing its request key; reload the page and try again.")  # fmt: skip
+    """Check the gates and queue the change; a repeated idempotency key returns the first request.
+
+    The input is checked before anything is written, and every refusal is audited, whatever
+    the input: an unknown kind is recorded as `environment.request`, never under its own name.
+    """
+    if kind not in Deployment.Kind.values:
+        _refuse(user=user, environment=environment, action="request", tag=tag, bad_input=True,
+                message=f"Unknown request “{shown(kind, 40)}”: expected one of "
+                f"{', '.join(Deployment.Kind.values)}.")  # fmt: skip
+    try:
+        idempotency_key = inputs.matching(
+            idempotency_key, field="idempotency_key", label="request key", pattern=IDEMPOTENCY_KEY_PATTERN,
+            max_length=64, hint="the form is damaged; reload the page and try again.",
+        )  # fmt: skip
+    except inputs.InvalidInput as exc:
+        _refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True, message=exc.message)
     existing = Deployment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if existing.environment_id != environment.pk or existing.requested_by_id != user.pk:
             _refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True,
                     message="This request key was used for another request; reload the page.")  # fmt: skip
         return existing
-    if kind not in Deployment.Kind.values:
-        _refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True,
-                message=f"Unknown request “{kind[:40]}”.")  # fmt: skip
     tag = (tag or "").strip()
     if kind == Deployment.Kind.ROLLBACK:
         tag = gates.rollback_tag(environment)
@@ -122,6 +139,11 @@ def approval_request(
 ) -> Approval:
     """A team member asks a lead or an SRE to approve one tag here."""
     tag = (tag or "").strip()
+    try:
+        reason = inputs.text(reason, field="reason", max_length=REASON_MAX_LENGTH, multiline=True)
+    except inputs.InvalidInput as exc:
+        _refuse(user=user, environment=environment, action="approval", tag=tag, bad_input=True,
+                message=exc.message)  # fmt: skip
     if not environment.requires_approval:
         _refuse(user=user, environment=environment, action="approval", tag=tag,
                 message="This environment needs no approval.")  # fmt: skip
@@ -139,7 +161,7 @@ def approval_request(
         return open_request
     now = timezone.now()
     approval = Approval.objects.create(
-        environment=environment, tag=tag, reason=(reason or "").strip()[:500], requested_by=user,
+        environment=environment, tag=tag, reason=reason, requested_by=user,
         requested_at=now, expires_at=now + environment.approval_ttl,
     )  # fmt: skip
     audit_record(

@@ -55,7 +55,11 @@ def environment_detail(request: HttpRequest, team_slug: str, env_slug: str) -> H
         return render(request, "environments/detail.html", context)
     response = render(request, "environments/detail.html#live", context)
     watched = request.GET.get("watch", "")
-    if watched.isdigit() and (context["page"].active is None or str(context["page"].active.pk) != watched):
+    if (
+        watched.isascii()
+        and watched.isdigit()
+        and (context["page"].active is None or str(context["page"].active.pk) != watched)
+    ):
         # The deployment this page was showing has finished: reload the whole page, so the
         # forms (rollback target, promotion candidate, gates) reflect the new state.
         response["HX-Refresh"] = "true"

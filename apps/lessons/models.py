@@ -175,10 +175,13 @@ class ChecklistTick(models.Model):
         return f"{self.user} ticked {self.item}"
 
 
+STUCK_COMMENT_MAX_LENGTH = 2000
+
+
 class StuckFlag(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="stuck_flags")
-    comment = models.TextField(blank=True, max_length=2000)
+    comment = models.TextField(blank=True, max_length=STUCK_COMMENT_MAX_LENGTH)
     signed = models.BooleanField(
         default=False, help_text="The reader chose to show their name with the comment."
     )

@@ -12,7 +12,7 @@ from django.http import Http404
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.permissions import can_preview_unpublished
-from apps.lessons.models import ChecklistTick, Lesson, Phase, Progress, QuizAttempt, StuckFlag
+from apps.lessons.models import ChecklistTick, Choice, Lesson, Phase, Progress, QuizAttempt, StuckFlag
 
 
 def completed_lesson_ids(*, user: AbstractBaseUser) -> set[int]:
@@ -105,6 +105,16 @@ def phase_lessons(*, phase: Phase, user: AbstractBaseUser) -> list[LessonRow]:
     return rows
 
 
+def quiz_choices(*, lesson: Lesson) -> dict[int, set[int]]:
+    """Each of the lesson's questions with its choice ids: what a submitted quiz is read against."""
+    choices: dict[int, set[int]] = {q: set() for q in lesson.questions.values_list("id", flat=True)}
+    for question_id, choice_id in Choice.objects.filter(question__lesson=lesson).values_list(
+        "question_id", "id"
+    ):
+        choices[question_id].add(choice_id)
+    return choices
+
+
 @dataclass
 class LessonPage:
     lesson: Lesson
@@ -176,9 +186,13 @@ def user_progress(*, user: AbstractBaseUser) -> list[tuple[PhaseCard, list[Progr
     return [(card, by_phase[card.phase.id]) for card in cards]
 
 
+# Longer searches are refused by the view with a message, not cut.
+SEARCH_MAX_LENGTH = 200
+
+
 def lesson_search(*, query: str, user: AbstractBaseUser, limit: int = 30) -> list[Lesson]:
     """Full-text search on PostgreSQL; a case-insensitive match elsewhere."""
-    query = query.strip()[:200]
+    query = query.strip()
     if not query:
         return []
     lessons = lessons_for_user(user).select_related("phase")

@@ -10,7 +10,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.core import inputs
 from apps.lessons.models import (
+    STUCK_COMMENT_MAX_LENGTH,
     ChecklistItem,
     ChecklistTick,
     Lesson,
@@ -168,7 +170,8 @@ def checklist_tick(*, user: AbstractBaseUser, item: ChecklistItem, done: bool) -
 def stuck_flag_create(
     *, user: AbstractBaseUser, lesson: Lesson, comment: str = "", signed: bool = False
 ) -> StuckFlag:
-    comment = (comment or "").strip()[:2000]
+    """Record that the reader is stuck; InvalidInput for a comment that is too long or not plain text."""
+    comment = inputs.text(comment, field="comment", max_length=STUCK_COMMENT_MAX_LENGTH, multiline=True)
     return StuckFlag.objects.create(user=user, lesson=lesson, comment=comment, signed=signed)
 
 

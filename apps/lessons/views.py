@@ -13,6 +13,7 @@ from apps.accounts.permissions import (
     can_see_team_progress,
     team_progress_scope,
 )
+from apps.core import inputs
 from apps.lessons import selectors, services
 from apps.lessons.forms import StuckForm, parse_quiz_answers
 from apps.lessons.models import ChecklistItem
@@ -44,15 +45,30 @@ def _lesson_context(request: HttpRequest, page, **extra) -> dict:
     }
 
 
+def _quiz_response(request: HttpRequest, lesson, *, status: int = 200, **extra) -> HttpResponse:
+    if request.htmx:
+        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        return render(
+            request, "lessons/lesson.html#quiz", _lesson_context(request, page, **extra), status=status
+        )
+    return _lesson_response(request, lesson, status=status, **extra)
+
+
+def _lesson_response(request: HttpRequest, lesson, *, status: int = 200, **extra) -> HttpResponse:
+    """The whole lesson page (after a refused form too, with what was typed kept in it)."""
+    page = selectors.lesson_page(lesson=lesson, user=request.user)
+    # At most one query, and only on lessons that teach a readiness rule.
+    box = lesson_box(lesson=lesson, user=request.user)
+    context = _lesson_context(request, page, readiness=box, **extra)
+    return render(request, "lessons/lesson.html", context, status=status)
+
+
 @require_GET
 def lesson_detail(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
     lesson = selectors.lesson_get(phase_slug=phase_slug, slug=lesson_slug, user=request.user)
     if lesson.is_visible():
         services.progress_start(user=request.user, lesson=lesson)
-    page = selectors.lesson_page(lesson=lesson, user=request.user)
-    # At most one query, and only on lessons that teach a readiness rule.
-    box = lesson_box(lesson=lesson, user=request.user)
-    return render(request, "lessons/lesson.html", _lesson_context(request, page, readiness=box))
+    return _lesson_response(request, lesson)
 
 
 def _visible_lesson(request: HttpRequest, phase_slug: str, lesson_slug: str):
@@ -65,16 +81,15 @@ def _visible_lesson(request: HttpRequest, phase_slug: str, lesson_slug: str):
 @require_POST
 def quiz_submit(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
-    question_ids = list(lesson.questions.values_list("id", flat=True))
-    if not question_ids:
+    choices = selectors.quiz_choices(lesson=lesson)
+    if not choices:
         return redirect("lessons:lesson", phase_slug, lesson_slug)
-    answers = parse_quiz_answers(request.POST, question_ids)
+    try:
+        answers = parse_quiz_answers(request.POST, choices)
+    except inputs.InvalidInput as exc:
+        return _quiz_response(request, lesson, status=400, quiz_error=exc.message)
     result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
-    page = selectors.lesson_page(lesson=lesson, user=request.user)
-    context = _lesson_context(request, page, result=result)
-    if request.htmx:
-        return render(request, "lessons/lesson.html#quiz", context)
-    return render(request, "lessons/lesson.html", context)
+    return _quiz_response(request, lesson, result=result)
 
 
 @require_POST
@@ -97,7 +112,10 @@ def mark_done(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRe
 def checklist_tick(request: HttpRequest, phase_slug: str, lesson_slug: str, item_id: int) -> HttpResponse:
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
     item = get_object_or_404(ChecklistItem, id=item_id, lesson=lesson)
-    services.checklist_tick(user=request.user, item=item, done=request.POST.get("done") == "on")
+    done = inputs.choice(
+        request.POST.get("done", ""), field="done", label="checkbox value", choices=["", "on"]
+    )
+    services.checklist_tick(user=request.user, item=item, done=done == "on")
     if request.htmx:
         page = selectors.lesson_page(lesson=lesson, user=request.user)
         return render(request, "lessons/lesson.html#checklist", _lesson_context(request, page))
@@ -108,7 +126,6 @@ def checklist_tick(request: HttpRequest, phase_slug: str, lesson_slug: str, item
 def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
     form = StuckForm(request.POST)
-    flagged = False
     if form.is_valid():
         services.stuck_flag_create(
             user=request.user,
@@ -116,18 +133,17 @@ def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRespon
             comment=form.cleaned_data["comment"],
             signed=form.cleaned_data["signed"],
         )
-        flagged = True
+        if request.htmx:
+            page = selectors.lesson_page(lesson=lesson, user=request.user)
+            return render(request, "lessons/lesson.html#stuck", _lesson_context(request, page, flagged=True))
+        messages.success(request, "Thanks: the SREs will see where this lesson loses people.")
+        return redirect("lessons:lesson", phase_slug, lesson_slug)
+    # Refused: the page again, with the comment as typed and what is wrong with it.
     if request.htmx:
         page = selectors.lesson_page(lesson=lesson, user=request.user)
-        context = _lesson_context(request, page, flagged=flagged)
-        if not flagged:
-            context["stuck_form"] = form
-        return render(request, "lessons/lesson.html#stuck", context)
-    if flagged:
-        messages.success(request, "Thanks: the SREs will see where this lesson loses people.")
-    else:
-        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
-    return redirect("lessons:lesson", phase_slug, lesson_slug)
+        context = _lesson_context(request, page, stuck_form=form)
+        return render(request, "lessons/lesson.html#stuck", context, status=400)
+    return _lesson_response(request, lesson, status=400, stuck_form=form)
 
 
 @require_GET
@@ -138,9 +154,15 @@ def my_progress(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def search(request: HttpRequest) -> HttpResponse:
-    query = request.GET.get("q", "")
-    results = selectors.lesson_search(query=query, user=request.user)
     template = "lessons/search.html#results" if request.htmx else "lessons/search.html"
+    try:
+        query = inputs.text(
+            request.GET.get("q", ""), field="q", label="search", max_length=selectors.SEARCH_MAX_LENGTH
+        )
+    except inputs.InvalidInput as exc:
+        context = {"query": request.GET.get("q", ""), "results": [], "error": exc.message}
+        return render(request, template, context, status=400)
+    results = selectors.lesson_search(query=query, user=request.user)
     return render(request, template, {"query": query, "results": results})
 
 
@@ -149,7 +171,9 @@ def team_progress(request: HttpRequest) -> HttpResponse:
     if not can_see_team_progress(request.user):
         raise PermissionDenied("Team progress is for team leads and SREs.")
     scope = team_progress_scope(request.user)
-    selected = request.GET.get("team", "")
+    selected = inputs.choice(
+        request.GET.get("team", ""), field="team", choices=["", *(t.slug for t in scope)]
+    )
     teams = [t for t in scope if t.slug == selected] or scope
     data = selectors.team_progress(teams=teams, with_comments=can_read_stuck_comments(request.user))
     return render(

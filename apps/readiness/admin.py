@@ -1,9 +1,11 @@
 """Waivers for SREs; findings read-only, for looking things up."""
 
+from django import forms
 from django.contrib import admin
 
 from apps.accounts.permissions import is_sre
-from apps.readiness.models import Finding, Waiver
+from apps.core import inputs
+from apps.readiness.models import WAIVER_REASON_MAX_LENGTH, Finding, Waiver
 from apps.readiness.services import waiver_changed
 
 
@@ -26,8 +28,26 @@ class SREOnly:
         return is_sre(request.user)
 
 
+class WaiverForm(forms.ModelForm):
+    class Meta:
+        model = Waiver
+        fields = ["rule", "cluster", "namespace", "workload_name", "reason", "expires_at"]
+
+    def clean_reason(self) -> str:
+        return inputs.form_text(
+            self.cleaned_data["reason"], field="reason", max_length=WAIVER_REASON_MAX_LENGTH, multiline=True
+        )
+
+    def clean_namespace(self) -> str:
+        return inputs.form_text(self.cleaned_data["namespace"], field="namespace", max_length=63)
+
+    def clean_workload_name(self) -> str:
+        return inputs.form_text(self.cleaned_data["workload_name"], field="workload name", max_length=253)
+
+
 @admin.register(Waiver)
 class WaiverAdmin(SREOnly, admin.ModelAdmin):
+    form = WaiverForm
     list_display = ["rule", "cluster", "namespace", "workload_name", "expires_at", "created_by", "reason"]
     list_filter = ["rule", "cluster"]
     search_fields = ["namespace", "workload_name", "reason"]

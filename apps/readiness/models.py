@@ -79,6 +79,10 @@ class Finding(models.Model):
         return bool(self.exempt_reason) and (self.exempt_until is None or self.exempt_until > now)
 
 
+# A waived finding says "Waived by an SRE: <reason>" in Finding.exempt_reason (500 characters).
+WAIVER_REASON_MAX_LENGTH = 400
+
+
 class Waiver(models.Model):
     """An SRE's decision that a rule does not apply somewhere, until it expires."""
 

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from apps.accounts.models import Membership
-from apps.lessons.models import Lesson, Progress, StuckFlag
+from apps.lessons.models import Lesson, Progress, QuizAttempt, StuckFlag
 from tests.factories import (
     LessonFactory,
     MembershipFactory,
@@ -82,11 +82,22 @@ def test_the_quiz_works_without_javascript(client_for):
     assert "<html" in html and "0 of 3 right; 3 needed" in html
 
 
-def test_the_quiz_ignores_garbage_input(client_for):
+@pytest.mark.parametrize("garbage", ["abc", "-1", "9" * 40, "²", "1.0"])
+def test_the_quiz_refuses_garbage_without_counting_an_attempt(client_for, garbage):
     user, lesson = UserFactory(), quiz_lesson()
     question = lesson.questions.first()
-    response = client_for(user).post(lesson_url(lesson, "quiz"), {f"q{question.id}": ["abc", "-1", "9" * 40]})
-    assert response.status_code == 200
+    response = client_for(user).post(lesson_url(lesson, "quiz"), {f"q{question.id}": [garbage]})
+    assert response.status_code == 400
+    assert "do not fit this quiz" in response.content.decode()
+    assert not QuizAttempt.objects.exists()
+
+
+def test_the_quiz_refuses_a_choice_of_another_question(client_for):
+    user, lesson = UserFactory(), quiz_lesson()
+    first, second = lesson.questions.all()[:2]
+    other = second.choices.first()
+    response = client_for(user).post(lesson_url(lesson, "quiz"), {f"q{first.id}": [str(other.id)]})
+    assert response.status_code == 400 and not QuizAttempt.objects.exists()
 
 
 def test_mark_done_refuses_while_prerequisites_are_missing(client_for):

@@ -56,3 +56,53 @@ def test_a_waiver_must_expire_in_the_future_and_name_a_place(cluster):
 def test_staff_who_are_not_sres_do_not_see_waivers(client_for):
     staff = UserFactory(is_staff=True, is_superuser=False)
     assert client_for(staff).get("/admin/readiness/waiver/").status_code in (302, 403)
+
+
+def _waiver_form(cluster, reason: str) -> dict:
+    expires = timezone.now() + timedelta(days=14)
+    return {
+        "rule": "sts-regional-endpoints", "cluster": cluster.pk, "namespace": "payments",
+        "workload_name": "fraud-scorer", "reason": reason,
+        "expires_at_0": expires.strftime("%Y-%m-%d"), "expires_at_1": expires.strftime("%H:%M:%S"),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def recompute_inline(cluster, monkeypatch, django_capture_on_commit_callbacks):
+    """The synced demo cluster, with the recompute a waiver queues run at once (as the worker would)."""
+    from apps.clusters import sync
+    from apps.clusters.models import Cluster
+    from apps.readiness import tasks
+    from apps.readiness.services import readiness_recompute
+
+    sync.cluster_sync(cluster=cluster)
+    readiness_recompute(cluster=cluster)
+    monkeypatch.setattr(
+        tasks.readiness_recompute, "delay", lambda pk: readiness_recompute(cluster=Cluster.objects.get(pk=pk))
+    )
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def test_a_reason_too_long_for_the_findings_it_exempts_is_refused(client_for, sre, cluster, recompute_inline):
+    with recompute_inline():
+        response = client_for(sre).post("/admin/readiness/waiver/add/", _waiver_form(cluster, "r" * 490))
+    assert response.status_code == 200
+    assert "at most 400 characters (it has 490)" in response.content.decode()
+    assert not Waiver.objects.exists()
+
+
+def test_the_longest_reason_fits_the_findings_it_exempts(client_for, sre, cluster, recompute_inline):
+    from apps.readiness.models import Finding
+
+    with recompute_inline():
+        response = client_for(sre).post("/admin/readiness/waiver/add/", _waiver_form(cluster, "r" * 400))
+    assert response.status_code == 302
+    finding = Finding.objects.get(workload_name="fraud-scorer", rule="sts-regional-endpoints")
+    assert finding.exempt_reason == "Waived by an SRE: " + "r" * 400
+
+
+@pytest.mark.parametrize("reason", ["\x1b[2J", "ok\u202egnp.exe", "bell\x07"])
+def test_a_reason_that_is_not_plain_text_is_refused(client_for, sre, cluster, reason):
+    response = client_for(sre).post("/admin/readiness/waiver/add/", _waiver_form(cluster, reason))
+    assert response.status_code == 200 and "use plain text" in response.content.decode()
+    assert not Waiver.objects.exists()
