@@ -1,11 +1,13 @@
 """Clusters, and the snapshot of what each one runs, written only by the sync."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from apps.accounts.models import SLUG_VALIDATOR, Team
 from apps.clusters.fields import SnapshotJSONField
+from apps.clusters.links import DATADOG_PLACEHOLDERS, LOGS_PLACEHOLDERS, link_template_problems
 
 
 class Cluster(models.Model):
@@ -32,11 +34,13 @@ class Cluster(models.Model):
     logs_url_template = models.CharField(
         max_length=1000,
         blank=True,
-        help_text="Grafana Explore URL for Loki with {query} (URL-encoded LogQL), "
-        "{cluster}, {namespace}, {pod}.",
+        help_text="Grafana Explore URL for Loki (https://…) with {query} (URL-encoded LogQL), "
+        "{cluster}, {namespace}, {pod}; placeholders bare, nothing after their names.",
     )
     datadog_url_template = models.CharField(
-        max_length=1000, blank=True, help_text="Datadog URL with {cluster}, {namespace}, {pod}."
+        max_length=1000,
+        blank=True,
+        help_text="Datadog URL (https://…) with {cluster}, {namespace}, {pod}; placeholders bare.",
     )
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -52,6 +56,19 @@ class Cluster(models.Model):
     @property
     def is_production(self) -> bool:
         return self.stage == self.Stage.PRODUCTION
+
+    def clean(self) -> None:
+        """Link templates follow the rule in links.py (http(s) only, bare named placeholders)."""
+        errors = {
+            field: problems
+            for field, placeholders in (
+                ("logs_url_template", LOGS_PLACEHOLDERS),
+                ("datadog_url_template", DATADOG_PLACEHOLDERS),
+            )
+            if (problems := link_template_problems(getattr(self, field), placeholders))
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 class TeamNamespace(models.Model):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.permissions import is_sre
+from apps.clusters.links import DATADOG_PLACEHOLDERS, LOGS_PLACEHOLDERS, link_render
 from apps.clusters.models import Cluster, Namespace, Pod, WarningEvent, Workload
 from apps.clusters.problems import PROBLEMS
 from apps.lessons.models import Lesson
@@ -309,15 +309,6 @@ class PodPage:
     datadog_url: str
 
 
-def _link(template: str, **values: str) -> str:
-    if not template:
-        return ""
-    try:
-        return template.format(**{k: quote(v, safe="") for k, v in values.items()})
-    except (KeyError, IndexError, ValueError):
-        return ""
-
-
 def pod_page(*, team: Team, cluster: str, namespace: str, name: str) -> PodPage:
     ns = _team_namespace(team, cluster, namespace)
     pod = Pod.objects.filter(cluster=ns.cluster, namespace=namespace, name=name).first()
@@ -333,7 +324,8 @@ def pod_page(*, team: Team, cluster: str, namespace: str, name: str) -> PodPage:
     values = {"cluster": ns.cluster.name, "namespace": namespace, "pod": name, "query": query}
     return PodPage(
         team, ns, view, events, freshness(ns.cluster),
-        _link(ns.cluster.logs_url_template, **values), _link(ns.cluster.datadog_url_template, **values),
+        link_render(ns.cluster.logs_url_template, LOGS_PLACEHOLDERS, **values),
+        link_render(ns.cluster.datadog_url_template, DATADOG_PLACEHOLDERS, **values),
     )  # fmt: skip
 
 
