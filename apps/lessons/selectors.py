@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
+from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.permissions import can_preview_unpublished
@@ -115,6 +119,67 @@ def quiz_choices(*, lesson: Lesson) -> dict[int, set[int]]:
     return choices
 
 
+# Quiz attempts, so that guessing is slower than learning (docs/decisions.md, "The quiz gate"):
+# after a failed attempt, the learner's next attempt (on any lesson) waits, longer with each
+# failure in the last hour; the first failure costs nothing.
+QUIZ_WAIT_WINDOW = timedelta(hours=1)
+QUIZ_WAIT_FIRST = timedelta(seconds=30)
+QUIZ_WAIT_MAX = timedelta(minutes=10)
+# Which questions were wrong (and the explanations, which tell) shows after a pass, or once the
+# learner has failed this lesson's quiz this many times.
+QUIZ_FEEDBACK_AFTER_FAILURES = 3
+
+
+def quiz_wait(failures: int) -> timedelta:
+    """The wait after the n-th failed attempt in the window: none, then 30 s, doubling up to 10 min."""
+    if failures <= 1:
+        return timedelta(0)
+    return min(QUIZ_WAIT_FIRST * 2 ** min(failures - 2, 10), QUIZ_WAIT_MAX)
+
+
+def quiz_next_attempt_at(*, user: AbstractBaseUser, now: datetime | None = None) -> datetime | None:
+    """When the user may next submit a quiz, or None when they may now."""
+    now = now or timezone.now()
+    recent = list(
+        QuizAttempt.objects.filter(user_id=user.pk, passed=False, created_at__gt=now - QUIZ_WAIT_WINDOW)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:20]  # enough to reach the longest wait
+    )
+    if not recent:
+        return None
+    until = recent[0] + quiz_wait(len(recent))
+    return until if until > now else None
+
+
+def seconds_until(when: datetime | None) -> int:
+    """Whole seconds from now until `when` (rounded up), 0 when it has passed or is None."""
+    if when is None:
+        return 0
+    return max(0, math.ceil((when - timezone.now()).total_seconds()))
+
+
+def quiz_feedback_shown(*, user: AbstractBaseUser, lesson: Lesson) -> bool:
+    """Whether the quiz may say which answers were wrong: after a pass, or after repeated failures."""
+    attempts = QuizAttempt.objects.filter(user_id=user.pk, lesson=lesson)
+    return (
+        attempts.filter(passed=True).exists()
+        or attempts.filter(passed=False).count() >= QUIZ_FEEDBACK_AFTER_FAILURES
+    )
+
+
+def _choices_shuffled(questions: list, *, user: AbstractBaseUser, attempt: int) -> None:
+    """Each question's choices in an order of their own for this learner and attempt.
+
+    Most authors write the right answer first; a stable order would teach "pick the first".
+    The order stays put while the page is reloaded and changes with each attempt; the form
+    sends choice ids, so the order never matters to the answer.
+    """
+    for question in questions:
+        choices = list(question.choices.all())
+        random.Random(f"{user.pk}:{question.pk}:{attempt}").shuffle(choices)
+        question.shuffled_choices = choices
+
+
 @dataclass
 class LessonPage:
     lesson: Lesson
@@ -125,7 +190,11 @@ class LessonPage:
     missing: list[Lesson]
     previous: Lesson | None
     next: Lesson | None
-    last_attempt: QuizAttempt | None
+    next_attempt_at: datetime | None = None
+
+    @property
+    def wait_seconds(self) -> int:
+        return seconds_until(self.next_attempt_at)
 
 
 def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
@@ -156,8 +225,12 @@ def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
         index = ids.index(lesson.id)
         previous = sequence[index - 1] if index > 0 else None
         nxt = sequence[index + 1] if index + 1 < len(sequence) else None
-    last_attempt = QuizAttempt.objects.filter(user=user, lesson=lesson).first()
-    return LessonPage(lesson, progress, questions, checklist, ticked, missing, previous, nxt, last_attempt)
+    page = LessonPage(lesson, progress, questions, checklist, ticked, missing, previous, nxt)
+    if questions:
+        attempts = QuizAttempt.objects.filter(user_id=user.pk, lesson=lesson).count()
+        _choices_shuffled(questions, user=user, attempt=attempts)
+        page.next_attempt_at = quiz_next_attempt_at(user=user)
+    return page
 
 
 @dataclass

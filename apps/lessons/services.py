@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 import reversion
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +24,12 @@ from apps.lessons.models import (
     StuckFlag,
 )
 from apps.lessons.rendering import RENDERER_VERSION, render_markdown
-from apps.lessons.selectors import missing_prerequisites
+from apps.lessons.selectors import (
+    missing_prerequisites,
+    quiz_feedback_shown,
+    quiz_next_attempt_at,
+    seconds_until,
+)
 
 # A quiz is passed with at least this share of questions right (rounded up):
 # 3 of 3, 4 of 4, 4 of 5.
@@ -97,6 +104,18 @@ def lesson_mark_done(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
         return _complete(user=user, lesson=lesson)
 
 
+class QuizTooSoon(Exception):
+    """The learner's last attempts failed, and the wait before the next one has not passed."""
+
+    def __init__(self, until: datetime):
+        self.until = until
+        seconds = max(1, seconds_until(until))
+        super().__init__(
+            f"You can check your answers again in {seconds} s: time to re-read the parts of the lesson "
+            "the questions are about. Your answers are kept."
+        )
+
+
 @dataclass
 class QuestionResult:
     question_id: int
@@ -114,13 +133,20 @@ class QuizResult:
     results: dict[int, QuestionResult]
     completed: bool
     blocked_by: list[Lesson]
+    feedback: bool = False  # may the page say which questions were wrong (and show the explanations)
+    next_attempt_at: datetime | None = None
+
+    @property
+    def wait_seconds(self) -> int:
+        return seconds_until(self.next_attempt_at)
 
 
 def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, set[int]]) -> QuizResult:
     """Check answers on the server, record the attempt, and complete the lesson on a pass.
 
     answers maps question id to the chosen choice ids. A question is right when
-    exactly its correct choices were chosen.
+    exactly its correct choices were chosen. Raises QuizTooSoon while the learner's
+    wait after failed attempts runs (nothing is recorded then).
     """
     questions = list(lesson.questions.prefetch_related("choices"))
     if not questions:
@@ -138,6 +164,13 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
     passed = score >= needed
     missing = missing_prerequisites(user=user, lesson=lesson)
     with transaction.atomic():
+        # One attempt at a time per learner, whichever process serves it: the wait is read
+        # and the attempt written under this lock, so a burst of parallel posts counts as
+        # what it is (one attempt, then waits).
+        list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+        until = quiz_next_attempt_at(user=user)
+        if until is not None:
+            raise QuizTooSoon(until)
         Progress.objects.get_or_create(user=user, lesson=lesson)
         attempt = QuizAttempt.objects.create(
             user=user,
@@ -151,7 +184,11 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
         if passed and not missing:
             _complete(user=user, lesson=lesson)
             completed = True
-    return QuizResult(attempt, passed, score, total, needed, results, completed, missing)
+    return QuizResult(
+        attempt, passed, score, total, needed, results, completed, missing,
+        feedback=quiz_feedback_shown(user=user, lesson=lesson),
+        next_attempt_at=None if passed else quiz_next_attempt_at(user=user),
+    )  # fmt: skip
 
 
 def checklist_tick(*, user: AbstractBaseUser, item: ChecklistItem, done: bool) -> bool:

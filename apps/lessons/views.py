@@ -41,6 +41,7 @@ def _lesson_context(request: HttpRequest, page, **extra) -> dict:
         "lesson": page.lesson,
         "uses_mermaid": has_mermaid(page.lesson.body_html),
         "stuck_form": StuckForm(),
+        "feedback_after": selectors.QUIZ_FEEDBACK_AFTER_FAILURES,
         **extra,
     }
 
@@ -88,8 +89,12 @@ def quiz_submit(request: HttpRequest, phase_slug: str, lesson_slug: str) -> Http
         answers = parse_quiz_answers(request.POST, choices)
     except inputs.InvalidInput as exc:
         return _quiz_response(request, lesson, status=400, quiz_error=exc.message)
-    result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
-    return _quiz_response(request, lesson, result=result)
+    try:
+        result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
+    except services.QuizTooSoon as exc:
+        return _quiz_response(request, lesson, status=429, quiz_error=str(exc), kept=answers)
+    kept = {question_id: r.chosen for question_id, r in result.results.items()}
+    return _quiz_response(request, lesson, result=result, kept=kept)
 
 
 @require_POST

@@ -1,9 +1,11 @@
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from apps.lessons.models import Lesson, Progress, StuckFlag
+from apps.lessons.models import Lesson, Progress, QuizAttempt, StuckFlag
 from tests.factories import PhaseFactory, UserFactory, quiz_lesson
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,15 +34,24 @@ def test_a_developer_reads_a_lesson_fails_then_passes_its_quiz(live_server, page
         wrong = [c for c in question.choices.all() if not c.correct][0]
         page.locator(f"input[name='q{question.id}'][value='{wrong.id}']").check()
     page.get_by_role("button", name="Check answers").click()
+    # The score, but not which answers were wrong: the explanations would tell.
     expect(page.locator("#quiz .message.error")).to_contain_text("0 of 3 right; 3 needed")
-    expect(page.locator("#quiz .explain.wrong").first).to_be_visible()
+    expect(page.locator("#quiz .message.error")).to_contain_text("Re-read the lesson")
+    expect(page.locator("#quiz .explain")).to_have_count(0)
     assert not Progress.objects.filter(user=alice, lesson=lesson, status="completed").exists()
+    # A second miss: the next attempt waits, and the page says so (a 429 fragment, swapped in).
+    page.get_by_role("button", name="Check again").click()
+    expect(page.locator("#quiz .message.error")).to_contain_text("You can check again in")
+    page.get_by_role("button", name="Check again").click()
+    expect(page.locator("#quiz .message.error")).to_contain_text("You can check your answers again in")
+    QuizAttempt.objects.update(created_at=timezone.now() - timedelta(minutes=1))  # the wait, passed
 
     for question in questions:
         right = [c for c in question.choices.all() if c.correct][0]
         page.locator(f"input[name='q{question.id}'][value='{right.id}']").check()
     page.get_by_role("button", name="Check again").click()
     expect(page.locator("#quiz .message.success")).to_contain_text("Lesson completed")
+    expect(page.locator("#quiz .explain.right").first).to_be_visible()  # after a pass, every explanation
     expect(page.locator("#completion")).to_contain_text("Completed")  # swapped out of band
 
     page.get_by_role("textbox", name="Comment").fill("The port numbers confused me")

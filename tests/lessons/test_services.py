@@ -1,6 +1,11 @@
-import pytest
+import threading
+from datetime import timedelta
 
-from apps.lessons import services
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from apps.lessons import selectors, services
 from apps.lessons.models import ChecklistTick, Lesson, Progress, QuizAttempt, StuckFlag
 from tests.factories import (
     ChecklistItemFactory,
@@ -11,6 +16,11 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+def wait_passed() -> None:
+    """Move every attempt back out of the wait's window, instead of sleeping through the wait."""
+    QuizAttempt.objects.update(created_at=timezone.now() - selectors.QUIZ_WAIT_WINDOW)
 
 
 def test_a_quiz_passed_completes_the_lesson():
@@ -49,6 +59,7 @@ def test_a_multiple_choice_question_needs_every_correct_choice_and_no_other():
     assert not services.quiz_submit(user=user, lesson=lesson, answers=partial).passed
     too_many = {question.id: correct | wrong}
     assert not services.quiz_submit(user=user, lesson=lesson, answers=too_many).passed
+    wait_passed()
     assert services.quiz_submit(user=user, lesson=lesson, answers={question.id: correct}).passed
 
 
@@ -144,3 +155,85 @@ def test_stale_renderings_are_refreshed():
     lesson.refresh_from_db()
     assert lesson.body_html == "<p><strong>bold</strong></p>"
     assert services.lessons_rerender_stale() == 0
+
+
+# The wait between failed attempts ---------------------------------------------------------
+
+
+def _wrong(lesson) -> dict[int, set[int]]:
+    return {q.id: {q.choices.get(order=2).id} for q in lesson.questions.all()}
+
+
+def test_the_wait_grows_with_each_failure_in_the_hour():
+    waits = [selectors.quiz_wait(n).total_seconds() for n in range(1, 9)]
+    assert waits == [0, 30, 60, 120, 240, 480, 600, 600]
+
+
+def test_the_first_failure_costs_nothing_the_second_makes_the_next_attempt_wait():
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    first = services.quiz_submit(user=user, lesson=lesson, answers=_wrong(lesson))
+    assert first.next_attempt_at is None
+    second = services.quiz_submit(user=user, lesson=lesson, answers=_wrong(lesson))
+    assert 29 <= second.wait_seconds <= 30
+    with pytest.raises(services.QuizTooSoon, match=r"again in (29|30) s"):
+        services.quiz_submit(user=user, lesson=lesson, answers=right_answers(lesson))
+    assert QuizAttempt.objects.count() == 2  # the refused attempt is not recorded
+    assert not Progress.objects.filter(status="completed").exists()
+
+
+def test_the_wait_counts_failures_on_every_lesson_of_the_learner_and_no_one_else():
+    user, lessons = UserFactory(), [quiz_lesson(questions=3) for _ in range(3)]
+    services.quiz_submit(user=user, lesson=lessons[0], answers=_wrong(lessons[0]))
+    services.quiz_submit(user=user, lesson=lessons[1], answers=_wrong(lessons[1]))
+    with pytest.raises(services.QuizTooSoon):
+        services.quiz_submit(user=user, lesson=lessons[2], answers=right_answers(lessons[2]))
+    assert services.quiz_submit(
+        user=UserFactory(), lesson=lessons[2], answers=right_answers(lessons[2])
+    ).passed
+
+
+def test_failures_older_than_the_window_do_not_count():
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    for _ in range(6):
+        QuizAttempt.objects.create(user=user, lesson=lesson, passed=False, score=0, total=3,
+                                   created_at=timezone.now() - timedelta(hours=1, minutes=1))  # fmt: skip
+    assert selectors.quiz_next_attempt_at(user=user) is None
+    assert services.quiz_submit(user=user, lesson=lesson, answers=right_answers(lesson)).completed
+
+
+def test_feedback_shows_after_a_pass_or_the_third_failure_on_the_lesson():
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    assert not services.quiz_submit(user=user, lesson=lesson, answers=_wrong(lesson)).feedback
+    wait_passed()
+    assert not services.quiz_submit(user=user, lesson=lesson, answers=_wrong(lesson)).feedback
+    wait_passed()
+    assert services.quiz_submit(user=user, lesson=lesson, answers=_wrong(lesson)).feedback
+    other = quiz_lesson(questions=3)
+    wait_passed()
+    assert services.quiz_submit(user=user, lesson=other, answers=right_answers(other)).feedback
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_attempts_are_taken_one_at_a_time():
+    """A burst of simultaneous posts (one connection each, as from several web processes) meets the wait."""
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    wrong, outcomes = _wrong(lesson), []
+    start = threading.Barrier(8)
+
+    def attempt():
+        try:
+            start.wait()
+            services.quiz_submit(user=user, lesson=lesson, answers=wrong)
+            outcomes.append("recorded")
+        except services.QuizTooSoon:
+            outcomes.append("wait")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["recorded"] * 2 + ["wait"] * 6
+    assert QuizAttempt.objects.filter(user=user).count() == 2

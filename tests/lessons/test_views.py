@@ -1,7 +1,9 @@
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.lessons.models import Lesson, Progress, QuizAttempt, StuckFlag
@@ -200,3 +202,159 @@ def test_mermaid_is_loaded_only_on_lessons_with_a_diagram(client_for):
     assert "mermaid.min.js" not in client.get(lesson_url(plain)).content.decode()
     html = client.get(lesson_url(diagram)).content.decode()
     assert "vendor/mermaid/mermaid.min.js" in html and "http" not in html.split("mermaid.min.js")[0][-80:]
+
+
+# The quiz gate against a script (issue 11) -----------------------------------------------
+
+
+def _gating_quiz(flux_phase):
+    """A quiz on a lesson of the phase production requires: 4 questions, 2 choices, the second right."""
+    from tests.factories import ChoiceFactory, QuestionFactory
+
+    lesson = flux_phase[1][0]
+    for n in range(4):
+        question = QuestionFactory(lesson=lesson, order=n)
+        ChoiceFactory(question=question, order=0, correct=False, explain="No: that is the liveness probe.")
+        ChoiceFactory(question=question, order=1, correct=True, explain="Yes: it leaves the endpoints.")
+    return lesson
+
+
+def brute_force(client, lesson, *, posts: int) -> int:
+    """The attack: post answers, read whatever the page gives away, adjust, post again at once.
+
+    Reads per-question verdicts when the page shows them, else searches question by
+    question on the score. Returns the number of posts that completed the lesson, or 0.
+    """
+    page = client.get(lesson_url(lesson)).content.decode()
+    options: dict[str, list[str]] = {}
+    for question, choice in re.findall(r'name="q(\d+)" value="(\d+)"', page):
+        options.setdefault(question, []).append(choice)
+    for choices in options.values():
+        choices.sort(key=int)  # ids, whatever order the page shows them in
+    order = list(options)
+    pick = dict.fromkeys(order, 0)
+    best, trying = -1, 0
+
+    def advance(question: str, step: int = 1) -> None:
+        pick[question] = (pick[question] + step) % len(options[question])
+
+    for n in range(1, posts + 1):
+        response = client.post(lesson_url(lesson, "quiz"), {f"q{q}": options[q][i] for q, i in pick.items()})
+        html = response.content.decode()
+        if "Lesson completed" in html:
+            return n
+        verdicts = re.findall(r'<fieldset class="question (right|wrong)">', html)
+        score = re.search(r"(\d+) of \d+ right", html)
+        if verdicts:
+            for question, verdict in zip(order, verdicts, strict=True):
+                if verdict == "wrong":
+                    advance(question)
+        elif score and trying < len(order):
+            score = int(score.group(1))
+            if best < 0:
+                best = score  # the baseline
+            elif score > best:
+                best, trying = score, trying + 1  # the new choice is right: keep it
+            elif score < best:
+                advance(order[trying], -1)  # the old choice was right: put it back
+                trying += 1
+            if trying < len(order):
+                advance(order[trying])
+        # A 429 (wait): post again at once, as a script does.
+    return 0
+
+
+def test_a_scripted_brute_force_does_not_complete_a_gating_lesson_in_a_burst(
+    client_for, envs, people, flux_phase
+):
+    from apps.environments import gates
+
+    lesson = _gating_quiz(flux_phase)
+    developer = people["member"]
+    client = client_for(developer)
+    assert brute_force(client, lesson, posts=60) == 0
+    assert not Progress.objects.filter(user=developer, lesson=lesson, status="completed").exists()
+    # Two attempts went through; every later post met the wait and recorded nothing.
+    assert QuizAttempt.objects.filter(user=developer, lesson=lesson).count() == 2
+    assert not gates.phases_gate(developer, envs["production"]).ok
+
+
+def test_without_the_wait_the_same_script_would_complete_it(client_for, people, flux_phase, monkeypatch):
+    """The control: the score alone gives the answers away, so the wait is what makes the script pointless."""
+    from apps.lessons import selectors
+
+    monkeypatch.setattr(selectors, "quiz_wait", lambda failures: timedelta(0))
+    lesson = _gating_quiz(flux_phase)
+    assert 0 < brute_force(client_for(people["member"]), lesson, posts=60) <= 5
+
+
+def test_the_wait_passes_and_a_learner_who_took_the_time_gets_through(client_for, envs, people, flux_phase):
+    from datetime import timedelta
+
+    lesson = _gating_quiz(flux_phase)
+    developer = people["member"]
+    client = client_for(developer)
+    wrong = {f"q{q.id}": str(q.choices.order_by("id").first().id) for q in lesson.questions.all()}
+    for _ in range(2):
+        client.post(lesson_url(lesson, "quiz"), wrong)
+    refused = client.post(lesson_url(lesson, "quiz"), wrong, HTTP_HX_REQUEST="true")
+    assert refused.status_code == 429
+    body = refused.content.decode()
+    assert "You can check your answers again in" in body and "Your answers are kept" in body
+    assert body.count("checked") == 4  # what they chose is still ticked
+    # Half a minute later (the attempts are moved back rather than the test sleeping):
+    QuizAttempt.objects.update(created_at=timezone.now() - timedelta(seconds=31))
+    right = {f"q{q.id}": str(q.choices.get(correct=True).id) for q in lesson.questions.all()}
+    response = client.post(lesson_url(lesson, "quiz"), right)
+    assert response.status_code == 200 and "Lesson completed" in response.content.decode()
+
+
+def test_a_failed_attempt_shows_the_score_but_not_which_answers_were_wrong(client_for):
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    wrong = {f"q{q.id}": str(q.choices.get(order=2).id) for q in lesson.questions.all()}
+    html = client_for(user).post(lesson_url(lesson, "quiz"), wrong).content.decode()
+    assert "0 of 3 right; 3 needed" in html and "once you pass, or after 3 tries" in html
+    assert "not quite" not in html and "Not this one." not in html  # no verdicts, no explanations
+
+
+def test_which_answers_were_wrong_shows_after_three_failures(client_for):
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    wrong = {f"q{q.id}": str(q.choices.get(order=2).id) for q in lesson.questions.all()}
+    for _ in range(2):
+        services_quiz(user, lesson, wrong)
+    QuizAttempt.objects.update(created_at=timezone.now() - timedelta(hours=2))  # out of the wait's window
+    html = client_for(user).post(lesson_url(lesson, "quiz"), wrong).content.decode()
+    assert "✗ not quite" in html and "Not this one." in html
+
+
+def test_a_pass_shows_the_explanations(client_for):
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    data = {f"q{q}": [str(c) for c in choices] for q, choices in right_answers(lesson).items()}
+    html = client_for(user).post(lesson_url(lesson, "quiz"), data).content.decode()
+    assert "✓ right" in html and "Right, because." in html
+
+
+def test_choices_are_shuffled_per_attempt_and_stay_put_on_reload(client_for):
+    user, lesson = UserFactory(), quiz_lesson(questions=5)
+    client = client_for(user)
+
+    def order():
+        return re.findall(r'value="(\d+)"', client.get(lesson_url(lesson)).content.decode())
+
+    first = order()
+    assert order() == first  # a reload keeps the order
+    QuizAttemptFactory(user=user, lesson=lesson)
+    second = order()
+    assert sorted(second) == sorted(first) and second != first
+    # Another learner sees another order.
+    assert (
+        re.findall(r'value="(\d+)"', client_for(UserFactory()).get(lesson_url(lesson)).content.decode())
+        != first
+    )
+
+
+def services_quiz(user, lesson, data):
+    from apps.lessons import services
+
+    answers = {int(k[1:]): {int(v)} for k, v in data.items()}
+    return services.quiz_submit(user=user, lesson=lesson, answers=answers)
