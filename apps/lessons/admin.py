@@ -23,7 +23,6 @@ from apps.lessons.models import (
     Lesson,
     Phase,
     Progress,
-    QuizAttempt,
     StuckFlag,
 )
 from apps.lessons.models import Question as QuizQuestion
@@ -213,12 +212,19 @@ def _version_diff(older: Version | None, newer: Version) -> str:
     return "\n".join(lines) or "(no change to title, summary, status or body)"
 
 
+# Learner privacy (docs/decisions.md, "Respect for learners"): leads see quiz failures and stuck
+# flags only as counts per lesson, SREs read stuck comments signed only where the reader chose.
+# The admin must not be a way around that: no quiz attempts at all, and no way to tie a stuck
+# flag to its author (a filter, a search, an ordering or a query string on `user`).
+
+
 @admin.register(StuckFlag)
 class StuckFlagAdmin(admin.ModelAdmin):
     list_display = ["lesson", "short_comment", "who", "created_at"]
     list_filter = ["lesson__phase"]
-    readonly_fields = ["lesson", "comment", "signed", "created_at"]
-    exclude = ["user"]
+    sortable_by = ["lesson", "created_at"]
+    readonly_fields = ["lesson", "comment", "signed", "who", "created_at"]
+    fields = readonly_fields
 
     @admin.display(description="comment")
     def short_comment(self, flag):
@@ -228,21 +234,37 @@ class StuckFlagAdmin(admin.ModelAdmin):
     def who(self, flag):
         return flag.user.get_username() if flag.signed else "anonymous"
 
+    def lookup_allowed(self, lookup, value, request=None):
+        # ?user=3 or ?user__id=3 would list one person's flags: an unsigned comment, named.
+        if any(part in ("user", "user_id") for part in lookup.split("__")):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
     def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # what a reader wrote, and whether they signed it, is theirs
 
 
 @admin.register(Progress)
 class ProgressAdmin(admin.ModelAdmin):
+    """Who started and completed what (leads see this too). Read-only: progress is the learner's
+    own doing, and completing a lesson by hand would open the learning gate of environments."""
+
     list_display = ["user", "lesson", "status", "started_at", "completed_at"]
     list_filter = ["status", "lesson__phase"]
     search_fields = ["user__username", "lesson__title"]
     list_select_related = ["user", "lesson"]
 
-
-@admin.register(QuizAttempt)
-class QuizAttemptAdmin(admin.ModelAdmin):
-    """Counts per lesson only: individual failures are not listed, out of respect for learners."""
-
-    def has_module_permission(self, request):
+    def has_add_permission(self, request):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# QuizAttempt has no admin: individual attempts (and so failures) are nobody's to list.

@@ -342,10 +342,26 @@ class TeamProgress:
     members: list[MemberRow]
     funnel: list[FunnelRow]
     stuck_comments: list[StuckFlag]
+    # Quiz failures and stuck flags are counted over the viewer's whole scope, and shown only
+    # when it holds enough people: otherwise these are left at 0 and this is False.
+    private_counts: bool = True
 
 
-def team_progress(*, teams: list[Team], with_comments: bool) -> TeamProgress:
-    """Members x phases completion, and per lesson the started -> completed funnel."""
+# Quiz failures and stuck flags reach leads and SREs only as counts per lesson, and a count
+# over one or two people is a statement about each of them: below this many people (besides
+# the viewer, who knows their own), no counts.
+PRIVATE_COUNTS_MIN_PEOPLE = 3
+
+
+def team_progress(
+    *, teams: list[Team], scope: list[Team], viewer: AbstractBaseUser, with_comments: bool
+) -> TeamProgress:
+    """Members x phases completion, and per lesson the started -> completed funnel.
+
+    `teams` (chosen from the viewer's `scope`) narrows who completed what. Failure and
+    stuck counts never narrow: counted over the whole scope, so that comparing one team
+    with all cannot single anyone out, and withheld when the scope is too small.
+    """
     memberships = list(
         Membership.objects.filter(team__in=teams)
         .select_related("user", "team")
@@ -386,23 +402,26 @@ def team_progress(*, teams: list[Team], with_comments: bool) -> TeamProgress:
     ):
         funnel[row["lesson_id"]].started = row["started"]
         funnel[row["lesson_id"]].completed = row["completed"]
-    for row in (
-        QuizAttempt.objects.filter(user_id__in=user_ids, passed=False, lesson__in=visible)
-        .values("lesson_id")
-        .annotate(n=Count("id"))
-    ):
-        funnel[row["lesson_id"]].quiz_failures = row["n"]
-    for row in (
-        StuckFlag.objects.filter(user_id__in=user_ids, lesson__in=visible)
-        .values("lesson_id")
-        .annotate(n=Count("id"))
-    ):
-        funnel[row["lesson_id"]].stuck = row["n"]
+    scope_ids = set(Membership.objects.filter(team__in=scope).values_list("user_id", flat=True))
+    private_counts = len(scope_ids - {viewer.pk}) >= PRIVATE_COUNTS_MIN_PEOPLE
+    if private_counts:
+        for row in (
+            QuizAttempt.objects.filter(user_id__in=scope_ids, passed=False, lesson__in=visible)
+            .values("lesson_id")
+            .annotate(n=Count("id"))
+        ):
+            funnel[row["lesson_id"]].quiz_failures = row["n"]
+        for row in (
+            StuckFlag.objects.filter(user_id__in=scope_ids, lesson__in=visible)
+            .values("lesson_id")
+            .annotate(n=Count("id"))
+        ):
+            funnel[row["lesson_id"]].stuck = row["n"]
     comments = []
     if with_comments:
+        # Every reader's comments, whichever team (if any) they are in: narrowed to a team,
+        # an unsigned comment would point at that team's few members.
         comments = list(
-            StuckFlag.objects.filter(user_id__in=user_ids)
-            .select_related("lesson", "lesson__phase", "user")
-            .order_by("-created_at")[:100]
+            StuckFlag.objects.select_related("lesson", "lesson__phase", "user").order_by("-created_at")[:100]
         )
-    return TeamProgress(teams, cards, members, list(funnel.values()), comments)
+    return TeamProgress(teams, cards, members, list(funnel.values()), comments, private_counts)

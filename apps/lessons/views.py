@@ -180,9 +180,16 @@ def team_progress(request: HttpRequest) -> HttpResponse:
         request.GET.get("team", ""), field="team", choices=["", *(t.slug for t in scope)]
     )
     teams = [t for t in scope if t.slug == selected] or scope
-    data = selectors.team_progress(teams=teams, with_comments=can_read_stuck_comments(request.user))
+    data = selectors.team_progress(
+        teams=teams, scope=scope, viewer=request.user, with_comments=can_read_stuck_comments(request.user)
+    )
     return render(
         request,
         "lessons/teams.html",
-        {"data": data, "scope": scope, "selected": selected},
+        {
+            "data": data,
+            "scope": scope,
+            "selected": selected,
+            "min_people": selectors.PRIVATE_COUNTS_MIN_PEOPLE,
+        },
     )

@@ -86,3 +86,81 @@ def test_bulk_publish_action(client_for, sre):
 def test_learners_cannot_open_the_admin(client_for):
     response = client_for(UserFactory()).get("/admin/lessons/lesson/")
     assert response.status_code == 302
+
+
+# Learner privacy through the admin (issue 11) --------------------------------------------
+
+
+@pytest.fixture
+def learners(db):
+    """dana was stuck without signing and failed the quiz; erin was stuck too."""
+    from apps.lessons.models import StuckFlag
+    from tests.factories import QuizAttemptFactory
+
+    lesson = LessonFactory(title="Probes lesson")
+    dana, erin = UserFactory(username="dana"), UserFactory(username="erin")
+    dana_flag = StuckFlag.objects.create(user=dana, lesson=lesson, comment="dana's unsigned words")
+    StuckFlag.objects.create(user=erin, lesson=lesson, comment="erin's unsigned words")
+    attempt = QuizAttemptFactory(user=dana, lesson=lesson, passed=False)
+    return {"lesson": lesson, "dana": dana, "erin": erin, "flag": dana_flag, "attempt": attempt}
+
+
+@pytest.mark.parametrize("query", ["user={id}", "user__id={id}", "user__id__exact={id}", "user_id={id}",
+                                   "user__username=dana", "user__isnull=False", "lesson__stuck_flags__user={id}"])  # fmt: skip
+def test_stuck_flags_cannot_be_filtered_by_who_wrote_them(client_for, sre, learners, query):
+    url = "/admin/lessons/stuckflag/?" + query.format(id=learners["dana"].pk)
+    response = client_for(sre).get(url)
+    assert response.status_code == 400, query  # not a list of dana's flags
+    assert "dana&#x27;s" not in response.content.decode()
+
+
+def test_a_stuck_flag_page_names_nobody_who_did_not_sign_and_cannot_be_edited(client_for, sre, learners):
+    flag = learners["flag"]
+    client = client_for(sre)
+    html = client.get(f"/admin/lessons/stuckflag/{flag.pk}/change/").content.decode()
+    assert "dana&#x27;s unsigned words" in html and "anonymous" in html and ">dana<" not in html
+    response = client.post(f"/admin/lessons/stuckflag/{flag.pk}/change/", {"signed": "on"})
+    assert response.status_code == 403
+    flag.refresh_from_db()
+    assert not flag.signed
+    history = client.get(f"/admin/lessons/stuckflag/{flag.pk}/history/").content.decode()
+    assert "dana" not in history
+
+
+def test_no_popup_or_autocomplete_lists_stuck_flags_by_their_author(client_for, sre, learners):
+    client = client_for(sre)
+    popup = client.get("/admin/lessons/stuckflag/?_to_field=user_id&_popup=1")
+    assert popup.status_code == 400
+    autocomplete = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "lessons", "model_name": "stuckflag", "field_name": "user", "term": "d"},
+    )
+    assert autocomplete.status_code in (403, 404)
+
+
+def test_quiz_attempts_have_no_admin(client_for, sre, learners):
+    client = client_for(sre)
+    for url in ["/admin/lessons/quizattempt/", f"/admin/lessons/quizattempt/{learners['attempt'].pk}/change/",
+                f"/admin/lessons/quizattempt/{learners['attempt'].pk}/history/"]:  # fmt: skip
+        assert client.get(url).status_code == 404, url
+    assert "Quiz attempts" not in client.get("/admin/lessons/").content.decode()
+
+
+def test_deleting_a_lesson_does_not_list_who_failed_its_quiz(client_for, sre, learners):
+    html = client_for(sre).get(f"/admin/lessons/lesson/{learners['lesson'].pk}/delete/").content.decode()
+    assert "a quiz attempt on Probes lesson" in html
+    assert "dana failed" not in html and "failed Probes lesson" not in html
+
+
+def test_progress_is_read_only_in_the_admin(client_for, sre, learners):
+    from apps.lessons.models import Progress
+
+    progress = Progress.objects.create(user=learners["dana"], lesson=learners["lesson"])
+    client = client_for(sre)
+    assert client.get("/admin/lessons/progress/").status_code == 200
+    url = f"/admin/lessons/progress/{progress.pk}/change/"
+    assert client.post(url, {"status": "completed", "user": progress.user_id, "lesson": progress.lesson_id,
+                             "started_at_0": "2026-01-01", "started_at_1": "00:00:00"}).status_code == 403  # fmt: skip
+    progress.refresh_from_db()
+    assert progress.status == "in_progress"
+    assert client.get("/admin/lessons/progress/add/").status_code == 403

@@ -54,7 +54,7 @@ def test_queries_do_not_grow_with_lessons_or_users(client, url_kind):
             "teams": "/learn/teams/",
         }[url_kind]
 
-    _, lead, lessons = build(phases=2, lessons_per_phase=2, members=2)
+    _, lead, lessons = build(phases=2, lessons_per_phase=2, members=3)  # 3: enough people for counts
     client.force_login(lead)
     url = url_for(lessons, lead)
     count_queries(client, url)  # warm: the first view records progress

@@ -143,10 +143,13 @@ def test_search_finds_lessons_by_body_with_postgres_full_text(client_for):
     assert "Graceful termination" in html and "Logs</a>" not in html
 
 
-def _team_setup():
+def _team_setup(*, others: int = 2):
+    """A team: a lead, dana (who failed a quiz and flagged the lesson twice) and `others` more."""
     team = TeamFactory(slug="payments")
     lead = MembershipFactory(team=team, role=Membership.Role.LEAD).user
     member = MembershipFactory(team=team, user=UserFactory(username="dana")).user
+    for _ in range(others):
+        MembershipFactory(team=team)
     lesson = LessonFactory(title="Probes lesson")
     Progress.objects.create(user=member, lesson=lesson, status="completed")
     QuizAttemptFactory(user=member, lesson=lesson, passed=False)
@@ -169,9 +172,44 @@ def test_leads_see_completion_and_counts_but_no_comments(client_for):
     assert "secret words" not in html and "signed words" not in html
 
 
+@pytest.mark.parametrize("others", [0, 1])
+def test_a_team_too_small_for_counts_to_hide_anyone_gets_none(client_for, others):
+    """With dana and at most one more person besides the lead, "1 quiz failure" would name dana."""
+    _, lead, _, _ = _team_setup(others=others)
+    html = client_for(lead).get("/learn/teams/").content.decode()
+    assert "dana" in html and "1/1" in html  # who completed what stays visible
+    row = re.search(r"Probes lesson</a>.*?</tr>", html, re.S).group(0)
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [1, 1]  # started, completed; no more
+    assert "not counted for fewer than 3 people besides you" in html
+
+
+def test_choosing_one_team_does_not_narrow_the_counts(client_for):
+    """All teams minus one team would otherwise be the counts of the other team's few people."""
+    team, lead, _, _ = _team_setup()
+    small = TeamFactory(slug="search")
+    MembershipFactory(team=small, user=lead, role=Membership.Role.LEAD)
+    loner = MembershipFactory(team=small, user=UserFactory(username="eve")).user
+    lesson = Lesson.objects.get(title="Probes lesson")
+    QuizAttemptFactory(user=loner, lesson=lesson, passed=False)
+    client = client_for(lead)
+    for query in ["", "?team=payments", "?team=search"]:
+        html = client.get("/learn/teams/" + query).content.decode()
+        row = re.search(r"Probes lesson</a>.*?</tr>", html, re.S).group(0)
+        assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)][-2:] == [2, 2], query
+
+
+def test_sres_see_every_comment_whichever_team_is_chosen(client_for, sre):
+    _setup = _team_setup()
+    loner = MembershipFactory(team=TeamFactory(slug="search"), user=UserFactory(username="eve")).user
+    StuckFlag.objects.create(user=loner, lesson=_setup[3], comment="eve's words")
+    for query in ["?team=search", "?team=payments"]:
+        html = client_for(sre).get("/learn/teams/" + query).content.decode()
+        assert "eve&#x27;s words" in html and "unsigned secret words" in html, query
+
+
 def test_leads_see_only_their_own_teams(client_for):
     _, lead, _, _ = _team_setup()
-    other = MembershipFactory(team=TeamFactory(slug="search"), user=UserFactory(username="eve"))
+    other = MembershipFactory(team=TeamFactory(slug="search"), user=UserFactory(username="zoltan"))
     html = client_for(lead).get("/learn/teams/").content.decode()
     assert other.user.username not in html
 
