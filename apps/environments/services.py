@@ -34,7 +34,7 @@ class BadInput(RequestRefused):
 
 
 # The form's request key: a uuid4 in hex (views.py), or any client's own key of this shape.
-IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+IDEMPOTENCY_KEY_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 REASON_MAX_LENGTH = 500
 
 
