@@ -5,3 +5,27 @@ class AccountsConfig(AppConfig):
     name = "apps.accounts"
     label = "accounts"
     verbose_name = "Teams and people"
+
+    def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.contrib.auth.models import Group
+
+        from apps.accounts.models import Membership, Team
+        from apps.core.config_audit import config_audit_register
+
+        # Who is in which team, and who leads it; who is an SRE (a group) or staff.
+        config_audit_register(Team, fields=["slug", "name"], team=lambda t: t, target=lambda t: t.slug)
+        config_audit_register(
+            Membership,
+            fields=["user", "team", "role"],
+            target=lambda m: f"{m.team.slug}/{m.user.get_username()}",
+        )
+        config_audit_register(
+            get_user_model(),
+            fields=["is_active", "is_staff", "is_superuser", "groups", "user_permissions"],
+            team=lambda u: None,
+            target=lambda u: u.get_username(),
+        )
+        config_audit_register(
+            Group, fields=["name", "permissions"], team=lambda g: None, target=lambda g: g.name
+        )

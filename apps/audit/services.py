@@ -38,3 +38,12 @@ def audit_record(
         message=shown(message, 2000),
         correlation=shown(correlation, 40),
     )
+
+
+def config_change_audit(*, by, instance, verb: str, changes: dict, summary: str, team, target: str,
+                        **kwargs) -> AuditEvent:  # fmt: skip
+    """Record a change to who may do what (apps.core.config_audit): `config.<model>`, and how."""
+    return audit_record(
+        actor=by, team=team, action=f"config.{instance._meta.model_name}", outcome=verb, target=target,
+        parameters={"changes": changes}, message=summary,
+    )  # fmt: skip

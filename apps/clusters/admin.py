@@ -4,6 +4,7 @@ from django.contrib import admin, messages
 from django.db import transaction
 
 from apps.clusters.models import Cluster, Namespace, SyncRun, TeamNamespace
+from apps.core.config_audit import ConfigAuditAdmin
 
 
 @admin.action(description="Sync now (queue a background sync)")
@@ -16,7 +17,7 @@ def sync_now(modeladmin, request, queryset):
 
 
 @admin.register(Cluster)
-class ClusterAdmin(admin.ModelAdmin):
+class ClusterAdmin(ConfigAuditAdmin):
     list_display = ["name", "stage", "connection", "enabled", "last_success_at", "last_error"]
     list_filter = ["stage", "connection", "enabled"]
     actions = [sync_now]
@@ -43,7 +44,7 @@ class ClusterAdmin(admin.ModelAdmin):
 
 
 @admin.register(TeamNamespace)
-class TeamNamespaceAdmin(admin.ModelAdmin):
+class TeamNamespaceAdmin(ConfigAuditAdmin):
     list_display = ["team", "cluster", "namespace"]
     list_filter = ["cluster", "team"]
     search_fields = ["namespace"]

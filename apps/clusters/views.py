@@ -77,7 +77,7 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     context.update(
         clusters=clusters,
         namespaces=selectors.team_namespace_names(team=team),
-        audit_events=audit_events(team=team, limit=10),
+        audit_events=audit_events(team=team, limit=10, clusters=[c.name for c in clusters]),
     )
     return render(request, "clusters/team.html", context)
 

@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.db import transaction
 
 from apps.clusters.models import Namespace, TeamNamespace
-from apps.environments.models import Approval, Deployment, Environment
+from apps.core.config_audit import ConfigAuditAdmin
+from apps.environments.models import ENVIRONMENT_SETTINGS, Approval, Deployment, Environment
 
 # Longer is no longer an approval of a tag someone looked at; far longer overflowed the date (a 500).
 APPROVAL_TTL_MAX_HOURS = 24 * 30
@@ -16,11 +17,7 @@ APPROVAL_TTL_MAX_HOURS = 24 * 30
 class EnvironmentForm(forms.ModelForm):
     class Meta:
         model = Environment
-        fields = [
-            "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
-            "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
-            "required_role", "required_phases", "requires_approval", "approval_ttl_hours",
-        ]  # fmt: skip
+        fields = ENVIRONMENT_SETTINGS
 
     def clean_approval_ttl_hours(self) -> int | None:
         hours = self.cleaned_data["approval_ttl_hours"]
@@ -67,7 +64,7 @@ def refresh_now(modeladmin, request, queryset):
 
 
 @admin.register(Environment)
-class EnvironmentAdmin(admin.ModelAdmin):
+class EnvironmentAdmin(ConfigAuditAdmin):
     form = EnvironmentForm
     list_display = ["__str__", "stage", "cluster", "namespace", "git_tag", "requires_approval", "git_error"]
     list_filter = ["stage", "team", "cluster"]

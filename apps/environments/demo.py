@@ -15,6 +15,7 @@ from django.db import transaction
 from apps.accounts.demo import demo_allowed
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster
+from apps.core.config_audit import config_change_record, config_snapshot
 from apps.environments.models import Environment
 from apps.lessons.models import Phase
 
@@ -32,6 +33,7 @@ def demo_environments_configure(*, cluster: Cluster, repo: Path) -> tuple[Enviro
     from kubesim.objects import REGISTRY
 
     team = Team.objects.get(slug="payments")
+    stored = {e.stage: config_snapshot(e) for e in Environment.objects.filter(team=team, app="checkout-api")}
     common = {
         "cluster": cluster, "repo_url": str(repo), "branch": "main",
         "image": f"{REGISTRY}/payments/checkout-api", "image_repository": "payments/checkout-api",
@@ -55,6 +57,10 @@ def demo_environments_configure(*, cluster: Cluster, repo: Path) -> tuple[Enviro
             },
         )  # fmt: skip
         production.required_phases.set(Phase.objects.filter(slug=DEMO_REQUIRED_PHASE))
+        for environment in (staging, production):
+            before = stored.get(environment.stage)
+            verb = "changed" if before is not None else "created"
+            config_change_record(by=None, instance=environment, verb=verb, before=before or {})
     return staging, production
 
 

@@ -22,6 +22,14 @@ IMAGE_POLICY_VALIDATOR = RegexValidator(IMAGE_POLICY_PATTERN, "Expected the form
 OBJECT_REF_VALIDATOR = RegexValidator(OBJECT_REF_PATTERN, "Expected the form namespace/name.")
 
 
+# What an SRE sets (the admin's form); a change to any of them is an audit event.
+ENVIRONMENT_SETTINGS = [
+    "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
+    "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
+    "required_role", "required_phases", "requires_approval", "approval_ttl_hours",
+]  # fmt: skip
+
+
 class Environment(models.Model):
     """A team's application in one stage on one cluster, deployed by Flux from a GitOps repository."""
 

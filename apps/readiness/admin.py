@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from apps.accounts.permissions import is_sre
 from apps.core import inputs
+from apps.core.config_audit import ConfigAuditAdmin
 from apps.readiness.models import WAIVER_REASON_MAX_LENGTH, Finding, Waiver
 from apps.readiness.services import waiver_changed
 
@@ -46,7 +47,7 @@ class WaiverForm(forms.ModelForm):
 
 
 @admin.register(Waiver)
-class WaiverAdmin(SREOnly, admin.ModelAdmin):
+class WaiverAdmin(SREOnly, ConfigAuditAdmin):
     form = WaiverForm
     list_display = ["rule", "cluster", "namespace", "workload_name", "expires_at", "created_by", "reason"]
     list_filter = ["rule", "cluster"]

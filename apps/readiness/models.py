@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import Team
-from apps.clusters.models import Cluster
+from apps.clusters.models import Cluster, Namespace
 
 
 def _rule_choices() -> list[tuple[str, str]]:
@@ -111,6 +111,21 @@ class Waiver(models.Model):
             raise ValidationError({"expires_at": "A waiver must expire in the future."})
         if not (self.namespace or self.cluster_id):
             raise ValidationError("Name a cluster or a namespace: a waiver for every team is a rule change.")
+
+    def owning_team(self) -> Team | None:
+        """The one team whose namespace the waiver names; None for any namespace or several teams."""
+        if not self.namespace:
+            return None
+        namespaces = Namespace.objects.filter(name=self.namespace, team__isnull=False)
+        if self.cluster_id:
+            namespaces = namespaces.filter(cluster_id=self.cluster_id)
+        team_ids = set(namespaces.values_list("team_id", flat=True))
+        return Team.objects.filter(pk=team_ids.pop()).first() if len(team_ids) == 1 else None
+
+    @property
+    def audit_target(self) -> str:
+        where = f"{self.cluster.name if self.cluster_id else '*'}/{self.namespace or '*'}"
+        return f"{where}/Waiver/{self.rule}" + (f"/{self.workload_name}" if self.workload_name else "")
 
     def covers(self, *, cluster_id: int, namespace: str, name: str, rule: str) -> bool:
         return (

@@ -53,3 +53,25 @@ def test_a_very_long_approval_lifetime_no_longer_breaks_approvals(client_for, ad
         f"/teams/payments/environments/{production.slug}/approvals/", {"tag": "v2.15.0"}
     )
     assert response.status_code == 302
+
+
+def test_changing_an_environments_gates_is_audited_and_shown_to_the_team(
+    client_for, admin_user, envs, people
+):
+    from apps.audit.models import AuditEvent
+
+    production = envs["production"]
+    response = client_for(admin_user).post(
+        f"/admin/environments/environment/{production.pk}/change/",
+        _form_data(production, requires_approval="", required_phases=[], required_role="lead"),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    event = AuditEvent.objects.get(action="config.environment")
+    assert (event.outcome, event.team, event.target) == ("changed", production.team, production.audit_target)
+    assert event.parameters["changes"] == {
+        "required_role": ["member", "lead"],
+        "requires_approval": ["True", "False"],
+        "required_phases": {"added": [], "removed": ["Shipping with Flux"]},
+    }
+    html = client_for(people["member"]).get("/teams/payments/").content.decode()
+    assert "config.environment" in html and "requires approval: True → False" in html

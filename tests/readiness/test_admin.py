@@ -106,3 +106,25 @@ def test_a_reason_that_is_not_plain_text_is_refused(client_for, sre, cluster, re
     response = client_for(sre).post("/admin/readiness/waiver/add/", _waiver_form(cluster, reason))
     assert response.status_code == 200 and "use plain text" in response.content.decode()
     assert not Waiver.objects.exists()
+
+
+def test_waivers_added_changed_and_deleted_are_audited_for_the_team_they_concern(
+    client_for, sre, cluster, monkeypatch
+):
+    from apps.audit.models import AuditEvent
+    from apps.clusters import sync
+    from apps.readiness import tasks
+
+    sync.cluster_sync(cluster=cluster)  # payments owns the payments namespace
+    monkeypatch.setattr(tasks.readiness_recompute, "delay", lambda pk: None)  # tested above
+    client = client_for(sre)
+    form = _waiver_form(cluster, "Pod Identity in May")
+    client.post("/admin/readiness/waiver/add/", form)
+    waiver = Waiver.objects.get()
+    client.post(f"/admin/readiness/waiver/{waiver.pk}/change/", {**form, "reason": "Pod Identity in June"})
+    client.post(f"/admin/readiness/waiver/{waiver.pk}/delete/", {"post": "yes"})
+    events = list(AuditEvent.objects.filter(action="config.waiver").order_by("id"))
+    assert [e.outcome for e in events] == ["created", "changed", "deleted"]
+    assert {e.team.slug for e in events} == {"payments"}
+    assert events[0].target == "demo/payments/Waiver/sts-regional-endpoints/fraud-scorer"
+    assert events[1].parameters["changes"] == {"reason": ["Pod Identity in May", "Pod Identity in June"]}
