@@ -38,7 +38,15 @@ class ClusterAdmin(ConfigAuditAdmin):
                 "secret); it is never uploaded, since its exec plugins run commands.",
             },
         ),
-        ("Links", {"fields": ["logs_url_template", "datadog_url_template"]}),
+        (
+            "Links",
+            {
+                "fields": ["logs_url_template", "datadog_url_template"],
+                "description": "Each is an http:// or https:// address with its host written out; the "
+                "placeholders stand bare in braces ({pod}, never {pod:…} or {pod.x}), and each value "
+                "is URL-encoded where it stands.",
+            },
+        ),
         ("Last sync", {"fields": ["last_sync_at", "last_success_at", "last_error", "kind_errors"]}),
     ]
 

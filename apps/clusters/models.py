@@ -34,13 +34,11 @@ class Cluster(models.Model):
     logs_url_template = models.CharField(
         max_length=1000,
         blank=True,
-        help_text="Grafana Explore URL for Loki (https://…) with {query} (URL-encoded LogQL), "
-        "{cluster}, {namespace}, {pod}; placeholders bare, nothing after their names.",
+        help_text="Grafana Explore URL for Loki with {query} (URL-encoded LogQL), "
+        "{cluster}, {namespace}, {pod}.",
     )
     datadog_url_template = models.CharField(
-        max_length=1000,
-        blank=True,
-        help_text="Datadog URL (https://…) with {cluster}, {namespace}, {pod}; placeholders bare.",
+        max_length=1000, blank=True, help_text="Datadog URL with {cluster}, {namespace}, {pod}."
     )
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
