@@ -312,18 +312,31 @@ def test_the_yaml_error_names_the_line_in_the_file(tmp_path):
     assert "01-basics/01-pods.md:5:" in err or "01-basics/01-pods.md:4:" in err
 
 
+# With the 80 % pass mark, five questions is the fewest that forgive one miss (4 of 5).
+MIN_QUESTIONS = 5
+
+
 def test_the_shipped_curriculum_is_valid_and_complete():
+    from apps.lessons.models import Question
+
     out, err = run(settings.SHIRUBE_CONTENT_DIR, "--check")
     assert "error" not in err
+    files = sorted(settings.SHIRUBE_CONTENT_DIR.glob("[0-9][0-9]-*/[0-9][0-9]-*.md"))
     phases = [p for p in settings.SHIRUBE_CONTENT_DIR.iterdir() if p.is_dir()]
     assert len(phases) >= 5
     run(settings.SHIRUBE_CONTENT_DIR)
     lessons = Lesson.objects.all()
-    assert lessons.count() >= 20
+    assert lessons.count() == len(files)  # every lesson file imported, counted from the tree
     for lesson in lessons:
-        assert lesson.questions.count() >= 3, lesson.slug
+        assert lesson.questions.count() >= MIN_QUESTIONS, lesson.slug
         assert "<pre" in lesson.body_html, f"{lesson.slug} has no worked example"
         assert "Pitfalls" in lesson.body_html, f"{lesson.slug} has no pitfalls section"
+    # The same question in two lessons tests one thing twice and skews "most missed".
+    asked: dict[str, str] = {}
+    for question in Question.objects.select_related("lesson"):
+        text = " ".join(question.text.lower().split())
+        assert text not in asked, f"{question.lesson.slug} repeats a question of {asked[text]}"
+        asked[text] = question.lesson.slug
 
 
 def test_content_hash_tracks_every_authored_field(tmp_path):
