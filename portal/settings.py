@@ -237,6 +237,8 @@ SHIRUBE_GIT_SSH_KEY_FILE = env_str("SHIRUBE_GIT_SSH_KEY_FILE", "")
 SHIRUBE_GIT_KNOWN_HOSTS_FILE = env_str("SHIRUBE_GIT_KNOWN_HOSTS_FILE", "")
 SHIRUBE_GIT_TOKEN_FILE = env_str("SHIRUBE_GIT_TOKEN_FILE", "")
 SHIRUBE_GIT_TOKEN_USERNAME = env_str("SHIRUBE_GIT_TOKEN_USERNAME", "x-access-token")
+# Repositories as local paths or file:// reach anything on the worker's disk: the demo and tests only.
+SHIRUBE_GIT_ALLOW_LOCAL = env_bool("SHIRUBE_GIT_ALLOW_LOCAL", False)
 # Local clones of the GitOps repositories, one per repository and branch.
 SHIRUBE_GITOPS_WORKDIR = Path(env_str("SHIRUBE_GITOPS_WORKDIR", str(VAR_DIR / "gitops")))
 SHIRUBE_GIT_TIMEOUT = env_int("SHIRUBE_GIT_TIMEOUT", 60, minimum=5)

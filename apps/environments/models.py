@@ -6,12 +6,14 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from apps.accounts.models import SLUG_VALIDATOR, Team
 from apps.clusters.models import Cluster
+from apps.environments.gitops import branch_problem, repo_url_problem
 from apps.lessons.models import Phase
 
 IMAGE_POLICY_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
@@ -20,6 +22,17 @@ OBJECT_REF_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z
 
 IMAGE_POLICY_VALIDATOR = RegexValidator(IMAGE_POLICY_PATTERN, "Expected the form payments:checkout-api.")
 OBJECT_REF_VALIDATOR = RegexValidator(OBJECT_REF_PATTERN, "Expected the form namespace/name.")
+
+
+def validate_repo_url(value: str) -> None:
+    """https, ssh or git@host:path; local paths only with SHIRUBE_GIT_ALLOW_LOCAL (the writer checks too)."""
+    if problem := repo_url_problem(value, allow_local=settings.SHIRUBE_GIT_ALLOW_LOCAL):
+        raise ValidationError(problem)
+
+
+def validate_branch(value: str) -> None:
+    if problem := branch_problem(value):
+        raise ValidationError(problem)
 
 
 class Environment(models.Model):
@@ -47,9 +60,12 @@ class Environment(models.Model):
         help_text="The Flux Kustomization that deploys it, as namespace/name.",
     )
     repo_url = models.CharField(
-        max_length=500, help_text="The GitOps repository (ssh://, https:// or a local path for demos)."
+        max_length=500,
+        validators=[validate_repo_url],
+        help_text="The GitOps repository: https://host/path, ssh://host/path or git@host:path "
+        "(a local path only where SHIRUBE_GIT_ALLOW_LOCAL is on).",
     )
-    branch = models.CharField(max_length=200, default="main")
+    branch = models.CharField(max_length=200, default="main", validators=[validate_branch])
     kustomization_path = models.CharField(
         max_length=500,
         help_text="Path in the repository of the kustomization.yaml whose images: entry sets the tag.",

@@ -39,6 +39,7 @@ def repo_spec(environment: Environment) -> gitops.RepoSpec:
         known_hosts_file=settings.SHIRUBE_GIT_KNOWN_HOSTS_FILE or None,
         token_file=settings.SHIRUBE_GIT_TOKEN_FILE or None,
         token_username=settings.SHIRUBE_GIT_TOKEN_USERNAME,
+        allow_local=settings.SHIRUBE_GIT_ALLOW_LOCAL,
     )
 
 

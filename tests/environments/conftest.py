@@ -113,12 +113,18 @@ def git_head(git_run):
 
 @pytest.fixture
 def git_spec(tmp_path, git_remote):
-    """A RepoSpec for git_remote with its own clone cache."""
+    """A RepoSpec for git_remote (a local repository, so allowed explicitly) with its own clone cache."""
     from apps.environments.gitops import RepoSpec, workdir_for
 
     def spec(bare: Path | None = None, cache: str = "cache", **kwargs) -> RepoSpec:
         url = str(bare or git_remote)
-        return RepoSpec(url=url, branch="main", workdir=workdir_for(tmp_path / cache, url, "main"), **kwargs)
+        return RepoSpec(
+            url=url,
+            branch="main",
+            workdir=workdir_for(tmp_path / cache, url, "main"),
+            allow_local=True,
+            **kwargs,
+        )
 
     return spec
 
