@@ -153,6 +153,16 @@ def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
         return Gate("applicable", False, "There is no earlier deployment to roll back to.")
     if action in ("pin", "follow") and not environment.image_policy:
         return Gate("applicable", False, "This environment does not follow an image policy.")
+    if action == "follow" and environment.tag_changes_gated:
+        # Gating the click would not be enough: automation would then move the tag again and
+        # again, each time without an approval or a healthy run where it is promoted from.
+        return Gate(
+            "applicable",
+            False,
+            f"{environment.slug} never follows image automation: its tags change only "
+            f"{'by promotion' if environment.promotes_from_id else 'by a deployment'}"
+            f"{' with an approval' if environment.requires_approval else ''}, which automation would skip.",
+        )
     if action == "pin" and not environment.follows_automation:
         return Gate("applicable", False, "The environment is already pinned.")
     if action == "follow" and environment.follows_automation:

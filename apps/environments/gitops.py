@@ -331,17 +331,34 @@ def image_set_tag(
     attempts: int = DEFAULT_ATTEMPTS,
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    expect_tag: str | None = None,
 ) -> CommitResult:
-    """Set the image's newTag, pinning it (marker and digest removed); commit as the author and push."""
+    """Set the image's newTag, pinning it (marker and digest removed); commit as the author and push.
+
+    With `expect_tag`, refuse (step "edit", nothing committed) unless git still has that tag:
+    a pin must take the marker off without changing what runs.
+    """
     if not tag_valid(tag):
         raise InvalidTag(
             f"{tag!r} is not a valid image tag: it must match {TAG_PATTERN.pattern} "
             "(letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-')."
         )
+
+    def edit(text: str) -> Edit:
+        if expect_tag is not None:
+            current = entry_read(text, image=image, path=path).new_tag
+            if current != expect_tag:
+                raise GitOpsError(
+                    "edit",
+                    f"Git has {image} at {current}, not {expect_tag}: it moved since the page was read. "
+                    "Nothing was committed; read the page again.",
+                )
+        return edit_set_tag(text, image=image, tag=tag)
+
     return _write(
         repo,
         path=path,
-        edit=lambda text: edit_set_tag(text, image=image, tag=tag),
+        edit=edit,
         author=(author_name, author_email),
         message=message,
         attempts=attempts,

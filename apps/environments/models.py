@@ -157,6 +157,11 @@ class Environment(models.Model):
         return bool(self.git_marker)
 
     @property
+    def tag_changes_gated(self) -> bool:
+        """A new tag needs an approval or a promotion here, so image automation must never move it."""
+        return self.is_production or self.requires_approval or self.promotes_from_id is not None
+
+    @property
     def pinned(self) -> bool:
         return bool(self.image_policy) and bool(self.git_sha) and not self.git_marker
 

@@ -21,7 +21,7 @@ from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.actions import REQUESTED_AT, reconcile_source
 from apps.clusters.models import FluxObject
-from apps.environments import gitops
+from apps.environments import gates, gitops
 from apps.environments.models import Deployment, Environment
 from apps.environments.selectors import image_split, revision_has
 
@@ -147,7 +147,23 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
     if not claimed:
         return None  # another worker took it
     deployment.refresh_from_db()
+    if refusal := _refusal_at_commit(deployment):
+        _finish(deployment, Status.FAILED, refusal, step="gates")
+        return None
     return _commit(deployment)
+
+
+def _refusal_at_commit(deployment: Deployment) -> str | None:
+    """The gates that can have changed since the request, checked again before git is touched.
+
+    A deployment may have waited in the queue (or been queued before a gate existed).
+    """
+    env = deployment.environment
+    if deployment.kind == Deployment.Kind.FOLLOW:
+        gate = gates.applicable_gate(env, deployment.kind, deployment.tag)
+        if not gate.ok:
+            return gate.message
+    return None
 
 
 def _commit_message(deployment: Deployment) -> str:
@@ -196,6 +212,9 @@ def _commit(deployment: Deployment) -> float | None:
                 repo, path=env.kustomization_path, image=env.image, tag=deployment.tag,
                 author_name=name, author_email=email, message=_commit_message(deployment),
                 attempts=settings.SHIRUBE_GIT_PUSH_ATTEMPTS, timeout=settings.SHIRUBE_GIT_TIMEOUT,
+                # A pin only takes the marker off: if git moved since the page was read, writing
+                # the tag the page showed would change what runs, past every gate.
+                expect_tag=deployment.tag if deployment.kind == Deployment.Kind.PIN else None,
             )  # fmt: skip
     except gitops.GitOpsError as exc:
         _finish(deployment, Status.FAILED, str(exc), step=exc.step)
