@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -19,6 +19,10 @@ from apps.lessons.models import Phase
 IMAGE_POLICY_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 OBJECT_REF_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 
+
+# An approval is for one tag now, not a standing permission; a bound also keeps
+# "now + lifetime" a date (a huge value overflowed into a 500).
+APPROVAL_TTL_MAX_HOURS = 24 * 30
 
 IMAGE_POLICY_VALIDATOR = RegexValidator(IMAGE_POLICY_PATTERN, "Expected the form payments:checkout-api.")
 OBJECT_REF_VALIDATOR = RegexValidator(OBJECT_REF_PATTERN, "Expected the form namespace/name.")
@@ -102,7 +106,13 @@ class Environment(models.Model):
     requires_approval = models.BooleanField(
         default=False, help_text="A lead of the team or an SRE, never the requester, approves each tag."
     )
-    approval_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="Default: 24 hours.")
+    approval_ttl_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(APPROVAL_TTL_MAX_HOURS)],
+        help_text=f"How long an approval lasts. Default: SHIRUBE_APPROVAL_TTL_HOURS (24); "
+        f"at most {APPROVAL_TTL_MAX_HOURS} hours (30 days).",
+    )
     # What git says, refreshed by a task (page views never touch git).
     git_sha = models.CharField(max_length=40, blank=True, editable=False)
     git_tag = models.CharField(max_length=128, blank=True, editable=False)
@@ -149,7 +159,9 @@ class Environment(models.Model):
 
     @property
     def approval_ttl(self) -> timedelta:
-        return timedelta(hours=self.approval_ttl_hours or settings.SHIRUBE_APPROVAL_TTL_HOURS)
+        # Bounded here too: a row saved before the bound existed must not overflow a date.
+        hours = self.approval_ttl_hours or settings.SHIRUBE_APPROVAL_TTL_HOURS
+        return timedelta(hours=min(hours, APPROVAL_TTL_MAX_HOURS))
 
     @property
     def follows_automation(self) -> bool:

@@ -163,6 +163,10 @@ def _refusal_at_commit(deployment: Deployment) -> str | None:
         gate = gates.applicable_gate(env, deployment.kind, deployment.tag)
         if not gate.ok:
             return gate.message
+    if deployment.approval_id:
+        approval = deployment.approval
+        approval.environment = env
+        return gates.approver_lapsed(approval)
     return None
 
 
