@@ -131,13 +131,15 @@ if env_bool("BEHIND_TLS_PROXY", False):
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _queue = VAR_DIR / "celery-queue"
-    # The transport expects its folders; web, worker and beat may start in any order.
-    for _folder in (_queue, VAR_DIR / "celery-processed"):
+    # The transport expects its folders; web, worker and beat may start in any order. Its
+    # exchange bindings default to `control/` in the working directory: the checkout.
+    for _folder in (_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
