@@ -249,7 +249,8 @@ SHIRUBE_GIT_PUSH_ATTEMPTS = env_int("SHIRUBE_GIT_PUSH_ATTEMPTS", 3, minimum=1)
 SHIRUBE_APPROVAL_TTL_HOURS = env_int("SHIRUBE_APPROVAL_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
 # How long a deployment may stay in each step before it is marked failed.
 SHIRUBE_DEPLOY_QUEUE_TIMEOUT = env_int("SHIRUBE_DEPLOY_QUEUE_TIMEOUT", 900, minimum=10)
-SHIRUBE_DEPLOY_COMMIT_TIMEOUT = env_int("SHIRUBE_DEPLOY_COMMIT_TIMEOUT", 300, minimum=10)
+# A committing worker beats every few seconds while git runs; this long without a beat, it is dead.
+SHIRUBE_DEPLOY_COMMIT_TIMEOUT = env_int("SHIRUBE_DEPLOY_COMMIT_TIMEOUT", 30, minimum=10)
 SHIRUBE_DEPLOY_RECONCILE_TIMEOUT = env_int("SHIRUBE_DEPLOY_RECONCILE_TIMEOUT", 300, minimum=5)
 SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT = env_int("SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT", 600, minimum=5)
 SHIRUBE_DEPLOY_POLL_SECONDS = env_int("SHIRUBE_DEPLOY_POLL_SECONDS", 3, minimum=1)

@@ -57,6 +57,13 @@ COMMITTER_EMAIL = "shirube@localhost"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPTS = 3
 DEFAULT_LOCK_TIMEOUT = 300.0
+# How often a waiting writer calls its `heartbeat`: while git runs and while it waits for the lock.
+HEARTBEAT_SECONDS = 5.0
+
+# Callbacks a caller can pass: `heartbeat()` says the writer is alive (and may raise to stop it,
+# killing the running git); `before_push(sha, edit)` hears of each commit before it is pushed.
+Heartbeat = Callable[[], None]
+BeforePush = Callable[[str, "Edit"], None]
 
 # Words some YAML loader (1.1 booleans, Go's yaml.v2) reads as non-strings.
 _NON_STRING_WORDS = {
@@ -301,6 +308,33 @@ def head_sha(repo: RepoSpec, *, timeout: float = DEFAULT_TIMEOUT) -> str:
     raise RepoUnreachable(f"Branch {repo.branch!r} does not exist in {git.safe_url}.")
 
 
+def commit_landed(
+    repo: RepoSpec,
+    *,
+    sha: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    heartbeat: Heartbeat | None = None,
+) -> bool:
+    """Whether the commit is on the branch now (it or a descendant is the remote head).
+
+    For a writer that died after handing a commit to `git push`: the push may have
+    landed, or may still land later (an orphaned push); either way the remote decides.
+    """
+    if not re.fullmatch(r"[0-9a-f]{40}", sha or ""):
+        raise GitOpsError("fetch", f"{sha!r} is not a commit id.")
+    _check_repo(repo)
+    with _locked(Path(repo.workdir), lock_timeout, heartbeat):
+        git = _Git(repo, timeout, heartbeat)
+        head = git.fetch()
+        if git.run(["cat-file", "-e", "--end-of-options", f"{sha}^{{commit}}"], step="fetch").code != 0:
+            return False  # not fetched, so not on the branch (and never made here, or gone with the cache)
+        out = git.run(["merge-base", "--is-ancestor", "--end-of-options", sha, head], step="fetch")
+        if out.code not in (0, 1):
+            raise GitOpsError("fetch", f"git merge-base failed: {git.tail(out.stderr)}")
+        return out.code == 0
+
+
 def image_read(
     repo: RepoSpec,
     *,
@@ -308,12 +342,13 @@ def image_read(
     image: str,
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    heartbeat: Heartbeat | None = None,
 ) -> ImageEntry:
     """Fetch the branch and return the image's entry in the kustomization at path."""
     _check_path(path)
     _check_repo(repo)
-    with _locked(Path(repo.workdir), lock_timeout):
-        git = _Git(repo, timeout)
+    with _locked(Path(repo.workdir), lock_timeout, heartbeat):
+        git = _Git(repo, timeout, heartbeat)
         head = git.fetch()
         _mode, text = git.read_text(head, path)
     return entry_read(text, image=image, sha=head, path=path)
@@ -332,6 +367,8 @@ def image_set_tag(
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     expect_tag: str | None = None,
+    heartbeat: Heartbeat | None = None,
+    before_push: BeforePush | None = None,
 ) -> CommitResult:
     """Set the image's newTag, pinning it (marker and digest removed); commit as the author and push.
 
@@ -364,6 +401,8 @@ def image_set_tag(
         attempts=attempts,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        heartbeat=heartbeat,
+        before_push=before_push,
     )
 
 
@@ -379,6 +418,8 @@ def image_follow_automation(
     attempts: int = DEFAULT_ATTEMPTS,
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    heartbeat: Heartbeat | None = None,
+    before_push: BeforePush | None = None,
 ) -> CommitResult:
     """Put the `{"$imagepolicy": "<policy>:tag"}` marker back on the newTag line; commit and push."""
     policy = _check_policy(policy)
@@ -391,6 +432,8 @@ def image_follow_automation(
         attempts=attempts,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        heartbeat=heartbeat,
+        before_push=before_push,
     )
 
 
@@ -781,10 +824,11 @@ def _check_path(path: str) -> None:
 class _Git:
     """git commands against one repository's bare clone cache, with a clean, credentialed environment."""
 
-    def __init__(self, repo: RepoSpec, timeout: float):
+    def __init__(self, repo: RepoSpec, timeout: float, heartbeat: Heartbeat | None = None):
         _check_repo(repo)  # again here: every path to git goes through this class
         self.repo = repo
         self.timeout = timeout
+        self.heartbeat = heartbeat
         self.workdir = Path(repo.workdir)
         self.secrets: list[str] = []
         self.safe_url = _scrub_url(repo.url)
@@ -901,14 +945,28 @@ class _Git:
             )
         except OSError as exc:
             raise GitOpsError(step, f"Cannot run git: {exc.strerror}.") from None
-        try:
-            stdout, stderr = proc.communicate(input, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise GitOpsError(
-                step, f"git {args[0]} on {self.safe_url} did not finish within {self.timeout:g} seconds."
-            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            # Short waits, so the caller hears that we are alive while git runs (a push can
+            # take the whole timeout); a heartbeat that raises stops git and us.
+            wait = min(HEARTBEAT_SECONDS, max(0.0, deadline - time.monotonic()))
+            try:
+                stdout, stderr = proc.communicate(input, timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                input = None  # already sent: communicate() carries on from where it was
+                if time.monotonic() >= deadline:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.communicate()
+                    late = f"git {args[0]} on {self.safe_url} did not finish within {self.timeout:g} seconds."
+                    raise GitOpsError(step, late) from None
+                if self.heartbeat:
+                    try:
+                        self.heartbeat()
+                    except BaseException:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.communicate()
+                        raise
         return _Out(proc.returncode, stdout, stderr.decode(errors="replace"))
 
     def check(self, args: list[str], *, step: str, **kwargs) -> str:
@@ -1119,12 +1177,13 @@ def _scrub_url(url: str) -> str:
 
 
 @contextmanager
-def _locked(workdir: Path, timeout: float) -> Iterator[None]:
+def _locked(workdir: Path, timeout: float, heartbeat: Heartbeat | None = None) -> Iterator[None]:
     """Serialise use of one clone cache across processes on this host (Celery workers)."""
     workdir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = workdir.parent / f"{workdir.name}.lock"
     with open(lock_path, "a") as handle:
         deadline = time.monotonic() + timeout
+        beat = time.monotonic() + HEARTBEAT_SECONDS
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1135,6 +1194,9 @@ def _locked(workdir: Path, timeout: float) -> Iterator[None]:
                         "lock",
                         f"Another deploy to this repository held its clone for over {timeout:g} seconds.",
                     ) from None
+                if heartbeat and time.monotonic() > beat:
+                    heartbeat()
+                    beat = time.monotonic() + HEARTBEAT_SECONDS
                 time.sleep(0.05)
         try:
             yield
@@ -1170,6 +1232,8 @@ def _write(
     attempts: int,
     timeout: float,
     lock_timeout: float,
+    heartbeat: Heartbeat | None = None,
+    before_push: BeforePush | None = None,
 ) -> CommitResult:
     """Fetch, edit, commit, push; on a race rebase (or re-apply) and retry. Nothing lands by halves."""
     _check_path(path)
@@ -1179,8 +1243,8 @@ def _write(
         raise GitOpsError("commit", "The commit message is empty.")
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
-    with _locked(Path(repo.workdir), lock_timeout):
-        git = _Git(repo, timeout)
+    with _locked(Path(repo.workdir), lock_timeout, heartbeat):
+        git = _Git(repo, timeout, heartbeat)
         head = git.fetch()
         mode, text = git.read_text(head, path)
         result = edit(text)
@@ -1191,6 +1255,8 @@ def _write(
         how = "direct"
         reason = ""
         for attempt in range(1, attempts + 1):
+            if before_push:
+                before_push(commit, result)
             status, reason = git.push(commit)
             if status == "ok":
                 logger.info("gitops: pushed %s to %s %s (%s)", commit[:12], git.safe_url, repo.branch, how)

@@ -249,6 +249,12 @@ class Deployment(models.Model):
     pinned = models.BooleanField(default=False)  # this commit took the setter marker off
     reconcile_token = models.CharField(max_length=64, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)  # Flux applied our commit
+    # The worker holding the commit step, its last sign of life, and the commit it handed to
+    # `git push` (recorded first): a worker that dies mid-commit is taken over, and the remote
+    # asked about that commit, instead of the environment waiting and the commit being made twice.
+    worker = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    pushing_sha = models.CharField(max_length=40, blank=True)
     message = models.TextField(blank=True)  # progress, or why it failed
     failed_step = models.CharField(max_length=20, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -131,6 +131,7 @@ def git_spec(tmp_path, git_remote):
 
 # Environment fixtures --------------------------------------------------------
 # The cluster fixtures (kubesim over HTTP and a Cluster row) and the environments'
-# own (envfixtures.py), shared by the environment test modules.
+# own (envfixtures.py, runnerfixtures.py), shared by the environment test modules.
 from tests.clusters.conftest import cluster, sim, teams  # noqa: E402, F401
 from tests.environments.envfixtures import envs, flux_phase, people  # noqa: E402, F401
+from tests.environments.runnerfixtures import alice, flux, repo, staging  # noqa: E402, F401
