@@ -7,6 +7,7 @@ queue a sync so the pages show the result).
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -18,6 +19,8 @@ from apps.accounts.permissions import can_act_on_team
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import FluxAction, FluxObject, Namespace
+
+log = logging.getLogger(__name__)
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 SUSPENDED_BY = "shirube.io/suspended-by"
@@ -164,4 +167,7 @@ def flux_action_run(*, action_id: int, timeout: float | None = None) -> FluxActi
                 )  # fmt: skip
             time.sleep(POLL_SECONDS)
     except (kube.KubeError, kube.ClusterUnreachable) as exc:
+        # The page and the audit log (read by everyone) get the summary; the detail, which
+        # can name hosts and ports, goes to the log for SREs.
+        log.warning("Flux action %s (%s) failed: %s", flux_action.pk, flux_action.target, exc.detail)
         return _finish(flux_action, FluxAction.Status.FAILED, str(exc))
