@@ -7,6 +7,7 @@ queue a sync so the pages show the result).
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
@@ -19,6 +20,8 @@ from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import FluxAction, FluxObject, Namespace
 from apps.clusters.signals import flux_objects_production
+
+log = logging.getLogger(__name__)
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 SUSPENDED_BY = "shirube.io/suspended-by"
@@ -178,4 +181,7 @@ def flux_action_run(*, action_id: int, timeout: float | None = None) -> FluxActi
                 )  # fmt: skip
             time.sleep(POLL_SECONDS)
     except (kube.KubeError, kube.ClusterUnreachable) as exc:
+        # The page and the audit log (read by everyone) get the summary; the detail, which
+        # can name hosts and ports, goes to the log for SREs.
+        log.warning("Flux action %s (%s) failed: %s", flux_action.pk, flux_action.target, exc.detail)
         return _finish(flux_action, FluxAction.Status.FAILED, str(exc))

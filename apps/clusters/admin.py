@@ -20,7 +20,10 @@ class ClusterAdmin(admin.ModelAdmin):
     list_display = ["name", "stage", "connection", "enabled", "last_success_at", "last_error"]
     list_filter = ["stage", "connection", "enabled"]
     actions = [sync_now]
-    readonly_fields = ["last_sync_at", "last_success_at", "last_error", "kind_errors"]
+    readonly_fields = [
+        "last_sync_at", "last_success_at", "last_error", "last_error_detail",
+        "kind_errors", "kind_error_details", "skipped_objects",
+    ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["name", "stage", "enabled"]}),
         (
@@ -38,7 +41,14 @@ class ClusterAdmin(admin.ModelAdmin):
             },
         ),
         ("Links", {"fields": ["logs_url_template", "datadog_url_template"]}),
-        ("Last sync", {"fields": ["last_sync_at", "last_success_at", "last_error", "kind_errors"]}),
+        (
+            "Last sync",
+            {
+                "fields": readonly_fields,
+                "description": "Errors as every reader sees them, then the details (SREs only), and the "
+                "malformed objects the last sync skipped (each sync run lists its own).",
+            },
+        ),
     ]
 
 
@@ -80,6 +90,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         "created",
         "updated",
         "deleted",
+        "skipped",
     ]
     list_filter = ["cluster", "status"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]
