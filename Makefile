@@ -5,7 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-RUN_ENV := DEBUG=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+# The demo's GitOps repository is a local one (var/demo-gitops.git), which production never allows.
+RUN_ENV := DEBUG=true SHIRUBE_GIT_ALLOW_LOCAL=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
 .PHONY: setup run test lint bench clean
 

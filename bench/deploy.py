@@ -55,6 +55,7 @@ def main() -> None:
         from kubesim.store import Store
 
         settings.SHIRUBE_GITOPS_WORKDIR = tmp / "work"
+        settings.SHIRUBE_GIT_ALLOW_LOCAL = True  # the demo's repository is a local one
         repo = tmp / "gitops.git"
         demo_repo_init(repo)
         store = Store()

@@ -25,6 +25,9 @@ class Fault:
     matches any request carrying a continue token. The action is a delay (in
     seconds, then the normal answer or the error), dropping the connection
     without an answer, or answering `status` with a realistic Status body.
+    `rewrite=(old, new)` answers normally but replaces `old` with `new` in the
+    JSON text sent: a server or proxy that sends what the real API server never
+    would (a lone surrogate escape, a missing uid), for tests of the client.
     """
 
     path: str
@@ -37,12 +40,18 @@ class Fault:
     times: int | None = None
     only_continue: bool = False
     page: int | None = None
+    rewrite: tuple[str, str] | None = None
     hits: int = 0
     id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:
-        if self.status is None and not self.delay and not self.drop:
-            raise ValueError("a fault needs a status, a delay or drop=True")
+        if self.status is None and not self.delay and not self.drop and not self.rewrite:
+            raise ValueError("a fault needs a status, a delay, drop=True or a rewrite")
+        if self.rewrite is not None:
+            old, new = self.rewrite
+            if not isinstance(old, str) or not isinstance(new, str) or not old:
+                raise ValueError("rewrite is (old, new): two strings, old not empty")
+            self.rewrite = (old, new)
         if self.method:
             self.method = self.method.upper()
         self._pattern = re.compile(self.path)
@@ -71,6 +80,7 @@ class Fault:
             "times": self.times,
             "only_continue": self.only_continue,
             "page": self.page,
+            "rewrite": list(self.rewrite) if self.rewrite else None,
             "hits": self.hits,
         }
 

@@ -251,8 +251,9 @@ class Simulator:
         times: int | None = None,
         only_continue: bool = False,
         page: int | None = None,
+        rewrite: tuple[str, str] | None = None,
     ) -> Fault:
-        """Make matching requests fail, stall or lose their connection; see `Fault`."""
+        """Make matching requests fail, stall, lose their connection or carry odd JSON; see `Fault`."""
         return self.faults.add(
             Fault(
                 path,
@@ -265,6 +266,7 @@ class Simulator:
                 times=times,
                 only_continue=only_continue,
                 page=page,
+                rewrite=tuple(rewrite) if rewrite else None,
             )
         )
 
@@ -326,6 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "kubesim"
     disable_nagle_algorithm = True
     server: _HTTPServer
+    _rewrite: tuple[str, str] | None = None  # from a rewrite fault, for this request's answer
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("kubesim: " + format, *args)
@@ -362,6 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
         self._body = self.rfile.read(length) if length else b""
+        self._rewrite = None  # one handler serves every request of a kept-alive connection
         try:
             if path.startswith("/_sim/"):
                 self._check_token()
@@ -401,6 +405,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, code: int, body: Any, headers: dict[str, str] | None = None) -> None:
         data = orjson.dumps(body)
+        if self._rewrite:
+            old, new = self._rewrite
+            data = data.replace(old.encode(), new.encode())
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -430,6 +437,8 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return True
+        if fault.rewrite:
+            self._rewrite = fault.rewrite
         if fault.status is None:
             return False
         self._send_json(

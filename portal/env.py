@@ -44,7 +44,9 @@ def env_bool(name: str, default: bool, *, environ=os.environ) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false).")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, environ=os.environ) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None, environ=os.environ
+) -> int:
     raw = env_str(name, str(default), environ=environ).strip()
     try:
         value = int(raw)
@@ -52,6 +54,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None, environ=os.e
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}.")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name}={value} must be at most {maximum}.")
     return value
 
 

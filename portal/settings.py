@@ -132,13 +132,15 @@ if env_bool("BEHIND_TLS_PROXY", False):
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _queue = VAR_DIR / "celery-queue"
-    # The transport expects its folders; web, worker and beat may start in any order.
-    for _folder in (_queue, VAR_DIR / "celery-processed"):
+    # The transport expects its folders; web, worker and beat may start in any order. Its
+    # exchange bindings default to `control/` in the working directory: the checkout.
+    for _folder in (_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-control"):
         _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue),
         "data_folder_out": str(_queue),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -238,14 +240,18 @@ SHIRUBE_GIT_SSH_KEY_FILE = env_str("SHIRUBE_GIT_SSH_KEY_FILE", "")
 SHIRUBE_GIT_KNOWN_HOSTS_FILE = env_str("SHIRUBE_GIT_KNOWN_HOSTS_FILE", "")
 SHIRUBE_GIT_TOKEN_FILE = env_str("SHIRUBE_GIT_TOKEN_FILE", "")
 SHIRUBE_GIT_TOKEN_USERNAME = env_str("SHIRUBE_GIT_TOKEN_USERNAME", "x-access-token")
+# Repositories as local paths or file:// reach anything on the worker's disk: the demo and tests only.
+SHIRUBE_GIT_ALLOW_LOCAL = env_bool("SHIRUBE_GIT_ALLOW_LOCAL", False)
 # Local clones of the GitOps repositories, one per repository and branch.
 SHIRUBE_GITOPS_WORKDIR = Path(env_str("SHIRUBE_GITOPS_WORKDIR", str(VAR_DIR / "gitops")))
 SHIRUBE_GIT_TIMEOUT = env_int("SHIRUBE_GIT_TIMEOUT", 60, minimum=5)
 SHIRUBE_GIT_PUSH_ATTEMPTS = env_int("SHIRUBE_GIT_PUSH_ATTEMPTS", 3, minimum=1)
-SHIRUBE_APPROVAL_TTL_HOURS = env_int("SHIRUBE_APPROVAL_TTL_HOURS", 24, minimum=1)
+# At most 30 days (apps.environments.models.APPROVAL_TTL_MAX_HOURS): an approval is for one tag now.
+SHIRUBE_APPROVAL_TTL_HOURS = env_int("SHIRUBE_APPROVAL_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
 # How long a deployment may stay in each step before it is marked failed.
 SHIRUBE_DEPLOY_QUEUE_TIMEOUT = env_int("SHIRUBE_DEPLOY_QUEUE_TIMEOUT", 900, minimum=10)
-SHIRUBE_DEPLOY_COMMIT_TIMEOUT = env_int("SHIRUBE_DEPLOY_COMMIT_TIMEOUT", 300, minimum=10)
+# A committing worker beats every few seconds while git runs; this long without a beat, it is dead.
+SHIRUBE_DEPLOY_COMMIT_TIMEOUT = env_int("SHIRUBE_DEPLOY_COMMIT_TIMEOUT", 30, minimum=10)
 SHIRUBE_DEPLOY_RECONCILE_TIMEOUT = env_int("SHIRUBE_DEPLOY_RECONCILE_TIMEOUT", 300, minimum=5)
 SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT = env_int("SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT", 600, minimum=5)
 SHIRUBE_DEPLOY_POLL_SECONDS = env_int("SHIRUBE_DEPLOY_POLL_SECONDS", 3, minimum=1)

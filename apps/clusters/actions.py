@@ -7,6 +7,7 @@ queue a sync so the pages show the result).
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import NoReturn
 
@@ -19,8 +20,11 @@ from apps.accounts.permissions import can_act_on_team
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import FluxAction, FluxObject, Namespace
+from apps.clusters.signals import flux_objects_production
 from apps.core import inputs
 from apps.core.inputs import shown
+
+log = logging.getLogger(__name__)
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 SUSPENDED_BY = "shirube.io/suspended-by"
@@ -57,10 +61,23 @@ def actions_applicable(obj: FluxObject) -> list[str]:
     return [FluxAction.Kind.RECONCILE, FluxAction.Kind.RESUME if obj.suspended else FluxAction.Kind.SUSPEND]
 
 
+def flux_objects_in_production(objects: list[FluxObject]) -> set[int]:
+    """The pks of the objects that act on production: on a production cluster, or (say the
+    apps that know) deploying or feeding a production environment. The stricter stage wins,
+    so nothing on a production cluster is ever treated as staging."""
+    production = {obj.pk for obj in objects if obj.cluster.is_production}
+    rest = [obj for obj in objects if obj.pk not in production]
+    if rest:
+        for _receiver, answer in flux_objects_production.send(sender=FluxObject, objects=rest):
+            production |= set(answer or ())
+    return production
+
+
 def flux_action_allowed(*, user, obj: FluxObject, action: str) -> bool:
     if action not in actions_applicable(obj):
         return False
-    return can_act_on_team(user, flux_object_team(obj), production=obj.cluster.is_production)
+    production = obj.pk in flux_objects_in_production([obj])
+    return can_act_on_team(user, flux_object_team(obj), production=production)
 
 
 def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "") -> FluxAction:
@@ -189,4 +206,7 @@ def flux_action_run(*, action_id: int, timeout: float | None = None) -> FluxActi
                 )  # fmt: skip
             time.sleep(POLL_SECONDS)
     except (kube.KubeError, kube.ClusterUnreachable) as exc:
+        # The page and the audit log (read by everyone) get the summary; the detail, which
+        # can name hosts and ports, goes to the log for SREs.
+        log.warning("Flux action %s (%s) failed: %s", flux_action.pk, flux_action.target, exc.detail)
         return _finish(flux_action, FluxAction.Status.FAILED, str(exc))

@@ -21,7 +21,10 @@ class ClusterAdmin(ConfigAuditAdmin):
     list_display = ["name", "stage", "connection", "enabled", "last_success_at", "last_error"]
     list_filter = ["stage", "connection", "enabled"]
     actions = [sync_now]
-    readonly_fields = ["last_sync_at", "last_success_at", "last_error", "kind_errors"]
+    readonly_fields = [
+        "last_sync_at", "last_success_at", "last_error", "last_error_detail",
+        "kind_errors", "kind_error_details", "skipped_objects",
+    ]  # fmt: skip
     fieldsets = [
         (None, {"fields": ["name", "stage", "enabled"]}),
         (
@@ -47,7 +50,14 @@ class ClusterAdmin(ConfigAuditAdmin):
                 "is URL-encoded where it stands.",
             },
         ),
-        ("Last sync", {"fields": ["last_sync_at", "last_success_at", "last_error", "kind_errors"]}),
+        (
+            "Last sync",
+            {
+                "fields": readonly_fields,
+                "description": "Errors as every reader sees them, then the details (SREs only), and the "
+                "malformed objects the last sync skipped (each sync run lists its own).",
+            },
+        ),
     ]
 
 
@@ -89,6 +99,7 @@ class SyncRunAdmin(admin.ModelAdmin):
         "created",
         "updated",
         "deleted",
+        "skipped",
     ]
     list_filter = ["cluster", "status"]
     readonly_fields = [f.name for f in SyncRun._meta.fields]

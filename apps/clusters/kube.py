@@ -9,6 +9,7 @@ Functions return plain dicts; nothing else in the project imports kubernetes.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import dataclass, replace
 
@@ -73,15 +74,48 @@ FLUX_KINDS: dict[str, tuple[str, ...]] = {
 
 
 class KubeError(Exception):
-    """A request for one kind failed; other kinds may still work."""
+    """A request for one kind failed; other kinds may still work.
 
-    def __init__(self, message: str, status: int | None = None):
+    Its text (str) is a summary any page may show: it names what went wrong,
+    never a host, a port or the server's own words. `detail` is for SREs and the log.
+    """
+
+    def __init__(self, summary: str, status: int | None = None, *, detail: str = ""):
         self.status = status
-        super().__init__(message)
+        self.detail = detail or summary
+        super().__init__(summary)
 
 
 class ClusterUnreachable(Exception):
-    """Nothing answered (connection refused, DNS, TLS, or no credentials)."""
+    """Nothing answered (connection refused, DNS, TLS, or no credentials); text and detail as KubeError."""
+
+    def __init__(self, summary: str, *, detail: str = ""):
+        self.detail = detail or summary
+        super().__init__(summary)
+
+
+UNREACHABLE = "the cluster is unreachable: its API server did not answer"
+UNUSABLE_CONFIG = "the portal's connection settings for this cluster are not usable"
+CREDENTIALS_REJECTED = "the cluster rejected the portal's credentials (HTTP 401)"
+
+
+def status_summary(status: int | None) -> str:
+    """What an HTTP status means, in words safe for any page."""
+    if status is None:
+        return "timed out, or the connection was lost"
+    words = {
+        403: "forbidden: the portal's Kubernetes role does not allow it",
+        404: "not found",
+        409: "conflict: the object changed meanwhile",
+        410: "the list expired before it was read",
+        422: "refused as invalid",
+        429: "the API server is overloaded",
+    }
+    if status in words:
+        return f"{words[status]} (HTTP {status})"
+    if status >= 500:
+        return f"the API server failed (HTTP {status})"
+    return f"the API server refused the request (HTTP {status})"
 
 
 def _eks_token(cluster_name: str, region: str) -> str:
@@ -125,17 +159,38 @@ def _eks_configuration(cluster_name: str, region: str) -> k8s.Configuration:
     return configuration
 
 
+def _kubeconfig(cluster) -> k8s.Configuration:
+    configuration = k8s.Configuration()
+    path = cluster.kubeconfig_path
+    try:
+        k8s_config.load_kube_config(
+            config_file=path,
+            context=cluster.context or None,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except ConfigException as exc:
+        raise ClusterUnreachable(
+            UNUSABLE_CONFIG, detail=f"kubeconfig {path}: not a usable kubeconfig: {exc}"
+        ) from exc
+    except OSError as exc:
+        raise ClusterUnreachable(
+            UNUSABLE_CONFIG, detail=f"kubeconfig {path}: not a usable kubeconfig: {exc.strerror}"
+        ) from exc
+    except Exception as exc:
+        # The client reads any YAML (or bytes) it is given and fails on the shape with whatever
+        # error that causes. Only the error's type is kept: its text can quote the file, token and all.
+        raise ClusterUnreachable(
+            UNUSABLE_CONFIG, detail=f"kubeconfig {path}: not a usable kubeconfig ({type(exc).__name__})"
+        ) from exc
+    return configuration
+
+
 def api_client(cluster) -> k8s.ApiClient:
     """A client for a Cluster row; raises ClusterUnreachable when it cannot be configured."""
     try:
         if cluster.connection == "kubeconfig":
-            configuration = k8s.Configuration()
-            k8s_config.load_kube_config(
-                config_file=cluster.kubeconfig_path,
-                context=cluster.context or None,
-                client_configuration=configuration,
-                persist_config=False,
-            )
+            configuration = _kubeconfig(cluster)
         elif cluster.connection == "in_cluster":
             from kubernetes.config.incluster_config import InClusterConfigLoader
 
@@ -148,12 +203,18 @@ def api_client(cluster) -> k8s.ApiClient:
         elif cluster.connection == "eks":
             configuration = _eks_configuration(cluster.eks_cluster_name, cluster.eks_region)
         else:
-            raise ClusterUnreachable(f"unknown connection type {cluster.connection!r}")
+            raise ClusterUnreachable(
+                UNUSABLE_CONFIG, detail=f"unknown connection type {cluster.connection!r}"
+            )
     except (ConfigException, OSError) as exc:
-        raise ClusterUnreachable(f"cannot configure a client: {exc}") from exc
+        raise ClusterUnreachable(UNUSABLE_CONFIG, detail=f"cannot configure a client: {exc}") from exc
+    except ClusterUnreachable:
+        raise
     except Exception as exc:  # botocore errors have no common importable base here
         if type(exc).__module__.startswith("botocore"):
-            raise ClusterUnreachable(f"EKS: {exc}") from exc
+            raise ClusterUnreachable(
+                "could not get credentials for the EKS cluster", detail=f"EKS: {exc}"
+            ) from exc
         raise
     configuration.retries = 0
     return k8s.ApiClient(configuration)
@@ -188,8 +249,12 @@ def _request(
         raw = response.read()
     except ApiException as exc:
         if exc.status == 401:
-            raise ClusterUnreachable(f"401 credentials rejected: {_status_message(exc)}") from exc
-        raise KubeError(f"{exc.status} {_status_message(exc)}", exc.status) from exc
+            raise ClusterUnreachable(
+                CREDENTIALS_REJECTED, detail=f"401 credentials rejected: {_status_message(exc)}"
+            ) from exc
+        raise KubeError(
+            status_summary(exc.status), exc.status, detail=f"{exc.status} {_status_message(exc)}"
+        ) from exc
     except (urllib3.exceptions.NewConnectionError, urllib3.exceptions.MaxRetryError) as exc:
         # Retries are off, so MaxRetryError wraps the first failure. Not reaching
         # the server at all makes the cluster unreachable; a timeout or a
@@ -198,19 +263,41 @@ def _request(
         if isinstance(reason, (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError)) and not (
             isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
         ):
-            raise KubeError(f"timeout or connection lost: {_short(exc)}") from exc
-        raise ClusterUnreachable(_short(exc)) from exc
+            raise KubeError(
+                status_summary(None), detail=f"timeout or connection lost: {_short(exc)}"
+            ) from exc
+        raise ClusterUnreachable(UNREACHABLE, detail=_short(exc)) from exc
     except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
-        raise KubeError(f"timeout or connection lost: {_short(exc)}") from exc
+        raise KubeError(status_summary(None), detail=f"timeout or connection lost: {_short(exc)}") from exc
     if response.status == 401:
         # Not one kind's problem: the credentials are wrong or expired for every request.
-        raise ClusterUnreachable(f"401 credentials rejected: {_body_message(raw, response.reason)}")
+        raise ClusterUnreachable(
+            CREDENTIALS_REJECTED, detail=f"401 credentials rejected: {_body_message(raw, response.reason)}"
+        )
     if not 200 <= response.status <= 299:
-        raise KubeError(f"{response.status} {_body_message(raw, response.reason)}", response.status)
+        raise KubeError(
+            status_summary(response.status),
+            response.status,
+            detail=f"{response.status} {_body_message(raw, response.reason)}",
+        )
+    return _parse(raw)
+
+
+def _parse(raw: bytes):
+    """The answer's JSON. orjson refuses lone surrogate escapes and invalid UTF-8, which the real
+    server never sends but a proxy or a broken server might; the standard parser takes both (the
+    bytes decoded with replacement characters), and the reducers clean what it lets through, so one
+    odd string costs its object at most, not its kind."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise KubeError(f"the API answered with something that is not JSON: {exc}") from exc
+        try:
+            return json.loads(raw.decode("utf-8", errors="replace"))
+        except ValueError:
+            raise KubeError(
+                "the API server's answer was not JSON",
+                detail=f"the API answered with something that is not JSON: {exc}",
+            ) from exc
 
 
 def _body_message(raw: bytes, reason: str | None) -> str:
@@ -243,10 +330,21 @@ def list_objects(api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_siz
                 if spec.field_selector:
                     query.append(("fieldSelector", spec.field_selector))
                 body = _get(api, spec.path, query)
-                for item in body.get("items") or []:
-                    item.setdefault("kind", spec.kind)
+                items = body.get("items") if isinstance(body, dict) else None
+                meta = body.get("metadata") if isinstance(body, dict) else None
+                if not isinstance(items or [], list) or not isinstance(meta or {}, dict):
+                    raise KubeError(
+                        "the API server's answer was not a list", detail=f"{spec.path}: not a list"
+                    )
+                for item in items or []:
+                    if isinstance(item, dict):  # anything else is for the transform to refuse
+                        item.setdefault("kind", spec.kind)
                     result.append(transform(item) if transform else item)
-                token = (body.get("metadata") or {}).get("continue") or ""
+                token = (meta or {}).get("continue") or ""
+                if not isinstance(token, str):
+                    raise KubeError(
+                        "the API server's answer was not a list", detail=f"{spec.path}: bad continue"
+                    )
                 del body
                 if not token:
                     return result
@@ -259,6 +357,16 @@ def list_objects(api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_siz
 
 def discover_flux(api: k8s.ApiClient) -> list[KindSpec]:
     """The Flux kinds this cluster serves, each at its most preferred served version."""
+    try:
+        return _discover_flux(api)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise KubeError(
+            "the API server's discovery answer was malformed",
+            detail=f"discovery: {type(exc).__name__}: {exc}",
+        ) from exc
+
+
+def _discover_flux(api: k8s.ApiClient) -> list[KindSpec]:
     groups = {g["name"]: g for g in _get(api, "/apis", []).get("groups") or []}
     specs: list[KindSpec] = []
     for group, kinds in FLUX_KINDS.items():
@@ -271,13 +379,20 @@ def discover_flux(api: k8s.ApiClient) -> list[KindSpec]:
             versions.insert(0, preferred)
         found: dict[str, KindSpec] = {}
         for version in versions:
+            if not _PATH_WORD.fullmatch(str(version)):
+                continue
             resources = _get(api, f"/apis/{group}/{version}", []).get("resources") or []
             for resource in resources:
                 kind, plural = resource.get("kind"), resource.get("name", "")
-                if kind in kinds and "/" not in plural and kind not in found:
+                if kind in kinds and _PATH_WORD.fullmatch(str(plural)) and kind not in found:
                     found[kind] = KindSpec(plural, kind, group, version, plural)
         specs.extend(found[kind] for kind in kinds if kind in found)
     return specs
+
+
+# What a version or a resource's plural may be before it goes into a URL path
+# (subresources such as "kustomizations/status" are not kinds).
+_PATH_WORD = re.compile(r"[a-z0-9][a-z0-9.-]{0,62}")
 
 
 FLUX_PLURALS = {

@@ -42,8 +42,14 @@ class Cluster(models.Model):
     )
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What pages show of the last sync's failures (summaries without hosts, ports or
+    # server text), and the details behind them, for SREs.
     last_error = models.TextField(blank=True, editable=False)
+    last_error_detail = models.TextField(blank=True, editable=False)
     kind_errors = SnapshotJSONField(default=dict, blank=True, editable=False)
+    kind_error_details = SnapshotJSONField(default=dict, blank=True, editable=False)
+    # Malformed objects the last sync left out: kind -> {count, objects: ["ns/name: why", ...]}.
+    skipped_objects = SnapshotJSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -193,7 +199,7 @@ class SyncRun(models.Model):
         RUNNING = "running", "Running"
         OK = "ok", "OK"
         PARTIAL = "partial", "Some kinds failed"
-        FAILED = "failed", "Cluster unreachable"
+        FAILED = "failed", "Failed (unreachable, or an error; see the details)"
         SKIPPED = "skipped", "Skipped (another sync held the lock)"
         ABANDONED = "abandoned", "Abandoned (worker stopped mid-sync)"
 
@@ -206,7 +212,8 @@ class SyncRun(models.Model):
     created = models.IntegerField(default=0)
     updated = models.IntegerField(default=0)
     deleted = models.IntegerField(default=0)
-    kinds = SnapshotJSONField(default=dict)  # kind -> {status, error, seen, created, ...}
+    skipped = models.IntegerField(default=0)  # malformed objects left out
+    kinds = SnapshotJSONField(default=dict)  # kind -> {status, error, summary, seen, skipped, ...}
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
 

@@ -56,18 +56,31 @@ def lesson_for_reasons() -> dict[str, Lesson]:
 
 @dataclass
 class Freshness:
+    """How fresh one cluster's data is. `error` and `kind_errors` are safe for any reader;
+    the details and the skipped objects are for SREs (the template shows them to SREs only)."""
+
     cluster: Cluster
     age_seconds: int | None
     stale: bool
     error: str
     kind_errors: dict[str, str]
+    error_detail: str = ""
+    kind_error_details: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(kind.get("count", 0) for kind in self.skipped.values())
 
 
 def freshness(cluster: Cluster) -> Freshness:
     now = timezone.now()
     age = int((now - cluster.last_success_at).total_seconds()) if cluster.last_success_at else None
     stale = bool(cluster.last_error) or age is None or age > 4 * settings.SHIRUBE_SYNC_INTERVAL
-    return Freshness(cluster, age, stale, cluster.last_error, cluster.kind_errors or {})
+    return Freshness(
+        cluster, age, stale, cluster.last_error, cluster.kind_errors or {},
+        cluster.last_error_detail, cluster.kind_error_details or {}, cluster.skipped_objects or {},
+    )  # fmt: skip
 
 
 @dataclass

@@ -3,7 +3,9 @@
 Each kind is written in its own transaction, so a kind is either wholly from
 the last good sync or wholly from this one. A kind that fails (403, 404, 500,
 timeout) keeps its last good rows and records its error; a cluster that does
-not answer keeps everything and is marked stale.
+not answer keeps everything and is marked stale. One malformed object is
+skipped and counted, never its kind; any other error is its kind's error (or
+the run's, when it is no one kind's) and fails the run, which is never "ok".
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.clusters import kube, reduce
@@ -73,12 +75,43 @@ class LockHeld(Exception):
 @dataclass
 class KindResult:
     status: str = "ok"
-    error: str = ""
+    error: str = ""  # the detail, for SREs and the log
+    summary: str = ""  # what pages show (no hosts, ports or server text)
+    internal: bool = False  # not the cluster's answer but our own failure: the run fails
     seen: int = 0
     created: int = 0
     updated: int = 0
     deleted: int = 0
+    skipped: int = 0  # malformed objects left out (their last good rows, if any, are kept)
+    skipped_objects: list[str] = field(default_factory=list)  # which, and why (the first few)
     ms: int = 0
+
+    def fail(self, exc: Exception) -> None:
+        self.status = "error"
+        if isinstance(exc, (kube.KubeError, kube.ClusterUnreachable)):
+            self.summary, self.error = str(exc), exc.detail
+        else:
+            self.internal = True
+            self.summary = INTERNAL_ERROR
+            self.error = f"internal error: {type(exc).__name__}: {exc}"
+        self.summary, self.error = _storable(self.summary, 300), _storable(self.error, 1000)
+
+    def skip(self, what: str) -> None:
+        self.skipped += 1
+        if len(self.skipped_objects) < SKIPPED_SHOWN:
+            self.skipped_objects.append(_storable(what, 300))
+
+
+INTERNAL_ERROR = "an internal error in the portal's sync (SREs can see the details)"
+SKIPPED_SHOWN = 20
+
+
+def _storable(text: str, limit: int) -> str:
+    """Text for a database column and a page: NUL bytes, control characters and lone surrogates
+    shown escaped (an SRE should see that a name held a NUL), then cut."""
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return reduce.clean_text(text)[:limit]
 
 
 @dataclass
@@ -151,18 +184,96 @@ def _scope(cluster: Cluster, plan: KindPlan):
     return scope.filter(kind=plan.kind_filter) if plan.kind_filter else scope
 
 
-def _skip_unchanged(cluster: Cluster, plan: KindPlan, transform: Callable[[dict], dict]):
-    """Wrap a reducer so objects whose resourceVersion we already hold are not reduced again."""
+def _object_reader(
+    cluster: Cluster, plan: KindPlan, transform: Callable[[dict], dict], kind_result: KindResult
+) -> Callable[[object], dict | None]:
+    """Reduce each listed object to a row, or skip it; one object never fails its kind.
+
+    An object whose resourceVersion we already hold is not reduced again. A
+    malformed one (Malformed from the reducers, a value the table cannot hold, or
+    any error reducing it) is counted and described for SREs; when its uid is
+    usable, its last good row stays, otherwise it is left out.
+    """
     known = dict(_scope(cluster, plan).values_list("uid", "resource_version"))
+    check = _row_checker(plan.model)
 
-    def wrapped(obj: dict) -> dict:
-        meta = obj.get("metadata") or {}
-        uid, rv = meta.get("uid", ""), meta.get("resourceVersion", "")
-        if uid and known.get(uid) == rv:
+    def read(obj: object) -> dict | None:
+        meta = obj.get("metadata") if isinstance(obj, dict) else None
+        meta = meta if isinstance(meta, dict) else {}
+        uid, rv = meta.get("uid"), meta.get("resourceVersion")
+        if isinstance(uid, str) and uid and known.get(uid) == rv:
             return {"uid": uid, "resource_version": rv, _UNCHANGED: True}
-        return transform(obj)
+        try:
+            row = transform(obj) if isinstance(obj, dict) else None
+            if row is None:
+                raise reduce.Malformed("an item that is not an object")
+            check(row)
+            return row
+        except SoftTimeLimitExceeded:
+            raise
+        except Exception as exc:
+            if not isinstance(exc, reduce.Malformed):
+                log.warning("sync of %s: could not reduce a %s", cluster.name, plan.spec.kind, exc_info=True)
+            reason = (
+                str(exc) if isinstance(exc, reduce.Malformed) else f"could not be read ({type(exc).__name__})"
+            )
+            kind_result.skip(f"{_identify(meta)}: {reason}")
+        if isinstance(uid, str) and uid in known:
+            return {"uid": uid, "resource_version": known[uid], _UNCHANGED: True}  # keep its last good row
+        return None
 
-    return wrapped
+    return read
+
+
+def _identify(meta: dict) -> str:
+    parts = [meta.get("namespace"), meta.get("name")]
+    return "/".join(p for p in parts if isinstance(p, str) and p) or f"(no name, uid {meta.get('uid')!r})"
+
+
+_CHECKERS: dict[type, Callable[[dict], None]] = {}
+
+
+def _row_checker(model: type) -> Callable[[dict], None]:
+    """A check that a row fits its table (type, length, range), so one row never fails a kind's write.
+
+    The reducers type every value they read; this is the net under them, kept to
+    the plain columns (JSON columns hold what the typed reads built).
+    """
+    if model in _CHECKERS:
+        return _CHECKERS[model]
+    checks: list[tuple[str, Callable[[object], bool], str]] = []
+    for f in model._meta.concrete_fields:
+        if f.name in {"id", "cluster", "team", "conflict"} or isinstance(f, models.JSONField):
+            continue
+        if isinstance(f, (models.CharField, models.TextField)):
+            limit = getattr(f, "max_length", None) or 10**9
+
+            def ok(value, limit=limit):
+                return isinstance(value, str) and len(value) <= limit and "\x00" not in value
+
+            checks.append((f.name, ok, f"text of at most {limit} characters"))
+        elif isinstance(f, models.IntegerField):
+            low, high = connection.ops.integer_field_range(f.get_internal_type())
+            low, high = low if low is not None else -(2**63), high if high is not None else 2**63 - 1
+
+            def ok(value, low=low, high=high, null=f.null):
+                if value is None:
+                    return null
+                return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+            checks.append((f.name, ok, f"a whole number from {low} to {high}"))
+        elif isinstance(f, models.BooleanField):
+            checks.append((f.name, lambda value: isinstance(value, bool), "true or false"))
+        elif isinstance(f, models.DateTimeField):
+            checks.append((f.name, lambda value: value is None or isinstance(value, datetime), "a time"))
+
+    def check(row: dict) -> None:
+        for name, ok, expected in checks:
+            if name in row and not ok(row[name]):
+                raise reduce.Malformed(f"{name} is not {expected}")
+
+    _CHECKERS[model] = check
+    return check
 
 
 def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict], result: KindResult) -> None:
@@ -174,6 +285,8 @@ def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict], result: Kind
         seen: set[str] = set()
         to_create, to_update = [], []
         for row in rows:
+            if row is None:  # a malformed object without a usable uid: skipped
+                continue
             uid = row["uid"]
             if not uid or uid in seen:
                 continue
@@ -282,21 +395,35 @@ def _readiness_queue(cluster: Cluster, result: SyncResult) -> None:
     transaction.on_commit(lambda: readiness_recompute.delay(cluster.pk))
 
 
+@dataclass
+class RunFailure:
+    """Why a run stopped before every kind was synced: a summary for pages, the detail for SREs."""
+
+    summary: str
+    detail: str
+
+
 def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
     started = time.monotonic()
     result = SyncResult(run)
-    unreachable = ""
+    failure = None
     try:
         api = kube.api_client(cluster)
         for plan in PLANS:
             _sync_kind(cluster, api, plan, result)
         _sync_flux(cluster, api, result)
     except kube.ClusterUnreachable as exc:
-        unreachable = str(exc)[:1000] or "the cluster did not answer"
+        failure = RunFailure(str(exc), exc.detail)
     except SoftTimeLimitExceeded:
-        unreachable = "stopped by the time limit before every kind was synced"
+        stopped = "stopped by the time limit before every kind was synced"
+        failure = RunFailure(stopped, stopped)
+    except Exception as exc:
+        # No one kind's: a defect, or the database going away between kinds. The run is
+        # failed, whatever was written before it stays, and the worker lives on.
+        log.exception("sync of %s stopped on an unexpected error", cluster.name)
+        failure = RunFailure(INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {exc}")
     finally:
-        _finish(cluster, run, result, unreachable, started)
+        _finish(cluster, run, result, failure, started)
     return result
 
 
@@ -306,16 +433,21 @@ def _sync_kind(cluster: Cluster, api, plan: KindPlan, result: SyncResult) -> Non
     started = time.monotonic()
     try:
         transform = _pod_transform(_owner_map(cluster)) if key == "pods" else plan.reducer
-        transform = _skip_unchanged(cluster, plan, transform)
-        rows = kube.list_objects(api, plan.spec, transform=transform)
+        read = _object_reader(cluster, plan, transform, kind_result)
+        rows = kube.list_objects(api, plan.spec, transform=read)
         _write_kind(cluster, plan, rows, kind_result)
         if key == "namespaces":
             namespaces_assign_teams(cluster=cluster)
     except kube.KubeError as exc:
-        kind_result.status, kind_result.error = "error", str(exc)[:1000]
-    except kube.ClusterUnreachable:
+        kind_result.fail(exc)
+    except (kube.ClusterUnreachable, SoftTimeLimitExceeded):
         del result.kinds[key]
         raise
+    except Exception as exc:
+        # Anything else (the database refusing the write, a defect) is this kind's error:
+        # its last good rows stay, the other kinds still sync, and the run is failed.
+        log.exception("sync of %s: %s failed", cluster.name, key)
+        kind_result.fail(exc)
     finally:
         kind_result.ms = int((time.monotonic() - started) * 1000)
 
@@ -324,8 +456,13 @@ def _sync_flux(cluster: Cluster, api, result: SyncResult) -> None:
     """Flux kinds, at the versions the cluster serves; a cluster without Flux is fine."""
     try:
         specs = kube.discover_flux(api)
-    except kube.KubeError as exc:
-        result.kinds["flux discovery"] = KindResult(status="error", error=str(exc)[:1000])
+    except kube.ClusterUnreachable:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, kube.KubeError):
+            log.exception("sync of %s: Flux discovery failed", cluster.name)
+        result.kinds["flux discovery"] = discovery = KindResult()
+        discovery.fail(exc)
         return
     for spec in specs:
         _sync_kind(
@@ -338,18 +475,19 @@ def _sync_flux(cluster: Cluster, api, result: SyncResult) -> None:
             gone.delete()
 
 
-def _finish(cluster: Cluster, run: SyncRun, result: SyncResult, unreachable: str, started: float) -> None:
+def _finish(
+    cluster: Cluster, run: SyncRun, result: SyncResult, failure: RunFailure | None, started: float
+) -> None:
     now = timezone.now()
-    kinds = {
-        key: {k: v for k, v in vars(kind).items()} for key, kind in result.kinds.items()
-    }  # fmt: skip
-    errors = {key: kind.error for key, kind in result.kinds.items() if kind.status == "error"}
-    if unreachable:
+    kinds = {key: dict(vars(kind)) for key, kind in result.kinds.items()}
+    failed = {key: kind for key, kind in result.kinds.items() if kind.status == "error"}
+    if failure or any(kind.internal for kind in failed.values()):
         status = SyncRun.Status.FAILED
-    elif errors:
+    elif failed:
         status = SyncRun.Status.PARTIAL
     else:
         status = SyncRun.Status.OK
+    detail = _storable(failure.detail, 1000) if failure else ""
     SyncRun.objects.filter(pk=run.pk).update(
         status=status,
         finished_at=now,
@@ -358,14 +496,26 @@ def _finish(cluster: Cluster, run: SyncRun, result: SyncResult, unreachable: str
         created=sum(k.created for k in result.kinds.values()),
         updated=sum(k.updated for k in result.kinds.values()),
         deleted=sum(k.deleted for k in result.kinds.values()),
+        skipped=sum(k.skipped for k in result.kinds.values()),
         kinds=kinds,
-        error=unreachable,
+        error=detail,
     )
     run.refresh_from_db()
-    update = {"last_sync_at": now, "last_error": unreachable}
-    if not unreachable:
+    # Pages read the summaries; SREs also see the details (the admin, and the pages for SREs).
+    update = {
+        "last_sync_at": now,
+        "last_error": _storable(failure.summary, 300) if failure else "",
+        "last_error_detail": detail,
+    }
+    if not failure:
         update["last_success_at"] = now
-        update["kind_errors"] = errors
+        update["kind_errors"] = {key: kind.summary for key, kind in failed.items()}
+        update["kind_error_details"] = {key: kind.error for key, kind in failed.items()}
+        update["skipped_objects"] = {
+            key: {"count": kind.skipped, "objects": kind.skipped_objects}
+            for key, kind in result.kinds.items()
+            if kind.skipped
+        }
     Cluster.objects.filter(pk=cluster.pk).update(**update)
     for key, value in update.items():
         setattr(cluster, key, value)

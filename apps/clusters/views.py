@@ -21,6 +21,7 @@ from apps.clusters.actions import (
     actions_applicable,
     flux_action_request,
     flux_object_team,
+    flux_objects_in_production,
 )
 from apps.clusters.models import FluxAction, FluxObject
 from apps.core import inputs
@@ -94,10 +95,13 @@ def _flux_context(request: HttpRequest, team, **extra) -> dict:
         production: can_act_on_team(request.user, team, production=production) for production in (False, True)
     }
     sre = is_sre(request.user)
-    for node in selectors.flux_nodes(view):
+    nodes = selectors.flux_nodes(view)
+    # Which objects act on production matters only to someone allowed on one stage but not the other.
+    production = set() if all(may_act.values()) else flux_objects_in_production([n.obj for n in nodes])
+    for node in nodes:
         o = node.obj
         node.last_action = latest.get((o.cluster_id, o.kind, o.namespace, o.name))
-        if (node.owned or sre) and may_act[o.cluster.is_production]:
+        if (node.owned or sre) and may_act[o.pk in production]:
             node.actions = actions_applicable(o)
     return {
         "team": team,

@@ -10,23 +10,11 @@ from apps.clusters.models import Namespace, TeamNamespace
 from apps.core.config_audit import ConfigAuditAdmin
 from apps.environments.models import ENVIRONMENT_SETTINGS, Approval, Deployment, Environment
 
-# Longer is no longer an approval of a tag someone looked at; far longer overflowed the date (a 500).
-APPROVAL_TTL_MAX_HOURS = 24 * 30
-
 
 class EnvironmentForm(forms.ModelForm):
     class Meta:
         model = Environment
         fields = ENVIRONMENT_SETTINGS
-
-    def clean_approval_ttl_hours(self) -> int | None:
-        hours = self.cleaned_data["approval_ttl_hours"]
-        if hours is not None and not 1 <= hours <= APPROVAL_TTL_MAX_HOURS:
-            raise forms.ValidationError(
-                f"An approval lasts from 1 to {APPROVAL_TTL_MAX_HOURS} hours (30 days); "
-                "leave it empty for the default."
-            )
-        return hours
 
     def clean_kustomization_path(self) -> str:
         path = self.cleaned_data["kustomization_path"].strip().lstrip("/")

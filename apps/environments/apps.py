@@ -8,6 +8,7 @@ class EnvironmentsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.config_audit import config_audit_register
+        from apps.environments import receivers  # noqa: F401  (connects the signal receivers)
         from apps.environments.models import ENVIRONMENT_SETTINGS, Environment
 
         # Where it deploys from and to, and its gates: role, phases, approval and its lifetime.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from apps.accounts.demo import demo_allowed
@@ -67,6 +68,10 @@ def demo_environments_configure(*, cluster: Cluster, repo: Path) -> tuple[Enviro
 def demo_environments_seed(*, cluster_name: str = "demo") -> list[Environment]:
     """Create the demo repository (if absent) and environments, and read git once; idempotent."""
     demo_allowed()
+    if not settings.SHIRUBE_GIT_ALLOW_LOCAL:
+        raise ImproperlyConfigured(
+            "The demo's GitOps repository is a local one: set SHIRUBE_GIT_ALLOW_LOCAL=true (make run does)."
+        )
     from apps.environments.runner import environment_refresh
     from kubesim.gitrepo import demo_repo_init
 

@@ -91,6 +91,13 @@ def phases_gate(user: AbstractBaseUser, environment: Environment) -> Gate | None
     return Gate("phases", True, f"You have completed {titles}.")
 
 
+def may_approve(user: AbstractBaseUser | None, environment: Environment) -> bool:
+    """An active lead of the environment's team, or an SRE: now, not when they approved."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return is_sre(user) or team_role(user, environment.team) == Membership.Role.LEAD
+
+
 def approval_valid(approval: Approval, *, user: AbstractBaseUser) -> bool:
     return (
         approval.approved_at is not None
@@ -98,6 +105,19 @@ def approval_valid(approval: Approval, *, user: AbstractBaseUser) -> bool:
         and approval.expires_at > timezone.now()
         and approval.approved_by_id is not None
         and approval.approved_by_id != user.pk
+        # Checked at use: an approval from someone who has since lost the role does not count.
+        and may_approve(approval.approved_by, approval.environment)
+    )
+
+
+def approver_lapsed(approval: Approval) -> str | None:
+    """Why an approval given by someone who may no longer approve does not count, or None."""
+    if may_approve(approval.approved_by, approval.environment):
+        return None
+    who = approval.approved_by.get_username() if approval.approved_by else "its approver"
+    return (
+        f"The approval of {approval.tag} no longer counts: {who} may no longer approve "
+        f"(not an active lead of {approval.environment.team.name} or an SRE now); ask again."
     )
 
 
@@ -109,16 +129,21 @@ def approval_gate(
     if not tag:
         return Gate("approval", False, "Each tag needs an approval here."), None
     approvals = list(
-        Approval.objects.filter(environment=environment, tag=tag, used_at__isnull=True).order_by(
-            "-approved_at"
-        )
+        Approval.objects.filter(environment=environment, tag=tag, used_at__isnull=True)
+        .select_related("approved_by")
+        .order_by("-approved_at")
     )
+    for a in approvals:
+        a.environment = environment  # the team is already loaded
     valid = next((a for a in approvals if approval_valid(a, user=user)), None)
     if valid:
         who = valid.approved_by.get_username() if valid.approved_by else "someone"
         until = timezone.localtime(valid.expires_at).strftime("%Y-%m-%d %H:%M")
         return Gate("approval", True, f"Approved by {who} until {until}."), valid
     now = timezone.now()
+    lapsed = [a for a in approvals if a.approved_at and a.expires_at > now and a.approved_by_id != user.pk]
+    if lapsed and (reason := approver_lapsed(lapsed[0])):
+        return Gate("approval", False, reason), None
     if any(a.approved_at and a.approved_by_id == user.pk for a in approvals if a.expires_at > now):
         return Gate("approval", False, "You approved this tag yourself; someone else must approve it."), None
     if any(a.approved_at and a.expires_at <= now for a in approvals):
@@ -135,7 +160,7 @@ def approve_gate(user: AbstractBaseUser, approval: Approval) -> Gate:
         return Gate("approver", False, "Sign in first.")
     if approval.requested_by_id == user.pk:
         return Gate("approver", False, "You asked for this approval; someone else must give it.")
-    if not (is_sre(user) or team_role(user, environment.team) == Membership.Role.LEAD):
+    if not may_approve(user, environment):
         return Gate("approver", False, f"Only leads of {environment.team.name} and SREs approve.")
     if approval.state != "pending":
         return Gate("approver", False, f"This request is {approval.state}.")
@@ -153,6 +178,16 @@ def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
         return Gate("applicable", False, "There is no earlier deployment to roll back to.")
     if action in ("pin", "follow") and not environment.image_policy:
         return Gate("applicable", False, "This environment does not follow an image policy.")
+    if action == "follow" and environment.tag_changes_gated:
+        # Gating the click would not be enough: automation would then move the tag again and
+        # again, each time without an approval or a healthy run where it is promoted from.
+        return Gate(
+            "applicable",
+            False,
+            f"{environment.slug} never follows image automation: its tags change only "
+            f"{'by promotion' if environment.promotes_from_id else 'by a deployment'}"
+            f"{' with an approval' if environment.requires_approval else ''}, which automation would skip.",
+        )
     if action == "pin" and not environment.follows_automation:
         return Gate("applicable", False, "The environment is already pinned.")
     if action == "follow" and environment.follows_automation:

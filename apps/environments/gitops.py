@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import copy
 import fcntl
+import functools
 import hashlib
 import logging
 import os
@@ -56,6 +57,13 @@ COMMITTER_EMAIL = "shirube@localhost"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_ATTEMPTS = 3
 DEFAULT_LOCK_TIMEOUT = 300.0
+# How often a waiting writer calls its `heartbeat`: while git runs and while it waits for the lock.
+HEARTBEAT_SECONDS = 5.0
+
+# Callbacks a caller can pass: `heartbeat()` says the writer is alive (and may raise to stop it,
+# killing the running git); `before_push(sha, edit)` hears of each commit before it is pushed.
+Heartbeat = Callable[[], None]
+BeforePush = Callable[[str, "Edit"], None]
 
 # Words some YAML loader (1.1 booleans, Go's yaml.v2) reads as non-strings.
 _NON_STRING_WORDS = {
@@ -77,6 +85,8 @@ class RepoSpec:
     known_hosts_file: Path | str | None = None
     token_file: Path | str | None = None
     token_username: str = "x-access-token"
+    # Local paths and file:// reach any repository on the worker's disk: demo and tests only.
+    allow_local: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,13 @@ class GitOpsError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class RepositoryRefused(GitOpsError):
+    """The URL or branch could make git do something other than fetch and push this repository."""
+
+    def __init__(self, message: str):
+        super().__init__("config", message)
 
 
 class CredentialsError(GitOpsError):
@@ -194,6 +211,79 @@ def tag_valid(tag: str) -> bool:
     return isinstance(tag, str) and TAG_PATTERN.fullmatch(tag) is not None
 
 
+def repo_url_problem(url: str, *, allow_local: bool) -> str | None:
+    """Why git must not be given this repository URL, or None.
+
+    git reads an argument starting with '-' as an option (`--upload-pack=<command>`
+    runs the command), `<helper>::` as a remote helper (`ext::` runs one), and a
+    local path as any repository on the worker's disk. So only https://, ssh://
+    and scp-like `user@host:path` pass, with a plain host name and no whitespace
+    or control characters; local paths and file:// only when allowed.
+    """
+    if not isinstance(url, str) or not url:
+        return "The repository URL is refused: it is empty (give https://, ssh:// or git@host:path)."
+    shown = _scrub_url(url)[:200].encode("unicode_escape").decode()
+    if _UNSAFE_CHARS.search(url):
+        return f"The repository URL {shown} is refused: it contains whitespace or control characters."
+    if url.startswith("-"):
+        return f"The repository URL {shown} is refused: it starts with '-', which git reads as an option."
+    if len(url) > 500:
+        return "The repository URL is refused: it is longer than 500 characters."
+    if "://" in url:
+        parts = urlsplit(url)
+        scheme = url.partition("://")[0]  # as written: urlsplit would lower-case it, git does not
+        if scheme == "file":
+            if not allow_local:
+                return _local_refused(shown)
+            if parts.netloc or not parts.path.startswith("/") or parts.query or parts.fragment:
+                return (
+                    f"The repository URL {shown} is refused: "
+                    "a file:// URL names an absolute path, as in file:///srv/gitops.git."
+                )
+            return None
+        if scheme not in ("https", "ssh"):
+            return (
+                f"The repository URL {shown} is refused: use https://, ssh:// or git@host:path "
+                f"({scheme or 'this scheme'} is not allowed; plain http and git:// are not encrypted)."
+            )
+        try:
+            host, user = parts.hostname or "", parts.username
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            host, user = "", None
+        if (
+            not _HOST.fullmatch(host)
+            or (user is not None and not _USER.fullmatch(user))
+            or parts.query
+            or parts.fragment
+            or not _PATH.fullmatch(parts.path)
+        ):
+            return f"The repository URL {shown} is refused: expected {scheme}://[user@]host[:port]/path."
+        if parts.password:
+            return f"The repository URL {shown} is refused: it carries a password; use a token file instead."
+        return None
+    if scp := _SCP_LIKE.fullmatch(url):
+        if scp["path"].startswith("-"):
+            return f"The repository URL {shown} is refused: its path starts with '-'."
+        return None
+    if url.startswith("/"):
+        return None if allow_local else _local_refused(shown)
+    return (
+        f"The repository URL {shown} is refused: use https://host/path, ssh://host/path or "
+        "git@host:path" + (" (or an absolute local path)." if allow_local else ".")
+    )
+
+
+def branch_problem(branch: str) -> str | None:
+    """Why this is not a branch git would push to, or None: `git check-ref-format --branch`."""
+    if not isinstance(branch, str) or not branch:
+        return "The branch name is empty."
+    shown = branch[:100].encode("unicode_escape").decode()
+    if branch.startswith("-") or _UNSAFE_CHARS.search(branch) or "@{" in branch or len(branch) > 200:
+        return f"'{shown}' is not a valid branch name."
+    return _check_ref_format(branch)
+
+
 def workdir_for(base_dir: Path | str, url: str, branch: str) -> Path:
     """The clone cache directory for one repository URL and branch under base_dir."""
     digest = hashlib.sha256(f"{url}\0{branch}".encode()).hexdigest()[:20]
@@ -205,7 +295,9 @@ def head_sha(repo: RepoSpec, *, timeout: float = DEFAULT_TIMEOUT) -> str:
     """The branch head on the remote (git ls-remote: no clone, no lock)."""
     git = _Git(repo, timeout)
     out = git.run(
-        ["ls-remote", "--heads", repo.url, f"refs/heads/{repo.branch}"], step="fetch", git_dir=False
+        ["ls-remote", "--heads", "--end-of-options", repo.url, f"refs/heads/{repo.branch}"],
+        step="fetch",
+        git_dir=False,
     )
     if out.code != 0:
         raise RepoUnreachable(f"Could not reach {git.safe_url}: {git.tail(out.stderr)}")
@@ -216,6 +308,33 @@ def head_sha(repo: RepoSpec, *, timeout: float = DEFAULT_TIMEOUT) -> str:
     raise RepoUnreachable(f"Branch {repo.branch!r} does not exist in {git.safe_url}.")
 
 
+def commit_landed(
+    repo: RepoSpec,
+    *,
+    sha: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    heartbeat: Heartbeat | None = None,
+) -> bool:
+    """Whether the commit is on the branch now (it or a descendant is the remote head).
+
+    For a writer that died after handing a commit to `git push`: the push may have
+    landed, or may still land later (an orphaned push); either way the remote decides.
+    """
+    if not re.fullmatch(r"[0-9a-f]{40}", sha or ""):
+        raise GitOpsError("fetch", f"{sha!r} is not a commit id.")
+    _check_repo(repo)
+    with _locked(Path(repo.workdir), lock_timeout, heartbeat):
+        git = _Git(repo, timeout, heartbeat)
+        head = git.fetch()
+        if git.run(["cat-file", "-e", "--end-of-options", f"{sha}^{{commit}}"], step="fetch").code != 0:
+            return False  # not fetched, so not on the branch (and never made here, or gone with the cache)
+        out = git.run(["merge-base", "--is-ancestor", "--end-of-options", sha, head], step="fetch")
+        if out.code not in (0, 1):
+            raise GitOpsError("fetch", f"git merge-base failed: {git.tail(out.stderr)}")
+        return out.code == 0
+
+
 def image_read(
     repo: RepoSpec,
     *,
@@ -223,11 +342,13 @@ def image_read(
     image: str,
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    heartbeat: Heartbeat | None = None,
 ) -> ImageEntry:
     """Fetch the branch and return the image's entry in the kustomization at path."""
     _check_path(path)
-    with _locked(Path(repo.workdir), lock_timeout):
-        git = _Git(repo, timeout)
+    _check_repo(repo)
+    with _locked(Path(repo.workdir), lock_timeout, heartbeat):
+        git = _Git(repo, timeout, heartbeat)
         head = git.fetch()
         _mode, text = git.read_text(head, path)
     return entry_read(text, image=image, sha=head, path=path)
@@ -245,22 +366,43 @@ def image_set_tag(
     attempts: int = DEFAULT_ATTEMPTS,
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    expect_tag: str | None = None,
+    heartbeat: Heartbeat | None = None,
+    before_push: BeforePush | None = None,
 ) -> CommitResult:
-    """Set the image's newTag, pinning it (marker and digest removed); commit as the author and push."""
+    """Set the image's newTag, pinning it (marker and digest removed); commit as the author and push.
+
+    With `expect_tag`, refuse (step "edit", nothing committed) unless git still has that tag:
+    a pin must take the marker off without changing what runs.
+    """
     if not tag_valid(tag):
         raise InvalidTag(
             f"{tag!r} is not a valid image tag: it must match {TAG_PATTERN.pattern} "
             "(letters, digits, '_', '.', '-'; at most 128 characters; not starting with '.' or '-')."
         )
+
+    def edit(text: str) -> Edit:
+        if expect_tag is not None:
+            current = entry_read(text, image=image, path=path).new_tag
+            if current != expect_tag:
+                raise GitOpsError(
+                    "edit",
+                    f"Git has {image} at {current}, not {expect_tag}: it moved since the page was read. "
+                    "Nothing was committed; read the page again.",
+                )
+        return edit_set_tag(text, image=image, tag=tag)
+
     return _write(
         repo,
         path=path,
-        edit=lambda text: edit_set_tag(text, image=image, tag=tag),
+        edit=edit,
         author=(author_name, author_email),
         message=message,
         attempts=attempts,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        heartbeat=heartbeat,
+        before_push=before_push,
     )
 
 
@@ -276,6 +418,8 @@ def image_follow_automation(
     attempts: int = DEFAULT_ATTEMPTS,
     timeout: float = DEFAULT_TIMEOUT,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    heartbeat: Heartbeat | None = None,
+    before_push: BeforePush | None = None,
 ) -> CommitResult:
     """Put the `{"$imagepolicy": "<policy>:tag"}` marker back on the newTag line; commit and push."""
     policy = _check_policy(policy)
@@ -288,6 +432,8 @@ def image_follow_automation(
         attempts=attempts,
         timeout=timeout,
         lock_timeout=lock_timeout,
+        heartbeat=heartbeat,
+        before_push=before_push,
     )
 
 
@@ -678,9 +824,11 @@ def _check_path(path: str) -> None:
 class _Git:
     """git commands against one repository's bare clone cache, with a clean, credentialed environment."""
 
-    def __init__(self, repo: RepoSpec, timeout: float):
+    def __init__(self, repo: RepoSpec, timeout: float, heartbeat: Heartbeat | None = None):
+        _check_repo(repo)  # again here: every path to git goes through this class
         self.repo = repo
         self.timeout = timeout
+        self.heartbeat = heartbeat
         self.workdir = Path(repo.workdir)
         self.secrets: list[str] = []
         self.safe_url = _scrub_url(repo.url)
@@ -697,7 +845,7 @@ class _Git:
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_GLOBAL": os.devnull,
             "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_ALLOW_PROTOCOL": "file:https:http:ssh",
+            "GIT_ALLOW_PROTOCOL": ":".join(_protocols(repo)),
             "GIT_COMMITTER_NAME": COMMITTER_NAME,
             "GIT_COMMITTER_EMAIL": COMMITTER_EMAIL,
         }
@@ -780,7 +928,8 @@ class _Git:
         input: bytes | None = None,
         env: dict | None = None,
     ) -> _Out:
-        argv = ["git", "-c", "core.hooksPath=/dev/null", "-c", "gc.autoDetach=false"]
+        argv = ["git", *_protocol_config(self.repo)]
+        argv += ["-c", "core.hooksPath=/dev/null", "-c", "gc.autoDetach=false"]
         if git_dir:
             argv.append(f"--git-dir={self.workdir}")
         argv += args
@@ -796,14 +945,28 @@ class _Git:
             )
         except OSError as exc:
             raise GitOpsError(step, f"Cannot run git: {exc.strerror}.") from None
-        try:
-            stdout, stderr = proc.communicate(input, timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise GitOpsError(
-                step, f"git {args[0]} on {self.safe_url} did not finish within {self.timeout:g} seconds."
-            ) from None
+        deadline = time.monotonic() + self.timeout
+        while True:
+            # Short waits, so the caller hears that we are alive while git runs (a push can
+            # take the whole timeout); a heartbeat that raises stops git and us.
+            wait = min(HEARTBEAT_SECONDS, max(0.0, deadline - time.monotonic()))
+            try:
+                stdout, stderr = proc.communicate(input, timeout=wait)
+                break
+            except subprocess.TimeoutExpired:
+                input = None  # already sent: communicate() carries on from where it was
+                if time.monotonic() >= deadline:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.communicate()
+                    late = f"git {args[0]} on {self.safe_url} did not finish within {self.timeout:g} seconds."
+                    raise GitOpsError(step, late) from None
+                if self.heartbeat:
+                    try:
+                        self.heartbeat()
+                    except BaseException:
+                        os.killpg(proc.pid, signal.SIGKILL)
+                        proc.communicate()
+                        raise
         return _Out(proc.returncode, stdout, stderr.decode(errors="replace"))
 
     def check(self, args: list[str], *, step: str, **kwargs) -> str:
@@ -819,7 +982,9 @@ class _Git:
                 return
         if self.workdir.exists():
             shutil.rmtree(self.workdir)
-        self.check(["init", "--quiet", "--bare", str(self.workdir)], step="fetch", git_dir=False)
+        self.check(
+            ["init", "--quiet", "--bare", "--end-of-options", str(self.workdir)], step="fetch", git_dir=False
+        )
 
     def fetch(self) -> str:
         """Fetch the branch into refs/remotes/origin/<branch> and return its sha."""
@@ -831,6 +996,7 @@ class _Git:
                 "--quiet",
                 "--no-tags",
                 "--no-write-fetch-head",
+                "--end-of-options",
                 self.repo.url,
                 f"+refs/heads/{self.repo.branch}:{ref}",
             ],
@@ -840,10 +1006,12 @@ class _Git:
             if "couldn't find remote ref" in out.stderr:
                 raise RepoUnreachable(f"Branch {self.repo.branch!r} does not exist in {self.safe_url}.")
             raise RepoUnreachable(f"Could not fetch {self.safe_url}: {self.tail(out.stderr)}")
-        return self.check(["rev-parse", "--verify", f"{ref}^{{commit}}"], step="fetch").strip()
+        return self.check(
+            ["rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}"], step="fetch"
+        ).strip()
 
     def read_blob(self, commit: str, path: str) -> tuple[str, bytes] | None:
-        out = self.check(["ls-tree", "-z", commit, "--", path], step="read")
+        out = self.check(["ls-tree", "-z", "--end-of-options", commit, "--", path], step="read")
         entry = out.rstrip("\0")
         if not entry:
             return None
@@ -851,7 +1019,7 @@ class _Git:
         mode, kind, oid = meta.split()
         if found != path or kind != "blob" or mode not in ("100644", "100755"):
             return None
-        return mode, self.run(["cat-file", "blob", oid], step="read").raw
+        return mode, self.run(["cat-file", "--end-of-options", "blob", oid], step="read").raw
 
     def read_text(self, commit: str, path: str) -> tuple[str, str]:
         found = self.read_blob(commit, path)
@@ -874,14 +1042,17 @@ class _Git:
         )
         with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
             index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-            self.check(["read-tree", parent], step="commit", env=index)
+            self.check(["read-tree", "--end-of-options", parent], step="commit", env=index)
             self.check(
                 ["update-index", "--cacheinfo", f"{mode},{blob.strip()},{path}"], step="commit", env=index
             )
             tree = self.check(["write-tree"], step="commit", env=index).strip()
         names = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
         return self.check(
-            ["commit-tree", tree, "-p", parent, "-F", "-"], step="commit", input=message.encode(), env=names
+            ["commit-tree", "-p", parent, "-F", "-", "--end-of-options", tree],
+            step="commit",
+            input=message.encode(),
+            env=names,
         ).strip()
 
     def merge(self, base: str, ours: str, theirs: str) -> str | None:
@@ -894,13 +1065,20 @@ class _Git:
                 file = Path(tmp) / name
                 file.write_bytes(text.encode())
                 files.append(str(file))
-            out = self.run(["merge-file", "-p", "--quiet", *files], step="push", git_dir=False)
+            out = self.run(["merge-file", "-p", "--quiet", "--", *files], step="push", git_dir=False)
         return out.raw.decode() if out.code == 0 else None
 
     def push(self, commit: str) -> tuple[str, str]:
         """Push commit to the branch: ("ok"|"race"|"rejected", reason)."""
         out = self.run(
-            ["push", "--porcelain", "--no-verify", self.repo.url, f"{commit}:refs/heads/{self.repo.branch}"],
+            [
+                "push",
+                "--porcelain",
+                "--no-verify",
+                "--end-of-options",
+                self.repo.url,
+                f"{commit}:refs/heads/{self.repo.branch}",
+            ],
             step="push",
         )
         if out.code == 0:
@@ -924,7 +1102,68 @@ class _Git:
         raise GitOpsError("push", f"Could not push to {self.safe_url}: {self.tail(out.stderr)}")
 
     def diff(self, parent: str, commit: str) -> str:
-        return self.check(["diff", "--no-color", "--no-ext-diff", parent, commit], step="push")
+        return self.check(
+            ["diff", "--no-color", "--no-ext-diff", "--end-of-options", parent, commit], step="push"
+        )
+
+
+# Whitespace (which also ends an ssh or shell word) and every control character, Unicode's too.
+_UNSAFE_CHARS = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
+_USER = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,63}")
+# RFC 3986 path characters, without the quoting and escaping ones nobody's repository path needs.
+_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+# scp-like `[user@]host:path`: a colon before any slash, and not `helper::address`.
+_SCP_LIKE = re.compile(
+    rf"(?:{_USER.pattern}@)?{_HOST.pattern}:(?P<path>[A-Za-z0-9._~!$&'()*+,;=@%/-][A-Za-z0-9._~!$&'()*+,;=:@%/-]*)"
+)
+
+
+def _local_refused(shown: str) -> str:
+    return (
+        f"The repository URL {shown} is refused: local repositories are allowed only when "
+        "SHIRUBE_GIT_ALLOW_LOCAL is on (the demo and the tests)."
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _check_ref_format(branch: str) -> str | None:
+    # Outside any repository, with a clean configuration: nothing but the name decides.
+    env = {"PATH": os.environ.get("PATH", os.defpath), "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CEILING_DIRECTORIES": "/", "LC_ALL": "C"}  # fmt: skip
+    try:
+        proc = subprocess.run(
+            ["git", "check-ref-format", "--branch", branch],
+            cwd="/", env=env, capture_output=True, timeout=DEFAULT_TIMEOUT, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitOpsError("config", f"Cannot run git to check the branch name: {exc}.") from None
+    if proc.returncode != 0 or proc.stdout.decode(errors="replace").strip() != branch:
+        return f"'{branch[:100]}' is not a valid branch name (git check-ref-format --branch)."
+    return None
+
+
+def _check_repo(repo: RepoSpec) -> None:
+    """Refuse a URL or branch that could do more than name a repository, before git or the disk is touched."""
+    problem = repo_url_problem(repo.url, allow_local=repo.allow_local)
+    if problem is None:
+        branch = branch_problem(repo.branch)
+        problem = f"The branch is refused: {branch}" if branch else None
+    if problem:
+        raise RepositoryRefused(problem)
+
+
+def _protocols(repo: RepoSpec) -> list[str]:
+    return ["https", "ssh", *(["file"] if repo.allow_local else [])]
+
+
+def _protocol_config(repo: RepoSpec) -> list[str]:
+    """Every transport off, then back on only for those permitted (git's own defence behind the URL check)."""
+    config = ["-c", "protocol.allow=never"]
+    for name in _protocols(repo):
+        config += ["-c", f"protocol.{name}.allow=always"]
+    return config
 
 
 def _is_ssh(url: str) -> bool:
@@ -938,12 +1177,13 @@ def _scrub_url(url: str) -> str:
 
 
 @contextmanager
-def _locked(workdir: Path, timeout: float) -> Iterator[None]:
+def _locked(workdir: Path, timeout: float, heartbeat: Heartbeat | None = None) -> Iterator[None]:
     """Serialise use of one clone cache across processes on this host (Celery workers)."""
     workdir.parent.mkdir(parents=True, exist_ok=True)
     lock_path = workdir.parent / f"{workdir.name}.lock"
     with open(lock_path, "a") as handle:
         deadline = time.monotonic() + timeout
+        beat = time.monotonic() + HEARTBEAT_SECONDS
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -954,6 +1194,9 @@ def _locked(workdir: Path, timeout: float) -> Iterator[None]:
                         "lock",
                         f"Another deploy to this repository held its clone for over {timeout:g} seconds.",
                     ) from None
+                if heartbeat and time.monotonic() > beat:
+                    heartbeat()
+                    beat = time.monotonic() + HEARTBEAT_SECONDS
                 time.sleep(0.05)
         try:
             yield
@@ -989,16 +1232,19 @@ def _write(
     attempts: int,
     timeout: float,
     lock_timeout: float,
+    heartbeat: Heartbeat | None = None,
+    before_push: BeforePush | None = None,
 ) -> CommitResult:
     """Fetch, edit, commit, push; on a race rebase (or re-apply) and retry. Nothing lands by halves."""
     _check_path(path)
+    _check_repo(repo)
     _check_author(*author)
     if not message.strip():
         raise GitOpsError("commit", "The commit message is empty.")
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
-    with _locked(Path(repo.workdir), lock_timeout):
-        git = _Git(repo, timeout)
+    with _locked(Path(repo.workdir), lock_timeout, heartbeat):
+        git = _Git(repo, timeout, heartbeat)
         head = git.fetch()
         mode, text = git.read_text(head, path)
         result = edit(text)
@@ -1009,6 +1255,8 @@ def _write(
         how = "direct"
         reason = ""
         for attempt in range(1, attempts + 1):
+            if before_push:
+                before_push(commit, result)
             status, reason = git.push(commit)
             if status == "ok":
                 logger.info("gitops: pushed %s to %s %s (%s)", commit[:12], git.safe_url, repo.branch, how)

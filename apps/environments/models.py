@@ -6,20 +6,37 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from apps.accounts.models import SLUG_VALIDATOR, Team
 from apps.clusters.models import Cluster
+from apps.environments.gitops import branch_problem, repo_url_problem
 from apps.lessons.models import Phase
 
 IMAGE_POLICY_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?:[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 OBJECT_REF_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$")
 
 
+# An approval is for one tag now, not a standing permission; a bound also keeps
+# "now + lifetime" a date (a huge value overflowed into a 500).
+APPROVAL_TTL_MAX_HOURS = 24 * 30
+
 IMAGE_POLICY_VALIDATOR = RegexValidator(IMAGE_POLICY_PATTERN, "Expected the form payments:checkout-api.")
 OBJECT_REF_VALIDATOR = RegexValidator(OBJECT_REF_PATTERN, "Expected the form namespace/name.")
+
+
+def validate_repo_url(value: str) -> None:
+    """https, ssh or git@host:path; local paths only with SHIRUBE_GIT_ALLOW_LOCAL (the writer checks too)."""
+    if problem := repo_url_problem(value, allow_local=settings.SHIRUBE_GIT_ALLOW_LOCAL):
+        raise ValidationError(problem)
+
+
+def validate_branch(value: str) -> None:
+    if problem := branch_problem(value):
+        raise ValidationError(problem)
 
 
 # What an SRE sets (the admin's form); a change to any of them is an audit event.
@@ -55,9 +72,12 @@ class Environment(models.Model):
         help_text="The Flux Kustomization that deploys it, as namespace/name.",
     )
     repo_url = models.CharField(
-        max_length=500, help_text="The GitOps repository (ssh://, https:// or a local path for demos)."
+        max_length=500,
+        validators=[validate_repo_url],
+        help_text="The GitOps repository: https://host/path, ssh://host/path or git@host:path "
+        "(a local path only where SHIRUBE_GIT_ALLOW_LOCAL is on).",
     )
-    branch = models.CharField(max_length=200, default="main")
+    branch = models.CharField(max_length=200, default="main", validators=[validate_branch])
     kustomization_path = models.CharField(
         max_length=500,
         help_text="Path in the repository of the kustomization.yaml whose images: entry sets the tag.",
@@ -94,7 +114,13 @@ class Environment(models.Model):
     requires_approval = models.BooleanField(
         default=False, help_text="A lead of the team or an SRE, never the requester, approves each tag."
     )
-    approval_ttl_hours = models.PositiveIntegerField(null=True, blank=True, help_text="Default: 24 hours.")
+    approval_ttl_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(APPROVAL_TTL_MAX_HOURS)],
+        help_text=f"How long an approval lasts. Default: SHIRUBE_APPROVAL_TTL_HOURS (24); "
+        f"at most {APPROVAL_TTL_MAX_HOURS} hours (30 days).",
+    )
     # What git says, refreshed by a task (page views never touch git).
     git_sha = models.CharField(max_length=40, blank=True, editable=False)
     git_tag = models.CharField(max_length=128, blank=True, editable=False)
@@ -141,12 +167,19 @@ class Environment(models.Model):
 
     @property
     def approval_ttl(self) -> timedelta:
-        return timedelta(hours=self.approval_ttl_hours or settings.SHIRUBE_APPROVAL_TTL_HOURS)
+        # Bounded here too: a row saved before the bound existed must not overflow a date.
+        hours = self.approval_ttl_hours or settings.SHIRUBE_APPROVAL_TTL_HOURS
+        return timedelta(hours=min(hours, APPROVAL_TTL_MAX_HOURS))
 
     @property
     def follows_automation(self) -> bool:
         """Git carries the setter marker, so ImageUpdateAutomation moves the tag."""
         return bool(self.git_marker)
+
+    @property
+    def tag_changes_gated(self) -> bool:
+        """A new tag needs an approval or a promotion here, so image automation must never move it."""
+        return self.is_production or self.requires_approval or self.promotes_from_id is not None
 
     @property
     def pinned(self) -> bool:
@@ -224,6 +257,12 @@ class Deployment(models.Model):
     pinned = models.BooleanField(default=False)  # this commit took the setter marker off
     reconcile_token = models.CharField(max_length=64, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)  # Flux applied our commit
+    # The worker holding the commit step, its last sign of life, and the commit it handed to
+    # `git push` (recorded first): a worker that dies mid-commit is taken over, and the remote
+    # asked about that commit, instead of the environment waiting and the commit being made twice.
+    worker = models.CharField(max_length=32, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    pushing_sha = models.CharField(max_length=40, blank=True)
     message = models.TextField(blank=True)  # progress, or why it failed
     failed_step = models.CharField(max_length=20, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

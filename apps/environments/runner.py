@@ -11,17 +11,20 @@ queued one goes first.
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.actions import REQUESTED_AT, reconcile_source
 from apps.clusters.models import FluxObject
-from apps.environments import gitops
+from apps.environments import gates, gitops
 from apps.environments.models import Deployment, Environment
 from apps.environments.selectors import image_split, revision_has
 
@@ -39,6 +42,7 @@ def repo_spec(environment: Environment) -> gitops.RepoSpec:
         known_hosts_file=settings.SHIRUBE_GIT_KNOWN_HOSTS_FILE or None,
         token_file=settings.SHIRUBE_GIT_TOKEN_FILE or None,
         token_username=settings.SHIRUBE_GIT_TOKEN_USERNAME,
+        allow_local=settings.SHIRUBE_GIT_ALLOW_LOCAL,
     )
 
 
@@ -134,9 +138,11 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
         earlier = others.filter(status=Status.QUEUED, requested_at__lt=deployment.requested_at).exists()
         claimed = 0
         if busy is None and not earlier:
+            # The worker token and its heartbeat let another worker tell a dead holder from a slow one.
             claimed = Deployment.objects.filter(pk=deployment.pk, status=Status.QUEUED).update(
-                status=Status.COMMITTING, step_started_at=timezone.now(), message="Committing to git."
-            )
+                status=Status.COMMITTING, step_started_at=timezone.now(), message="Committing to git.",
+                worker=uuid.uuid4().hex, heartbeat_at=timezone.now(),
+            )  # fmt: skip
     if busy is not None or earlier:
         waiting = f"deployment #{busy.pk} ({busy.tag})" if busy else "an earlier request"
         if deployment.message != f"Waiting for {waiting} to finish.":
@@ -146,7 +152,27 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
     if not claimed:
         return None  # another worker took it
     deployment.refresh_from_db()
+    if refusal := _refusal_at_commit(deployment):
+        _finish(deployment, Status.FAILED, refusal, step="gates")
+        return None
     return _commit(deployment)
+
+
+def _refusal_at_commit(deployment: Deployment) -> str | None:
+    """The gates that can have changed since the request, checked again before git is touched.
+
+    A deployment may have waited in the queue (or been queued before a gate existed).
+    """
+    env = deployment.environment
+    if deployment.kind == Deployment.Kind.FOLLOW:
+        gate = gates.applicable_gate(env, deployment.kind, deployment.tag)
+        if not gate.ok:
+            return gate.message
+    if deployment.approval_id:
+        approval = deployment.approval
+        approval.environment = env
+        return gates.approver_lapsed(approval)
+    return None
 
 
 def _commit_message(deployment: Deployment) -> str:
@@ -177,43 +203,100 @@ def _author(deployment: Deployment) -> tuple[str, str]:
     return name, user.email or f"{user.get_username()}@users.shirube.invalid"
 
 
+class _TakenOver(Exception):
+    """Another worker took the commit step over (this one went quiet for too long): stop, touch nothing."""
+
+
+def _owner(deployment: Deployment) -> tuple[QuerySet, gitops.Heartbeat]:
+    """The deployment while this worker still holds its commit step, and the heartbeat that says so."""
+    owned = Deployment.objects.filter(pk=deployment.pk, status=Status.COMMITTING, worker=deployment.worker)
+    last = [0.0]
+
+    def heartbeat() -> None:
+        if time.monotonic() - last[0] < gitops.HEARTBEAT_SECONDS / 2:
+            return
+        if not owned.update(heartbeat_at=timezone.now()):
+            raise _TakenOver
+        last[0] = time.monotonic()
+
+    return owned, heartbeat
+
+
 def _commit(deployment: Deployment) -> float | None:
+    """Edit, commit and push, recording the commit before each push so a takeover can find it."""
     env = deployment.environment
     name, email = _author(deployment)
     repo = repo_spec(env)
+    owned, heartbeat = _owner(deployment)
+    timeouts = {"timeout": settings.SHIRUBE_GIT_TIMEOUT, "heartbeat": heartbeat}
     try:
-        before = gitops.image_read(
-            repo, path=env.kustomization_path, image=env.image, timeout=settings.SHIRUBE_GIT_TIMEOUT
-        )
+        before = gitops.image_read(repo, path=env.kustomization_path, image=env.image, **timeouts)
+        previous_tag = before.new_tag or ""
+        if previous_tag == deployment.tag and deployment.pushing_sha and deployment.previous_tag:
+            # A dead worker's push landed after we found it had not: keep the tag it replaced.
+            previous_tag = deployment.previous_tag
+
+        def before_push(sha: str, edit: gitops.Edit) -> None:
+            recorded = owned.update(
+                pushing_sha=sha, previous_tag=previous_tag, pinned=bool(edit.unpinned_policy),
+                heartbeat_at=timezone.now(),
+            )  # fmt: skip
+            if not recorded:
+                raise _TakenOver
+
         if deployment.kind == Deployment.Kind.FOLLOW:
             result = gitops.image_follow_automation(
                 repo, path=env.kustomization_path, image=env.image, policy=env.image_policy,
                 author_name=name, author_email=email, message=_commit_message(deployment),
+                attempts=settings.SHIRUBE_GIT_PUSH_ATTEMPTS, before_push=before_push, **timeouts,
             )  # fmt: skip
         else:
             result = gitops.image_set_tag(
                 repo, path=env.kustomization_path, image=env.image, tag=deployment.tag,
                 author_name=name, author_email=email, message=_commit_message(deployment),
-                attempts=settings.SHIRUBE_GIT_PUSH_ATTEMPTS, timeout=settings.SHIRUBE_GIT_TIMEOUT,
+                attempts=settings.SHIRUBE_GIT_PUSH_ATTEMPTS, before_push=before_push, **timeouts,
+                # A pin only takes the marker off: if git moved since the page was read, writing
+                # the tag the page showed would change what runs, past every gate.
+                expect_tag=deployment.tag if deployment.kind == Deployment.Kind.PIN else None,
             )  # fmt: skip
-    except gitops.GitOpsError as exc:
-        _finish(deployment, Status.FAILED, str(exc), step=exc.step)
+    except _TakenOver:
+        log.warning("deployment %s: another worker took the commit over; stopping", deployment.pk)
         return None
-    sha = result.sha
-    pinned = bool(result.unpinned_policy)
-    note = (
-        f"Committed {sha[:7]}." if result.changed else f"Git already had {deployment.tag}; nothing to commit."
-    )
-    if pinned:
-        note += (
-            f" The image policy marker ({result.unpinned_policy}) was taken off: the environment is pinned."
-        )
-    _move(deployment, Status.COMMITTED, note, sha=sha, previous_tag=before.new_tag or "", pinned=pinned)
+    except gitops.GitOpsError as exc:
+        if owned.exists():
+            _finish(deployment, Status.FAILED, str(exc), step=exc.step)
+        return None
+    return _committed(
+        deployment, owned, sha=result.sha, changed=result.changed, previous_tag=previous_tag,
+        unpinned_policy=result.unpinned_policy,
+    )  # fmt: skip
+
+
+def _committed(
+    deployment: Deployment, owned: QuerySet, *, sha: str, changed: bool, previous_tag: str,
+    unpinned_policy: str | None, landed_late: bool = False,
+) -> float | None:  # fmt: skip
+    """Record the commit (only while this worker holds the step) and what git now says."""
+    env = deployment.environment
+    if not changed:
+        note = f"Git already had {deployment.tag}; nothing to commit."
+    elif landed_late:
+        note = f"Committed {sha[:7]}: the push landed although its worker stopped."
+    else:
+        note = f"Committed {sha[:7]}."
+    if unpinned_policy:
+        note += f" The image policy marker ({unpinned_policy}) was taken off: the environment is pinned."
+    fields = {"sha": sha, "previous_tag": previous_tag, "pinned": bool(unpinned_policy)}
+    if not owned.update(status=Status.COMMITTED, message=note, step_started_at=timezone.now(), **fields):
+        return None  # taken over after the push: the new holder finds this commit on the remote
+    deployment.status, deployment.message = Status.COMMITTED, note
+    for name, value in fields.items():
+        setattr(deployment, name, value)
     _audit(deployment, "committed", note, sha=sha)
     fields = {"git_sha": sha, "git_tag": deployment.tag, "git_checked_at": timezone.now(), "git_error": ""}
     if deployment.kind == Deployment.Kind.FOLLOW:
         fields.update(git_marker=env.image_policy, pinned_by=None, pinned_at=None)
-    elif pinned or (deployment.kind == Deployment.Kind.PIN):
+    elif unpinned_policy or (deployment.kind == Deployment.Kind.PIN):
         fields.update(git_marker="", pinned_by=deployment.requested_by, pinned_at=timezone.now())
     Environment.objects.filter(pk=env.pk).update(git_digest="", **fields)
     # The other environments of this repository and branch now live at this commit too.
@@ -226,11 +309,46 @@ def _commit(deployment: Deployment) -> float | None:
 
 
 def _step_committing(deployment: Deployment, poll: float) -> float | None:
-    # Another worker is committing; only a worker that died mid-commit leaves it here for long.
-    if _timed_out(deployment, settings.SHIRUBE_DEPLOY_COMMIT_TIMEOUT):
-        _finish(deployment, Status.FAILED, "The worker stopped while committing. Check the repository's "
-                "history before trying again.", step="commit")  # fmt: skip
-    return None
+    """Another worker holds the commit step. If it has gone quiet, take over without committing twice.
+
+    The holder beats while git runs; past SHIRUBE_DEPLOY_COMMIT_TIMEOUT without a beat it is
+    dead (killed, or its host gone). The commit it handed to `git push` may have landed, or may
+    land later (its push can outlive it), so the remote is asked first; only a commit that is
+    not there is made again, and the edit then finds any late arrival already in place.
+    """
+    last_sign = deployment.heartbeat_at or deployment.step_started_at
+    if not _timed_out(deployment, settings.SHIRUBE_DEPLOY_COMMIT_TIMEOUT, since=last_sign):
+        return None  # alive: it carries its own chain on
+    token = uuid.uuid4().hex
+    quiet = int((timezone.now() - last_sign).total_seconds())
+    took = Deployment.objects.filter(
+        pk=deployment.pk, status=Status.COMMITTING, worker=deployment.worker
+    ).update(worker=token, heartbeat_at=timezone.now(), message="Taking over from a worker that stopped.")
+    if not took:
+        return None  # another worker took over first
+    deployment.worker = token
+    sha = deployment.pushing_sha
+    what = f"checking whether its commit {sha[:7]} landed." if sha else "it had pushed nothing."
+    _audit(deployment, "recovering", f"The worker committing this stopped answering {quiet} s ago; {what}")
+    owned, heartbeat = _owner(deployment)
+    if sha:
+        repo = repo_spec(deployment.environment)
+        try:
+            landed = gitops.commit_landed(
+                repo, sha=sha, timeout=settings.SHIRUBE_GIT_TIMEOUT, heartbeat=heartbeat
+            )
+        except _TakenOver:
+            return None
+        except gitops.GitOpsError as exc:
+            _finish(deployment, Status.FAILED, f"The worker stopped while pushing {sha[:7]}, and the "
+                    f"repository could not be read to see whether it landed: {exc} Check the repository's "
+                    "history before trying again.", step="commit")  # fmt: skip
+            return None
+        if landed:
+            policy = deployment.environment.image_policy if deployment.pinned else None
+            return _committed(deployment, owned, sha=sha, changed=True, previous_tag=deployment.previous_tag,
+                              unpinned_policy=policy or None, landed_late=True)  # fmt: skip
+    return _commit(deployment)
 
 
 def _flux_path(api, environment: Environment) -> str:
@@ -397,4 +515,7 @@ def deployments_stalled() -> list[int]:
     stalled = unfinished.filter(polled_at__lt=cutoff) | unfinished.filter(
         polled_at__isnull=True, requested_at__lt=cutoff
     )
+    # A commit step whose worker stopped beating: the next step takes it over (see _step_committing).
+    quiet = timezone.now() - timedelta(seconds=settings.SHIRUBE_DEPLOY_COMMIT_TIMEOUT)
+    stalled |= unfinished.filter(status=Status.COMMITTING, heartbeat_at__lt=quiet)
     return list(stalled.values_list("pk", flat=True))

@@ -57,7 +57,7 @@ class QuestionInline(admin.StackedInline):
     model = QuizQuestion
     extra = 0
     show_change_link = True
-    fields = ["order", "text", "choice_summary"]
+    fields = ["order", "key", "text", "choice_summary"]
     readonly_fields = ["choice_summary"]
 
     @admin.display(description="choices")
@@ -78,7 +78,7 @@ class ChoiceInline(admin.TabularInline):
 
 @admin.register(QuizQuestion)
 class QuestionAdmin(VersionAdmin):
-    list_display = ["text", "lesson", "order"]
+    list_display = ["text", "key", "lesson", "order"]
     list_filter = ["lesson__phase"]
     search_fields = ["text", "lesson__title"]
     inlines = [ChoiceInline]

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import yaml
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
+from django.utils import timezone
 
 from apps.lessons.models import (
+    QUIZ_KEY_PATTERN,
     RESERVED_PHASE_SLUGS,
     ChecklistItem,
     Choice,
@@ -33,8 +35,9 @@ LESSON_KEYS = {
     "title", "summary", "minutes", "prerequisites", "checklist", "related_reasons",
     "related_rules", "quiz", "owner", "last_reviewed",
 }  # fmt: skip
-QUESTION_KEYS = {"question", "choices"}
-CHOICE_KEYS = {"text", "correct", "explain"}
+QUESTION_KEYS = {"id", "question", "choices"}
+CHOICE_KEYS = {"id", "text", "correct", "explain"}
+_QUIZ_ID_RE = re.compile(QUIZ_KEY_PATTERN)
 
 
 class ContentError(Exception):
@@ -47,6 +50,7 @@ class ContentError(Exception):
 
 @dataclass
 class ChoiceSpec:
+    key: str
     text: str
     correct: bool
     explain: str
@@ -54,6 +58,7 @@ class ChoiceSpec:
 
 @dataclass
 class QuestionSpec:
+    key: str
     text: str
     choices: list[ChoiceSpec]
 
@@ -170,19 +175,40 @@ def _str_list(value, what: str) -> list[str]:
     return [v.strip() for v in value]
 
 
+def _quiz_id(mapping, where: str, prefix: str, seen: dict[str, int]) -> str:
+    """The item's `id`: required, `q-…` or `c-…`, and unique within the lesson."""
+    key = mapping.get("id")
+    if key is None or (isinstance(key, str) and not key.strip()):
+        raise ValueError(f"{where} has no id (add one such as 'id: {prefix}-what-it-asks')")
+    if not isinstance(key, str) or not _QUIZ_ID_RE.match(key) or len(key) > 60:
+        raise ValueError(
+            f"{where}: id {key!r} must start with '{prefix}-' and use lowercase letters, digits "
+            "and single '-' (at most 60 characters)"
+        )
+    if not key.startswith(f"{prefix}-"):
+        raise ValueError(f"{where}: id {key!r} must start with '{prefix}-'")
+    if key in seen:
+        raise ValueError(f"{where}: duplicate id {key!r} (also on line {seen[key]})")
+    seen[key] = _line(mapping)
+    return key
+
+
 def _parse_quiz(raw, front_line: int) -> list[QuestionSpec]:
     if raw is None:
         return []
     if not isinstance(raw, list):
         raise ValueError(f"{front_line}: quiz must be a list of questions")
     questions = []
+    # Question and choice ids share one namespace per lesson (their prefixes differ).
+    seen: dict[str, int] = {}
     for number, item in enumerate(raw, start=1):
         where = f"{_line(item, front_line)}: quiz question {number}"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be a mapping with 'question' and 'choices'")
+            raise ValueError(f"{where} must be a mapping with 'id', 'question' and 'choices'")
         unknown = set(item) - QUESTION_KEYS
         if unknown:
             raise ValueError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+        key = _quiz_id(item, where, "q", seen)
         text = item.get("question")
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"{where} has no question text")
@@ -193,10 +219,11 @@ def _parse_quiz(raw, front_line: int) -> list[QuestionSpec]:
         for c_number, choice in enumerate(raw_choices, start=1):
             c_where = f"{_line(choice, front_line)}: quiz question {number}, choice {c_number}"
             if not isinstance(choice, dict):
-                raise ValueError(f"{c_where} must be a mapping with 'text'")
+                raise ValueError(f"{c_where} must be a mapping with 'id' and 'text'")
             unknown = set(choice) - CHOICE_KEYS
             if unknown:
                 raise ValueError(f"{c_where} has unknown keys: {', '.join(sorted(unknown))}")
+            c_key = _quiz_id(choice, c_where, "c", seen)
             c_text = choice.get("text")
             if not isinstance(c_text, (str, int, float)) or not str(c_text).strip():
                 raise ValueError(f"{c_where} has no text")
@@ -206,10 +233,10 @@ def _parse_quiz(raw, front_line: int) -> list[QuestionSpec]:
             explain = choice.get("explain", "")
             if not isinstance(explain, str):
                 raise ValueError(f"{c_where}: 'explain' must be text")
-            choices.append(ChoiceSpec(str(c_text).strip(), correct, explain.strip()))
+            choices.append(ChoiceSpec(c_key, str(c_text).strip(), correct, explain.strip()))
         if not any(c.correct for c in choices):
             raise ValueError(f"{where} has no correct choice (mark one with 'correct: true')")
-        questions.append(QuestionSpec(text.strip(), choices))
+        questions.append(QuestionSpec(key, text.strip(), choices))
     return questions
 
 
@@ -457,13 +484,52 @@ def _write_lesson(lesson: Lesson, spec: LessonSpec, phase: Phase, owners: dict) 
     ChecklistItem.objects.bulk_create(
         ChecklistItem(lesson=lesson, order=i, text=text) for i, text in enumerate(spec.checklist)
     )
-    lesson.questions.all().delete()
-    for q_order, q_spec in enumerate(spec.quiz):
-        question = Question.objects.create(lesson=lesson, order=q_order, text=q_spec.text)
-        Choice.objects.bulk_create(
-            Choice(question=question, order=i, text=c.text, correct=c.correct, explain=c.explain)
-            for i, c in enumerate(q_spec.choices)
-        )
+    _write_quiz(lesson, spec.quiz)
+
+
+def _match(rows: list, spec_key: str, spec_text: str):
+    """The row with this key, else a keyless (admin-written) row with this exact text."""
+    by_key = next((row for row in rows if row.key == spec_key), None)
+    if by_key is not None:
+        return by_key
+    return next((row for row in rows if not row.key and row.text == spec_text), None)
+
+
+def _write_quiz(lesson: Lesson, quiz: list[QuestionSpec]) -> None:
+    """Keep question and choice rows by id: update in place, add new, retire the rest.
+
+    Attempts store row ids, so a row the file dropped is retired, never deleted, and
+    a retired id that comes back is the same question again.
+    """
+    now = timezone.now()
+    rows = list(Question.all_objects.filter(lesson=lesson).prefetch_related(
+        models.Prefetch("choices", queryset=Choice.all_objects.all(), to_attr="all_choices")
+    ))  # fmt: skip
+    kept: set[int] = set()
+    for q_order, q_spec in enumerate(quiz):
+        question = _match([r for r in rows if r.id not in kept], q_spec.key, q_spec.text)
+        choices = question.all_choices if question is not None else []
+        if question is None:
+            question = Question(lesson=lesson)
+        question.key, question.order, question.text = q_spec.key, q_order, q_spec.text
+        question.retired_at = None
+        question.save()
+        kept.add(question.id)
+        kept_choices: set[int] = set()
+        for c_order, c_spec in enumerate(q_spec.choices):
+            choice = _match([c for c in choices if c.id not in kept_choices], c_spec.key, c_spec.text)
+            if choice is None:
+                choice = Choice(question=question)
+            choice.key, choice.order, choice.text = c_spec.key, c_order, c_spec.text
+            choice.correct, choice.explain, choice.retired_at = c_spec.correct, c_spec.explain, None
+            choice.save()
+            kept_choices.add(choice.id)
+        Choice.all_objects.filter(question=question, retired_at__isnull=True).exclude(
+            id__in=kept_choices
+        ).update(retired_at=now)
+    Question.all_objects.filter(lesson=lesson, retired_at__isnull=True).exclude(id__in=kept).update(
+        retired_at=now
+    )
 
 
 def import_tree(tree: ContentTree, *, prune: bool = False, force: bool = False) -> ImportReport:

@@ -102,13 +102,49 @@ class ChecklistItem(models.Model):
         return self.text
 
 
+# Stable quiz ids (`q-probe-order`, `c-readiness`): the content files name every
+# question and choice, and an import keeps rows by that id. Quiz attempts store row
+# ids, so rows are never deleted by an import: one the file no longer has is
+# *retired* (retired_at set) and disappears from the quiz, while every earlier
+# attempt's answers still point at the row they meant. Rows written in the admin
+# may have no key; the import adopts such a row by its exact text.
+QUIZ_KEY_PATTERN = r"^[qc]-[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class CurrentManager(models.Manager):
+    """The default manager: only rows the quiz still shows (not retired).
+
+    Being the default, it also filters the related managers (`lesson.questions`,
+    `question.choices`), so every reader of a quiz sees the current quiz without
+    knowing about retirement. `all_objects` reaches retired rows too.
+    """
+
+    def get_queryset(self):
+        return super().get_queryset().filter(retired_at__isnull=True)
+
+
 class Question(models.Model):
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="questions")
+    key = models.CharField(
+        max_length=60, blank=True, help_text="Stable id from the content file, such as q-probe-order."
+    )
     order = models.PositiveIntegerField(default=0)
     text = models.TextField()
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    all_objects = models.Manager()  # retired rows too
+    objects = CurrentManager()
 
     class Meta:
         ordering = ["order", "id"]
+        # Named, not implied by declaration order: related managers and the admin
+        # must show the current quiz only.
+        default_manager_name = "objects"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lesson", "key"], condition=~models.Q(key=""), name="question_unique_lesson_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.text[:80]
@@ -116,13 +152,28 @@ class Question(models.Model):
 
 class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    key = models.CharField(
+        max_length=60, blank=True, help_text="Stable id from the content file, such as c-readiness."
+    )
     order = models.PositiveIntegerField(default=0)
     text = models.CharField(max_length=500)
     correct = models.BooleanField(default=False)
     explain = models.TextField(blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    all_objects = models.Manager()  # retired rows too
+    objects = CurrentManager()
 
     class Meta:
         ordering = ["order", "id"]
+        # Named, not implied by declaration order: related managers and the admin
+        # must show the current quiz only.
+        default_manager_name = "objects"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "key"], condition=~models.Q(key=""), name="choice_unique_question_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.text

@@ -112,7 +112,8 @@ def phase_lessons(*, phase: Phase, user: AbstractBaseUser) -> list[LessonRow]:
 def quiz_choices(*, lesson: Lesson) -> dict[int, set[int]]:
     """Each of the lesson's questions with its choice ids: what a submitted quiz is read against."""
     choices: dict[int, set[int]] = {q: set() for q in lesson.questions.values_list("id", flat=True)}
-    for question_id, choice_id in Choice.objects.filter(question__lesson=lesson).values_list(
+    # The current quiz only: the default managers leave out retired questions and choices.
+    for question_id, choice_id in Choice.objects.filter(question_id__in=list(choices)).values_list(
         "question_id", "id"
     ):
         choices[question_id].add(choice_id)

@@ -339,11 +339,14 @@ def _datadog_checks(annotations: dict) -> bool:
     severity="medium",
     rationale="A component nobody scrapes fails quietly: it logs an error and retries until an "
     "app breaks. Monitoring belongs in the change that installs it.",
-    fix="Declare the metrics endpoint to Datadog Autodiscovery (or Prometheus) on the pod template.",
+    fix="Declare the metrics endpoint to Datadog Autodiscovery (or Prometheus) on the pod template: "
+    "the key names the container, and the list names only the metrics you chart or alert on "
+    "(counters without _total); a catch-all pattern bills every series as a custom metric.",
     snippet="spec:\n  template:\n    metadata:\n      annotations:\n"
     "        ad.datadoghq.com/app.checks: |\n"
-    '          {"openmetrics": {"instances": [{"openmetrics_endpoint": "http://%%host%%:8080/metrics",'
-    ' "metrics": [".*"]}]}}',
+    '          {"openmetrics": {"init_config": {}, "instances": [{"openmetrics_endpoint": '
+    '"http://%%host%%:8080/metrics", "namespace": "app",'
+    ' "metrics": ["http_requests", "http_request_duration_seconds"]}]}}',
     lesson="monitor-system-components",
 )
 def metrics_exposed(s: Subject) -> Result:

@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from apps.accounts.permissions import is_sre
-from apps.clusters.selectors import team_get
+from apps.clusters.models import Cluster
+from apps.clusters.selectors import freshness, team_clusters, team_get
 from apps.readiness import selectors
 from apps.readiness.rules import RULES
 
@@ -17,7 +18,10 @@ from apps.readiness.rules import RULES
 def team_readiness(request: HttpRequest, team_slug: str) -> HttpResponse:
     team = team_get(slug=team_slug, user=request.user)
     card = selectors.team_scorecard(team=team)
-    return render(request, "readiness/team.html", {"team": team, "card": card, "rules": RULES.values()})
+    # The score is only as fresh as the sync it was computed after: say how fresh that is.
+    fresh = [freshness(c) for c in team_clusters(team=team)]
+    context = {"team": team, "card": card, "rules": RULES.values(), "freshness": fresh}
+    return render(request, "readiness/team.html", context)
 
 
 @require_GET
@@ -27,4 +31,5 @@ def overview(request: HttpRequest) -> HttpResponse:
     lines = selectors.teams_overview()
     lessons = selectors.rule_lessons()
     rules = [(rule, lessons.get(rule.id)) for rule in RULES.values()]
-    return render(request, "readiness/overview.html", {"lines": lines, "rules": rules})
+    fresh = [freshness(c) for c in Cluster.objects.filter(enabled=True)]
+    return render(request, "readiness/overview.html", {"lines": lines, "rules": rules, "freshness": fresh})

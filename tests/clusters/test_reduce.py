@@ -1,6 +1,10 @@
 """The reducers keep what pages show and checks need, and never secrets."""
 
+import copy
 import json
+import time
+
+import pytest
 
 from apps.clusters import reduce
 from apps.clusters.problems import classify
@@ -151,3 +155,74 @@ def test_a_pending_pod_takes_the_scheduler_reason():
     }  # fmt: skip
     row = reduce.pod(pending)
     assert row["reason"] == "Unschedulable" and "Insufficient memory" in row["message"]
+
+
+# --- malformed objects and text the database cannot store ---------------------------
+
+
+def _pod_with(path: str, value):
+    pod = copy.deepcopy(POD)
+    *parents, last = path.split(".")
+    node = pod
+    for key in parents:
+        node = node[int(key)] if key.isdigit() else node[key]
+    node[int(last) if last.isdigit() else last] = value
+    return pod
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "why"),
+    [
+        ("metadata.name", None, "metadata.name is missing"),
+        ("metadata.name", 5, "metadata.name is a number"),
+        ("metadata.name", "a/b", "is not a valid name"),
+        ("metadata.name", "..", "is not a valid name"),
+        ("metadata.name", "nul\x00name", "is not a valid name"),
+        ("metadata.name", "x" * 254, "is not a valid name"),
+        ("metadata.namespace", "pay/ments", "is not a valid name"),
+        ("metadata.uid", None, "metadata.uid is missing"),
+        ("metadata.labels", ["app"], "metadata.labels is a list"),
+        ("metadata.labels", {"app": 5}, "is a number, not a string"),
+        ("metadata.creationTimestamp", "yesterday", "is not a time"),
+        ("metadata.ownerReferences", [None], "an item of metadata.ownerReferences is null"),
+        ("spec.containers", {"name": "api"}, "spec.containers is an object, not a list"),
+        ("spec.containers.0.image", 5, "container image is a number"),
+        ("spec.containers.0.ports.0.containerPort", "http", "is a string, not an integer"),
+        ("spec.terminationGracePeriodSeconds", "45", "is a string, not an integer"),
+        ("spec.containers.0.readinessProbe.periodSeconds", 2**70, "is out of range"),
+        ("status.containerStatuses.0.restartCount", 1.5, "is a number, not an integer"),
+        ("status.containerStatuses.0.restartCount", True, "is a boolean"),
+    ],
+)
+def test_a_malformed_pod_raises_malformed_saying_why(path, value, why):
+    with pytest.raises(reduce.Malformed) as caught:
+        reduce.pod(_pod_with(path, value))
+    assert why in str(caught.value), str(caught.value)
+
+
+def test_null_on_an_optional_field_reads_as_absent_as_kubernetes_reads_it():
+    row = reduce.pod(_pod_with("spec.nodeName", None))
+    assert row["node"] == ""
+    row = reduce.pod(_pod_with("metadata.labels", None))
+    assert row["labels"] == {}
+
+
+def test_text_is_cleaned_of_what_postgresql_cannot_store():
+    pod = _pod_with(
+        "metadata.annotations", {"prometheus.io/path": "/met\x00rics\ud800", "prometheus.io/port": "80"}
+    )
+    pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = "back-off\x00"
+    row = reduce.pod(pod)
+    assert row["annotations"] == {"prometheus.io/path": "/metrics\ufffd", "prometheus.io/port": "80"}
+    assert row["message"] == "back-off"
+    json.dumps(row, default=str).encode("utf-8")  # no lone surrogate left anywhere
+
+
+def test_a_huge_message_is_cut_cheaply_and_still_redacted():
+    pod = copy.deepcopy(POD)
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    waiting["message"] = "login --password=hunter2 " + "aB1/" * 500_000  # 2 MB, base64-looking
+    started = time.perf_counter()
+    row = reduce.pod(pod)
+    assert time.perf_counter() - started < 0.5
+    assert len(row["message"]) == 1000 and "hunter2" not in row["message"]

@@ -27,6 +27,7 @@ def test_a_first_sync_stores_every_kind(cluster, sim):
     result = run(cluster)
     assert result.run.status == "ok", result.run.kinds
     assert {k: v.status for k, v in result.kinds.items()} == {k: "ok" for k in result.kinds}
+    assert result.run.skipped == 0  # the demo is well-formed: nothing is left out
     assert set(result.kinds) == {
         "namespaces", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs",
         "cronjobs", "pods", "serviceaccounts", "poddisruptionbudgets", "events",

@@ -41,9 +41,10 @@ SAYS = {
 
 @pytest.fixture
 def world(envs, people, teams):
-    """The payments environments, a Flux Kustomization of payments, and a lesson with a quiz and a checklist."""
+    """The payments environments, a staging Kustomization of payments (members may act on it), and a
+    lesson with a quiz and a checklist."""
     FluxObject.objects.create(
-        cluster=envs["cluster"], namespace="payments", name="checkout-api", kind="Kustomization",
+        cluster=envs["cluster"], namespace="payments-staging", name="checkout-api", kind="Kustomization",
         uid="k-checkout", resource_version="1", api_version="kustomize.toolkit.fluxcd.io/v1",
     )  # fmt: skip
     lesson = quiz_lesson()
@@ -52,7 +53,7 @@ def world(envs, people, teams):
 
 
 def _flux(action="suspend"):
-    return f"/teams/payments/flux/demo-rows/payments/Kustomization/checkout-api/{action}/"
+    return f"/teams/payments/flux/demo-rows/payments-staging/Kustomization/checkout-api/{action}/"
 
 
 def _env(name, env, **kwargs):

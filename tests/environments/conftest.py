@@ -113,18 +113,25 @@ def git_head(git_run):
 
 @pytest.fixture
 def git_spec(tmp_path, git_remote):
-    """A RepoSpec for git_remote with its own clone cache."""
+    """A RepoSpec for git_remote (a local repository, so allowed explicitly) with its own clone cache."""
     from apps.environments.gitops import RepoSpec, workdir_for
 
     def spec(bare: Path | None = None, cache: str = "cache", **kwargs) -> RepoSpec:
         url = str(bare or git_remote)
-        return RepoSpec(url=url, branch="main", workdir=workdir_for(tmp_path / cache, url, "main"), **kwargs)
+        return RepoSpec(
+            url=url,
+            branch="main",
+            workdir=workdir_for(tmp_path / cache, url, "main"),
+            allow_local=True,
+            **kwargs,
+        )
 
     return spec
 
 
 # Environment fixtures --------------------------------------------------------
 # The cluster fixtures (kubesim over HTTP and a Cluster row) and the environments'
-# own (envfixtures.py), shared by the environment test modules.
+# own (envfixtures.py, runnerfixtures.py), shared by the environment test modules.
 from tests.clusters.conftest import cluster, sim, teams  # noqa: E402, F401
 from tests.environments.envfixtures import envs, flux_phase, people  # noqa: E402, F401
+from tests.environments.runnerfixtures import alice, flux, repo, staging  # noqa: E402, F401

@@ -73,6 +73,30 @@ def test_follow_automation_again_is_for_members_leads_and_sres(envs, people, rol
     assert _outcome(people[role], staging, "follow") == expected
 
 
+GATED = {
+    "production": {"stage": "production"},
+    "approval required": {"requires_approval": True},
+    "promoted from another": {"promotes_from": "production"},
+}
+
+
+@pytest.mark.parametrize("gated_by", GATED)
+@pytest.mark.parametrize("role", ["member", "lead", "sre"])
+def test_follow_automation_is_refused_wherever_tag_changes_are_gated(envs, people, role, gated_by):
+    """Automation would move the tag later with no approval or promotion: nobody may switch it on there."""
+    staging = envs["staging"]
+    staging.git_marker = ""  # pinned, so "follow" would apply
+    for name, value in GATED[gated_by].items():
+        setattr(staging, name, envs[value] if name == "promotes_from" else value)
+    if gated_by == "production":
+        envs["production"].delete()  # one checkout-api-production per team
+    staging.save()
+
+    assert _outcome(people[role], staging, "follow") == "refused"
+    verdict = gates.environment_verdict(user=people[role], environment=staging, action="follow")
+    assert "never follows image automation" in verdict.reason
+
+
 def test_pin_is_refused_when_already_pinned_and_follow_when_already_following(envs, people):
     staging = envs["staging"]
     assert _outcome(people["member"], staging, "follow") == "refused"

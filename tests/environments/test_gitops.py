@@ -28,6 +28,7 @@ from apps.environments.gitops import (
     NoImagesList,
     PushGaveUp,
     PushRejected,
+    RepositoryRefused,
     RepoSpec,
     RepoUnreachable,
     UneditableEntry,
@@ -295,7 +296,8 @@ def install_racing_hook(bare: Path, tmp_path: Path, *, image: str, tags: list[st
             from apps.environments.gitops import RepoSpec, image_set_tag, workdir_for
             url = {str(bare)!r}
             image_set_tag(
-                RepoSpec(url=url, branch="main", workdir=workdir_for(state / "other", url, "main")),
+                RepoSpec(url=url, branch="main", workdir=workdir_for(state / "other", url, "main"),
+                         allow_local=True),
                 path={GIT_KUSTOMIZATION_PATH!r}, image={image!r}, tag=tags[done],
                 author_name="Grace Hopper", author_email="grace@example.com", message="other deploy",
             )
@@ -375,7 +377,8 @@ def make_fake_ssh(tmp_path: Path, bare: Path, *, race_tags: list[str] = (), slee
             from apps.environments.gitops import RepoSpec, image_set_tag, workdir_for
             url = {str(bare)!r}
             image_set_tag(
-                RepoSpec(url=url, branch="main", workdir=workdir_for(state / "other", url, "main")),
+                RepoSpec(url=url, branch="main", workdir=workdir_for(state / "other", url, "main"),
+                         allow_local=True),
                 path={GIT_KUSTOMIZATION_PATH!r}, image={WORKER!r}, tag=tags[done],
                 author_name="Grace Hopper", author_email="grace@example.com", message="other deploy",
             )
@@ -479,7 +482,7 @@ def test_an_unreachable_repository_names_the_url(tmp_path, git_spec, git_remote)
 
 def test_a_missing_branch_is_named(git_remote, git_spec):
     spec = git_spec()
-    spec = RepoSpec(url=spec.url, branch="production", workdir=spec.workdir)
+    spec = RepoSpec(url=spec.url, branch="production", workdir=spec.workdir, allow_local=True)
 
     with pytest.raises(RepoUnreachable, match="Branch 'production' does not exist"):
         image_read(spec, path=GIT_KUSTOMIZATION_PATH, image=CHECKOUT)
@@ -654,15 +657,16 @@ def test_the_token_goes_in_a_header_not_the_url(tmp_path, monkeypatch):
     assert TOKEN not in str(caught.value) and basic not in str(caught.value)
 
 
-def test_a_token_is_not_sent_over_plain_http(tmp_path):
+def test_plain_http_is_refused_so_a_token_is_never_sent_over_it(tmp_path):
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN)
     spec = RepoSpec(
         url="http://git.example/acme/gitops.git", branch="main", workdir=tmp_path / "w", token_file=token_file
     )
 
-    with pytest.raises(CredentialsError, match="only sent over https"):
+    with pytest.raises(RepositoryRefused, match="plain http"):
         set_tag(spec)
+    assert not (tmp_path / "w").exists()
 
 
 def test_a_password_in_the_url_is_refused(tmp_path):
@@ -670,7 +674,7 @@ def test_a_password_in_the_url_is_refused(tmp_path):
         url=f"https://bot:{TOKEN}@git.example/acme/gitops.git", branch="main", workdir=tmp_path / "w"
     )
 
-    with pytest.raises(CredentialsError) as caught:
+    with pytest.raises(RepositoryRefused, match="carries a password") as caught:
         set_tag(spec)
 
     assert TOKEN not in str(caught.value)

@@ -25,6 +25,8 @@ def pytest_load_initial_conftests(early_config, parser, args):
     os.environ["SECRET_KEY"] = "tests-only-secret-key"
     os.environ["ALLOWED_HOSTS"] = "localhost,127.0.0.1,testserver"
     os.environ["SECURE_COOKIES"] = "false"
+    # The tests' GitOps repositories are local bare repositories (tests that need it turn this off).
+    os.environ["SHIRUBE_GIT_ALLOW_LOCAL"] = "true"
     # A folder of this run's own, so that two test runs on one machine (two checkouts, say)
     # never share clones, keys or static files.
     if not os.environ.get("SHIRUBE_VAR_DIR"):

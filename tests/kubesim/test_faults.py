@@ -182,3 +182,21 @@ def test_a_410_on_a_continue_reads_like_an_expired_token(seeded, api):
     assert status["message"].startswith("The provided continue parameter is too old")
     # The fault is spent: the same token works again.
     assert core.list_pod_for_all_namespaces(limit=2, _continue=first.metadata._continue).items
+
+
+def test_a_rewrite_changes_the_json_text_of_matching_answers_only(seeded, api):
+    # What the real server never sends (a lone surrogate escape), for tests of the portal's client.
+    seeded.add_fault(r"/api/v1/namespaces/payments/pods", rewrite=('"pod-03"', '"pod-\\ud800"'))
+    core = client.CoreV1Api(api)
+    answer = core.list_namespaced_pod("payments", _preload_content=False).data
+    assert b'"pod-\\ud800"' in answer and b'"pod-03"' not in answer
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(answer)
+    assert any(p.metadata.name == "pod-03" for p in core.list_pod_for_all_namespaces().items)
+    faults = raw(api, "GET", "/_sim/faults")[1]["faults"]
+    assert faults[0]["rewrite"] == ['"pod-03"', '"pod-\\ud800"'] and faults[0]["hits"] == 1
+
+
+def test_a_rewrite_must_be_two_strings(sim):
+    with pytest.raises(ValueError):
+        sim.add_fault(r"/api/v1/pods", rewrite=("", "x"))

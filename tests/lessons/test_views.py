@@ -396,3 +396,14 @@ def services_quiz(user, lesson, data):
 
     answers = {int(k[1:]): {int(v)} for k, v in data.items()}
     return services.quiz_submit(user=user, lesson=lesson, answers=answers)
+
+
+def test_a_quiz_with_a_retired_question_reads_the_current_questions_only(client_for):
+    from apps.lessons.models import Question
+
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    retired = lesson.questions.first()
+    Question.all_objects.filter(pk=retired.pk).update(retired_at=timezone.now())
+    data = {f"q{q}": [str(c) for c in choices] for q, choices in right_answers(lesson).items()}
+    response = client_for(user).post(lesson_url(lesson, "quiz"), data)
+    assert response.status_code == 200 and "Passed: 2 of 2 right" in response.content.decode()

@@ -411,6 +411,21 @@ def test_every_rule_is_complete_and_the_registry_uses_the_lesson_ids():
         assert rule.severity in {"high", "medium", "low"}
 
 
+def test_the_metrics_fix_snippet_is_valid_and_names_its_metrics():
+    """People paste it: valid YAML and JSON, and no catch-all pattern that bills every series."""
+    import json
+
+    import yaml
+
+    annotations = yaml.safe_load(RULES["metrics-exposed"].snippet)["spec"]["template"]["metadata"][
+        "annotations"
+    ]
+    (check_json,) = annotations.values()
+    (instance,) = json.loads(check_json)["openmetrics"]["instances"]
+    assert instance["metrics"] and not any(m in {".*", "*", ".+"} for m in instance["metrics"])
+    assert not any(m.endswith("_total") for m in instance["metrics"])
+
+
 def test_evaluate_leaves_out_rules_that_do_not_apply():
     results = evaluate(subject(worker()))
     assert "graceful-termination" not in results and results["resource-requests"] == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
@@ -27,7 +28,7 @@ def _flux_namespace(api, namespace: str) -> None:
 
 
 def test_every_action_works_where_the_role_is_bound_and_is_refused_elsewhere(
-    real_kube, tmp_path, monkeypatch
+    real_kube, tmp_path, monkeypatch, caplog
 ):
     monkeypatch.setattr(actions, "POLL_SECONDS", 0.2)
     admin = real_kube.api_client()
@@ -70,9 +71,12 @@ def test_every_action_works_where_the_role_is_bound_and_is_refused_elsewhere(
     refused = actions.flux_action_request(
         user=sre, obj=kustomization(other), action="suspend", reason="outside"
     )
-    done = actions.flux_action_run(action_id=refused.pk)
-    assert done.status == "failed" and done.message.startswith("403"), done.message
-    assert "system:serviceaccount:" in done.message and "patch" in done.message
+    with caplog.at_level(logging.WARNING, logger="apps.clusters.actions"):
+        done = actions.flux_action_run(action_id=refused.pk)
+    assert done.status == "failed" and done.message.startswith("forbidden"), done.message
+    assert "(HTTP 403)" in done.message and "system:serviceaccount:" not in done.message
+    logged = " ".join(r.getMessage() for r in caplog.records)  # the server's words, for SREs
+    assert "system:serviceaccount:" in logged and "patch" in logged
     untouched = kube.get_object(
         admin, kube.object_path(mine.api_version, "Kustomization", other, "payments-apps")
     )

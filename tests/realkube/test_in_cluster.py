@@ -79,4 +79,5 @@ def test_a_rejected_token_stops_the_sync_and_keeps_the_data(real_kube, tmp_path,
     assert result.run.status == "failed"
     assert result.run.error.startswith("401 credentials rejected")
     cluster.refresh_from_db()
-    assert cluster.last_error.startswith("401")
+    assert cluster.last_error.endswith("(HTTP 401)")  # what pages show
+    assert cluster.last_error_detail.startswith("401 credentials rejected")  # what SREs see

@@ -7,7 +7,10 @@ from apps.clusters.models import Cluster
 
 
 class Command(BaseCommand):
-    help = "Sync one cluster in the foreground. Exit 0: ran; 1: unreachable; 2: another sync holds the lock."
+    help = (
+        "Sync one cluster in the foreground. Exit 0: ran (some kinds may have failed); 1: the run failed "
+        "(unreachable, or an internal error); 2: another sync holds the lock."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("name")
@@ -26,12 +29,17 @@ class Command(BaseCommand):
                 f"{key:22} {kind.status:5} seen {kind.seen:6}  "
                 f"+{kind.created} ~{kind.updated} -{kind.deleted}  {kind.ms} ms"
             )
+            if kind.skipped:
+                line += f"  skipped {kind.skipped} malformed"
             if kind.error:
                 line += f"  {kind.error}"
             self.stdout.write(line)
+            for what in kind.skipped_objects:
+                self.stdout.write(f"{'':22} skipped {what}")
         run = result.run
         if run.status == run.Status.FAILED:
-            self.stderr.write(f"cluster unreachable: {run.error}")
+            summary = cluster.last_error or "a kind failed on an internal error (above)"
+            self.stderr.write(f"sync failed: {summary}" + (f": {run.error}" if run.error else ""))
         self.stdout.write(f"created {run.created}, updated {run.updated}, deleted {run.deleted}")
         if run.status == run.Status.FAILED:
             sys.exit(1)
