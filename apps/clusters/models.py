@@ -122,6 +122,11 @@ class Namespace(SyncedObject):
 
 
 class Workload(SyncedObject):
+    # The kinds these rows hold; the top-level ones are what a team runs (pages, readiness):
+    # ReplicaSets belong to Deployments, and a CronJob's Jobs are judged through the CronJob.
+    KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+    TOP_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
+
     kind = models.CharField(max_length=20)
     desired = models.IntegerField(null=True)
     ready = models.IntegerField(null=True)
