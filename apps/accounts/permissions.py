@@ -39,6 +39,16 @@ def team_role(user: AbstractBaseUser, team: Team) -> str | None:
     return roles[team.pk]
 
 
+def reads_only_own_teams(user: AbstractBaseUser) -> bool:
+    """Whether this user reads only their own teams' pages (SHIRUBE_TEAM_PAGES_MEMBERS_ONLY; SREs all)."""
+    return settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY and not is_sre(user)
+
+
+def can_read_team(user: AbstractBaseUser, team: Team) -> bool:
+    """Every signed-in user reads every team's pages, unless they are for members only."""
+    return not reads_only_own_teams(user) or team_role(user, team) is not None
+
+
 def can_act_on_team(user: AbstractBaseUser, team: Team | None, *, production: bool) -> bool:
     """Members act on their team's objects; in production only leads (unless configured) and SREs."""
     if not user.is_authenticated or not user.is_active:

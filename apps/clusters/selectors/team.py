@@ -1,4 +1,4 @@
-"""Reads for the live team pages: database only, never the Kubernetes API."""
+"""Reads for the team, workload and pod pages: the last synced snapshot, never the Kubernetes API."""
 
 from __future__ import annotations
 
@@ -7,51 +7,16 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.http import Http404
 from django.utils import timezone
 
-from apps.accounts.models import Membership, Team
-from apps.accounts.permissions import is_sre
+from apps.accounts.models import Team
 from apps.clusters.links import DATADOG_PLACEHOLDERS, LOGS_PLACEHOLDERS, link_render
 from apps.clusters.models import Cluster, Namespace, Pod, WarningEvent, Workload
+from apps.clusters.objects import image_parse
 from apps.clusters.problems import PROBLEMS
 from apps.lessons.models import Lesson
-
-
-def teams_for_listing(*, user: AbstractBaseUser) -> tuple[list[Team], list[Team]]:
-    """(the user's teams, the other teams they may read)."""
-    mine_ids = set(Membership.objects.filter(user=user).values_list("team_id", flat=True))
-    teams = list(Team.objects.all())
-    mine = [t for t in teams if t.pk in mine_ids]
-    others = [t for t in teams if t.pk not in mine_ids]
-    if settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY and not is_sre(user):
-        others = []
-    return mine, others
-
-
-def team_get(*, slug: str, user: AbstractBaseUser) -> Team:
-    team = Team.objects.filter(slug=slug).first()
-    if team is None:
-        raise Http404("No such team")
-    members_only = settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY and not is_sre(user)
-    if members_only and not Membership.objects.filter(user=user, team=team).exists():
-        raise Http404("No such team")
-    return team
-
-
-def lesson_for_reasons() -> dict[str, Lesson]:
-    """Reason (e.g. CrashLoopBackOff) -> the first published lesson that explains it."""
-    mapping: dict[str, Lesson] = {}
-    for lesson in (
-        Lesson.objects.visible()
-        .select_related("phase")
-        .only("slug", "title", "related_reasons", "phase__slug", "phase__order", "order")
-        .order_by("phase__order", "order")
-    ):
-        for reason in lesson.related_reasons or []:
-            mapping.setdefault(reason, lesson)
-    return mapping
+from apps.lessons.selectors import lesson_for_reasons
 
 
 @dataclass
@@ -135,13 +100,6 @@ class TeamView:
     filters: dict
 
 
-def image_tag(image: str) -> str:
-    if "@" in image:
-        return image.split("@", 1)[1][:19]
-    last = image.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else "latest"
-
-
 def _pod_view(pod: Pod, lessons: dict[str, Lesson]) -> PodView:
     problem = PROBLEMS.get(pod.problem) if pod.problem else None
     lesson = None
@@ -150,10 +108,9 @@ def _pod_view(pod: Pod, lessons: dict[str, Lesson]) -> PodView:
             if reason and reason in lessons:
                 lesson = lessons[reason]
                 break
-    return PodView(pod, problem, lesson, image_tag(pod.images[0]) if pod.images else "")
+    return PodView(pod, problem, lesson, image_parse(pod.images[0]).shown if pod.images else "")
 
 
-TOP_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
 # What the team page shows: loading less keeps a 200-pod page fast.
 _POD_LIST_FIELDS = (
     "cluster_id", "namespace", "name", "phase", "ready_containers", "total_containers",
@@ -200,7 +157,7 @@ def team_view(*, team: Team, cluster: str = "", namespace: str = "", status: str
                 continue
             pods_by_ns[(cluster_id, pod.namespace)].append(view)
         for workload in Workload.objects.filter(
-            cluster_id=cluster_id, namespace__in=names, kind__in=TOP_KINDS
+            cluster_id=cluster_id, namespace__in=names, kind__in=Workload.TOP_KINDS
         ).only(*_WORKLOAD_LIST_FIELDS):
             workloads_by_ns[(cluster_id, workload.namespace)].append(workload)
     ns_views = []
@@ -340,120 +297,3 @@ def pod_page(*, team: Team, cluster: str, namespace: str, name: str) -> PodPage:
         link_render(ns.cluster.logs_url_template, LOGS_PLACEHOLDERS, **values),
         link_render(ns.cluster.datadog_url_template, DATADOG_PLACEHOLDERS, **values),
     )  # fmt: skip
-
-
-@dataclass
-class FluxNode:
-    obj: object  # FluxObject
-    lesson: Lesson | None = None
-    children: list[FluxNode] = field(default_factory=list)
-    actions: list[str] = field(default_factory=list)  # what this viewer may do
-    owned: bool = True  # False for a source shown only because the team's objects use it
-    last_action: object = None  # the newest FluxAction on it
-
-    @property
-    def failing(self) -> bool:
-        o = self.obj
-        return o.ready_status == "False" or any(child.failing for child in self.children)
-
-
-@dataclass
-class FluxView:
-    team: Team
-    freshness: list[Freshness]
-    roots: list[FluxNode]
-    images: list[FluxNode]
-    failing: int
-    kind_errors: dict[str, str]
-
-
-_DEPLOYERS = ("Kustomization", "HelmRelease")
-_FLUX_KEYS = {
-    "gitrepositories", "ocirepositories", "helmrepositories", "helmcharts", "kustomizations",
-    "helmreleases", "imagerepositories", "imagepolicies", "imageupdateautomations", "flux discovery",
-}  # fmt: skip
-_IMAGE_KINDS = ("ImageRepository", "ImagePolicy", "ImageUpdateAutomation")
-
-
-def flux_view(*, team: Team) -> FluxView:
-    """The team's Flux objects as a tree: source → Kustomizations and HelmReleases; failing first.
-
-    An object belongs to the team when its namespace, or its spec.targetNamespace,
-    is one of the team's; the sources they use are shown with them even when
-    they live in flux-system.
-    """
-    from django.db.models import Q
-
-    from apps.clusters.models import FluxObject
-
-    namespaces = list(Namespace.objects.filter(team=team).values_list("cluster_id", "name"))
-    clusters = team_clusters(team=team)
-    condition = Q(pk__in=[])
-    for cluster_id, name in namespaces:
-        condition |= Q(cluster_id=cluster_id) & (Q(namespace=name) | Q(target_namespace=name))
-    owned = list(FluxObject.objects.filter(condition).select_related("cluster")) if namespaces else []
-    refs = {(o.cluster_id, o.source_ref.get("kind"), o.source_ref.get("namespace"), o.source_ref.get("name"))
-            for o in owned if o.source_ref}  # fmt: skip
-    have = {(o.cluster_id, o.kind, o.namespace, o.name) for o in owned}
-    missing = refs - have
-    extra_condition = Q(pk__in=[])
-    for cluster_id, kind, namespace, name in missing:
-        extra_condition |= Q(cluster_id=cluster_id, kind=kind, namespace=namespace, name=name)
-    sources = list(FluxObject.objects.filter(extra_condition).select_related("cluster")) if missing else []
-    lessons = lesson_for_reasons()
-
-    def node(o) -> FluxNode:
-        return FluxNode(o, lessons.get(o.ready_reason) if o.ready_status == "False" else None)
-
-    nodes = {(o.cluster_id, o.kind, o.namespace, o.name): node(o) for o in owned + sources}
-    for o in sources:
-        nodes[(o.cluster_id, o.kind, o.namespace, o.name)].owned = False
-    roots: list[FluxNode] = []
-    images: list[FluxNode] = []
-    attached: set = set()
-    for key, n in nodes.items():
-        o = n.obj
-        if o.kind in _DEPLOYERS and o.source_ref:
-            parent = nodes.get(
-                (
-                    o.cluster_id,
-                    o.source_ref.get("kind"),
-                    o.source_ref.get("namespace"),
-                    o.source_ref.get("name"),
-                )
-            )
-            if parent is not None:
-                parent.children.append(n)
-                attached.add(key)
-    for key, n in nodes.items():
-        if key in attached:
-            continue
-        (images if n.obj.kind in _IMAGE_KINDS else roots).append(n)
-
-    def order(items: list[FluxNode]) -> list[FluxNode]:
-        for item in items:
-            item.children = order(item.children)
-        return sorted(items, key=lambda n: (not n.failing, n.obj.kind, n.obj.namespace, n.obj.name))
-
-    roots, images = order(roots), order(images)
-    failing = sum(1 for n in nodes.values() if n.obj.ready_status == "False")
-    kind_errors = {}
-    for c in clusters:
-        for kind, error in (c.kind_errors or {}).items():
-            if kind in _FLUX_KEYS:
-                kind_errors[f"{c.name}: {kind}"] = error
-    return FluxView(team, [freshness(c) for c in clusters], roots, images, failing, kind_errors)
-
-
-def flux_nodes(view: FluxView) -> list[FluxNode]:
-    """Every node of the tree, depth first."""
-    out: list[FluxNode] = []
-
-    def walk(nodes: list[FluxNode]) -> None:
-        for node in nodes:
-            out.append(node)
-            walk(node.children)
-
-    walk(view.roots)
-    walk(view.images)
-    return out

@@ -1,0 +1,21 @@
+"""Answers to the lower floors' signals (connected in ReadinessConfig.ready)."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from apps.clusters.signals import cluster_snapshot_changed
+from apps.readiness.tasks import readiness_recompute
+
+
+@receiver(cluster_snapshot_changed)
+def readiness_recompute_after_sync(sender, *, cluster, **kwargs) -> None:
+    """Re-check the cluster's workloads once the sync's writes are committed.
+
+    A task rather than a call: the rules read the whole cluster, and their failure must
+    neither hold up the sync nor mark it failed. (Nothing changed: no signal; the
+    hourly snapshot re-evaluates anyway.)
+    """
+    cluster_id = cluster.pk
+    transaction.on_commit(lambda: readiness_recompute.delay(cluster_id))
