@@ -194,7 +194,8 @@ SHIRUBE_INCLUSTER_CA_FILE = env_str(
 SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = env_bool("SHIRUBE_TEAM_PAGES_MEMBERS_ONLY", False)
 # Flux actions on production clusters are for leads and SREs unless this is on.
 SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS = env_bool("SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS", False)
-# How long a reconcile waits for Flux to acknowledge it (status.lastHandledReconcileAt).
+# How long a reconcile waits for Flux to acknowledge it (status.lastHandledReconcileAt), looking
+# again every few seconds from a re-queued task (apps.clusters.flux_runner), never in a sleep.
 SHIRUBE_RECONCILE_TIMEOUT = env_int("SHIRUBE_RECONCILE_TIMEOUT", 120, minimum=5)
 SHIRUBE_MANY_RESTARTS = env_int("SHIRUBE_MANY_RESTARTS", 5, minimum=1)
 SHIRUBE_ENV_VALUE_ALLOWLIST = frozenset(
@@ -217,6 +218,12 @@ CELERY_BEAT_SCHEDULE["clusters-prune"] = {
     "task": "apps.clusters.tasks.clusters_prune",
     "schedule": 6 * 3600.0,
     "options": {"expires": 3600},
+}
+# Flux actions wait for Flux one step per task run; this re-queues a chain lost with the broker.
+CELERY_BEAT_SCHEDULE["flux-actions-watchdog"] = {
+    "task": "apps.clusters.tasks.flux_actions_watchdog",
+    "schedule": 60.0,
+    "options": {"expires": 55},
 }
 
 # -- Production readiness (apps.readiness) -------------------------------------

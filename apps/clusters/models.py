@@ -312,6 +312,9 @@ class FluxAction(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     token = models.CharField(max_length=64, blank=True)  # the requestedAt value sent to Flux
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # When Flux was asked (the deadline runs from here), and the last step taken: a lost task shows here.
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True)
 

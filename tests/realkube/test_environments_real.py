@@ -12,7 +12,7 @@ import pytest
 from kubernetes import client as k8s
 
 from apps.clusters import kube, sync
-from apps.clusters.actions import REQUESTED_AT
+from apps.clusters.flux_runner import REQUESTED_AT
 from apps.clusters.services import cluster_declare
 from apps.environments import runner, services
 from apps.environments.models import Deployment, Environment
