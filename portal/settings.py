@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.readiness",
     "apps.environments",
+    "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 
 MIDDLEWARE = [

@@ -50,7 +50,7 @@ def flux_and_kubelet(sim, repo):
 def demo(cluster, repo, flux_and_kubelet):
     from apps.accounts.models import Membership, Team
     from apps.clusters import sync
-    from apps.environments.demo import demo_environments_configure
+    from apps.demo.services import demo_environments_configure
     from apps.environments.runner import environment_refresh
 
     payments = Team.objects.get(slug="payments")

@@ -3,12 +3,18 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
-from apps.accounts.demo import demo_seed
+from apps.clusters import sync
+from apps.demo.services import demo_environments_seed, demo_scores_backfill, demo_seed
+from apps.readiness import selectors
+from apps.readiness.models import TeamScore
+from apps.readiness.services import readiness_recompute
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +31,21 @@ def test_demo_data_is_refused_on_postgresql(settings):
     settings.DEBUG = True
     with pytest.raises(ImproperlyConfigured, match="postgresql"):
         demo_seed(password="x")
+    with pytest.raises(ImproperlyConfigured, match="postgresql"):
+        demo_environments_seed()
+
+
+@pytest.mark.django_db
+def test_the_demo_backfills_a_month_without_touching_real_snapshots(cluster, teams):
+    sync.cluster_sync(cluster=cluster)
+    readiness_recompute(cluster=cluster)
+    yesterday = timezone.localdate() - timedelta(days=1)
+    TeamScore.objects.create(team=teams["search"], day=yesterday, score=77)
+    assert demo_scores_backfill() == 2 * 29 - 1
+    assert demo_scores_backfill() == 0
+    assert TeamScore.objects.get(team=teams["search"], day=yesterday).score == 77
+    card = selectors.team_scorecard(team=teams["payments"])
+    assert len(card.trend.points) == 30 and card.trend.first == 42
 
 
 def _manage(env, *args):
@@ -39,16 +60,22 @@ def test_make_run_steps_build_a_working_demo_on_sqlite(tmp_path):
         k: v for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
     }  # fmt: skip
-    env.update(DEBUG="true", SHIRUBE_VAR_DIR=str(tmp_path))
-    for step in (
+    env.update(DEBUG="true", SHIRUBE_VAR_DIR=str(tmp_path), SHIRUBE_GIT_ALLOW_LOCAL="true")
+    outputs = {}
+    for step in (  # as the Makefile's run target has them (the demo cluster is not started here)
         ["migrate", "--no-input", "-v", "0"],
         ["load_content"],
         ["seed_demo"],
         ["seed_demo"],
+        ["add_cluster", "demo", "--kubeconfig", str(tmp_path / "demo-kubeconfig"), "--context", "demo"],
+        ["seed_demo_environments"],
     ):
         result = _manage(env, *step)
-        assert result.returncode == 0, result.stderr
-    assert "alice" in result.stdout and "shirube-demo" in result.stdout
+        assert result.returncode == 0, (step, result.stderr)
+        outputs[step[0]] = result.stdout
+    assert "alice" in outputs["seed_demo"] and "shirube-demo" in outputs["seed_demo"]
+    # The environments read their tag from the demo repository the command created.
+    assert "payments/checkout-api-staging (git tag v2.15.0-rc.1)" in outputs["seed_demo_environments"]
     assert (tmp_path / "shirube.sqlite3").exists()
     check = _manage(
         env, "shell", "-c",

@@ -2,8 +2,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.accounts.demo import demo_seed
-from apps.readiness.demo import readiness_demo_backfill
+from apps.demo.services import demo_scores_backfill, demo_seed
 
 
 class Command(BaseCommand):
@@ -14,7 +13,7 @@ class Command(BaseCommand):
             users = demo_seed(password=settings.DEMO_PASSWORD)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc)) from None
-        readiness_demo_backfill()
+        demo_scores_backfill()
         self.stdout.write(f"Demo users (password: {settings.DEMO_PASSWORD}):")
         for username, description in users:
             self.stdout.write(f"  {username:6} {description}")

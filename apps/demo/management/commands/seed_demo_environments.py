@@ -1,7 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured, ObjectDoesNotExist
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.environments.demo import demo_environments_seed, demo_repo_path
+from apps.demo.services import demo_environments_seed, demo_repo_path
 
 
 class Command(BaseCommand):
