@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 # The demo's GitOps repository is a local one (var/demo-gitops.git), which production never allows.
 RUN_ENV := DEBUG=true SHIRUBE_GIT_ALLOW_LOCAL=true PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test test-fast lint bench clean
 
 setup: $(VENV)/.installed
 
@@ -32,11 +32,19 @@ test: setup
 	@bash scripts/build-kube-servers.sh || { \
 	  if [ "$$CI" = "true" ]; then echo "CI: the real kube-apiserver must build" >&2; exit 1; fi; \
 	  echo "warning: no real kube-apiserver; the tests that need it will be skipped (see docs/kube-apiserver.md)"; }
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the browser and real kube-apiserver tests (CI runs `make test`).
+test-fast: setup
+	@bash scripts/install-system-deps.sh
+	$(VENV)/bin/lint-imports --no-logo
+	$(PY) -m pytest -m "not browser and not realkube" $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-logo
 
 bench: setup
 	@bash scripts/install-system-deps.sh

@@ -8,6 +8,7 @@ scripts/build-kube-servers.sh; see docs/kube-apiserver.md.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +48,15 @@ def real_kube():
         server.stop()
 
 
+_HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(config, items):
+    # Every test here is a real-apiserver test: marked, so `make test-fast` (-m "not realkube")
+    # leaves them out. (This hook sees every collected item, hence the path check.)
+    for item in items:
+        if _HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.realkube)
     _stats["nodeids"] = {item.nodeid for item in items if "real_kube" in item.fixturenames}
 
 
