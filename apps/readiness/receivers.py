@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.dispatch import receiver
 
 from apps.clusters.signals import cluster_snapshot_changed
-from apps.readiness.tasks import readiness_recompute
+from apps.readiness.tasks import readiness_recompute_soon
 
 
 @receiver(cluster_snapshot_changed)
@@ -17,5 +16,4 @@ def readiness_recompute_after_sync(sender, *, cluster, **kwargs) -> None:
     neither hold up the sync nor mark it failed. (Nothing changed: no signal; the
     hourly snapshot re-evaluates anyway.)
     """
-    cluster_id = cluster.pk
-    transaction.on_commit(lambda: readiness_recompute.delay(cluster_id))
+    readiness_recompute_soon(cluster_ids=[cluster.pk])

@@ -233,19 +233,6 @@ def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime) -> dict[
     return totals
 
 
-def waiver_changed(*, waiver: Waiver) -> None:
-    """Recompute the clusters a waiver touches once it is saved."""
-    from apps.readiness.tasks import readiness_recompute as task
-
-    ids = (
-        [waiver.cluster_id]
-        if waiver.cluster_id
-        else list(Cluster.objects.filter(enabled=True).values_list("pk", flat=True))
-    )
-    for cluster_id in ids:
-        transaction.on_commit(lambda cluster_id=cluster_id: task.delay(cluster_id))
-
-
 def team_scores(*, now: datetime | None = None) -> dict[int, dict]:
     """team id -> {score, checks, failing, workloads}, from the stored assessments and findings."""
     now = now or timezone.now()
