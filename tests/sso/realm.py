@@ -13,6 +13,9 @@ GROUPS = {"eng": ["payments", "payments-leads", "search"], "platform": ["sre"]}
 # username: (e-mail, first name, last name, group paths)
 USERS = {
     "dev-ana": ("ana@example.com", "Ana", "Developer", ["/eng/payments"]),
+    # Only the group-change test signs in as Moe: it changes his groups in Keycloak, which
+    # lives for the whole session.
+    "dev-moe": ("moe@example.com", "Moe", "Mover", ["/eng/payments"]),
     "lead-ken": ("ken@example.com", "Ken", "Lead", ["/eng/payments", "/eng/payments-leads"]),
     "ops-rin": ("rin@example.com", "Rin", "Operator", ["/platform/sre"]),
     "twin-one": ("shared@example.com", "Twin", "One", ["/eng/search"]),
