@@ -60,6 +60,7 @@ def user_make_sre(*, user: AbstractBaseUser, by: AbstractBaseUser | None = None)
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     user.groups.add(sre_group_ensure(by=by))
+    user.__dict__.pop("_shirube_is_sre", None)  # permissions.is_sre remembers the answer on the user
     config_change_record(by=by, instance=user, verb="changed", before=before)
     return user
 
