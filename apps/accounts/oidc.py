@@ -23,6 +23,7 @@ import jwt
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
@@ -234,9 +235,15 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def get_settings(self, attr, *args):
         if attr == "OIDC_TOKEN_USE_BASIC_AUTH":
-            # Basic when the provider does not take the secret in the form (RFC 6749's default).
-            return "client_secret_post" not in self.provider.token_auth_methods
+            # HTTP Basic, which RFC 6749 makes every provider support (and some, like Okta's
+            # default web app, insist on), unless the provider takes only the form.
+            methods = self.provider.token_auth_methods
+            return "client_secret_basic" in methods or "client_secret_post" not in methods
         return import_from_settings(attr, *args)
+
+    # The library's get_user loads any user by id; Django's also refuses a deactivated one, so
+    # deactivating someone in the admin ends their session at the next request.
+    get_user = ModelBackend.get_user
 
     def authenticate(self, request, nonce=None, code_verifier=None, **kwargs):
         # Only the callback view passes a nonce and a verifier, after it matched the state: a

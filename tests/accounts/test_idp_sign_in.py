@@ -115,3 +115,12 @@ def test_group_mappings_in_the_admin_are_audited(client, sre):
         "/admin/accounts/groupmapping/add/", {"idp_group": "ops", "role": "sre", "team": team.pk}
     )
     assert response.status_code == 200 and "leave the team empty" in response.content.decode()
+
+
+def test_deactivating_a_provider_account_ends_its_session_at_the_next_request(client):
+    user = sign_in()
+    client.force_login(user, backend="apps.accounts.oidc.OIDCBackend")
+    assert client.get("/learn/").status_code == 200
+    user.is_active = False
+    user.save()
+    assert client.get("/learn/").status_code == 302

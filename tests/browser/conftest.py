@@ -69,13 +69,17 @@ def page(browser):
 
 @pytest.fixture
 def login(live_server):
-    from tests.factories import PASSWORD
+    """Sign the browser in as `user` with a session made by force_login: these tests are not
+    about signing in (tests/accounts and tests/sso are), so the throttle never touches them."""
+    from django.conf import settings
+    from django.test import Client
 
     def do_login(page, user):
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+        page.goto(f"{live_server.url}/learn/")
         page.wait_for_url(f"{live_server.url}/learn/")
 
     return do_login
