@@ -39,6 +39,14 @@ log = logging.getLogger(__name__)
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
 # Clock difference allowed between the provider and us, in seconds.
 LEEWAY = 60
+# What a person is told when the ID token fails a check: the first matching error's words.
+TOKEN_ERRORS = [
+    (jwt.ExpiredSignatureError, "The identity provider's token has expired. Sign in again."),
+    (jwt.InvalidAudienceError, "The identity provider's token was issued to another application."),
+    (jwt.InvalidIssuerError, "The token comes from another identity provider than Shirube's."),
+    (jwt.InvalidSignatureError, "The identity provider's token is not signed by any of its keys."),
+    (jwt.PyJWTError, "The identity provider's token did not check out. Sign in again."),
+]
 
 
 class SignInRefused(Exception):
@@ -162,22 +170,9 @@ def id_token_verify(*, id_token: str, nonce: str, client_id: str, prov: Provider
             id_token, key=key.key, algorithms=[alg], audience=client_id, issuer=prov.issuer, leeway=LEEWAY,
             options={"require": ["iss", "sub", "aud", "exp", "iat"], "verify_signature": True},
         )  # fmt: skip
-    except jwt.ExpiredSignatureError as exc:
-        raise SignInRefused(
-            "The identity provider's token has expired. Sign in again.", detail=str(exc)
-        ) from exc
-    except jwt.InvalidAudienceError as exc:
-        raise SignInRefused("The identity provider's token was issued to another application.",
-                            detail=str(exc)) from exc  # fmt: skip
-    except jwt.InvalidIssuerError as exc:
-        raise SignInRefused("The token comes from another identity provider than Shirube's.",
-                            detail=str(exc)) from exc  # fmt: skip
-    except jwt.InvalidSignatureError as exc:
-        raise SignInRefused("The identity provider's token is not signed by any of its keys.",
-                            detail=str(exc)) from exc  # fmt: skip
     except jwt.PyJWTError as exc:
-        raise SignInRefused("The identity provider's token did not check out. Sign in again.",
-                            detail=str(exc)) from exc  # fmt: skip
+        message = next(text for error, text in TOKEN_ERRORS if isinstance(exc, error))
+        raise SignInRefused(message, detail=str(exc)) from exc
     audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
     if len(audiences) > 1 and claims.get("azp") != client_id:
         raise SignInRefused("The identity provider's token was issued to another application.",

@@ -44,22 +44,21 @@ class PasswordBackend(ModelBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
-def _user_limit() -> Limit:
+def _limit(scope: str, hits: int) -> Limit:
     return Limit(
-        "login-user",
-        settings.SHIRUBE_LOGIN_FAILURES_PER_USER,
+        scope,
+        hits,
         timedelta(seconds=settings.SHIRUBE_LOGIN_FAILURE_WINDOW),
         timedelta(seconds=settings.SHIRUBE_LOGIN_LOCKOUT),
     )
+
+
+def _user_limit() -> Limit:
+    return _limit("login-user", settings.SHIRUBE_LOGIN_FAILURES_PER_USER)
 
 
 def _address_limit() -> Limit:
-    return Limit(
-        "login-address",
-        settings.SHIRUBE_LOGIN_FAILURES_PER_ADDRESS,
-        timedelta(seconds=settings.SHIRUBE_LOGIN_FAILURE_WINDOW),
-        timedelta(seconds=settings.SHIRUBE_LOGIN_LOCKOUT),
-    )
+    return _limit("login-address", settings.SHIRUBE_LOGIN_FAILURES_PER_ADDRESS)
 
 
 def client_address(request: HttpRequest) -> str:

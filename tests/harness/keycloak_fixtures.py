@@ -7,20 +7,17 @@ by tests/conftest.py, so that the sign-in tests and the browser tests share one 
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.harness.keycloak import VERSION, Keycloak, KeycloakMissing
+from tests.harness.servers import skip_or_fail as _skip_or_fail
 from tests.sso import realm
 
 _stats: dict = {"nodeids": set(), "server": None, "skip": None}
 
 
 def skip_or_fail(reason: str):
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: the sign-in tests must run against Keycloak)", pytrace=False)
-    pytest.skip(reason)
+    _skip_or_fail(reason, under_ci="the sign-in tests must run against Keycloak")
 
 
 @pytest.fixture(scope="session")
