@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from apps.accounts.views import logout
 from portal import views
 
 handler400 = "portal.views.bad_request"
@@ -22,5 +23,7 @@ urlpatterns = [
         "admin/login/",
         login_not_required(RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
     ),
+    # The admin's "Log out" ends the provider's session too, like the site's.
+    path("admin/logout/", logout),
     path("admin/", admin.site.urls),
 ]

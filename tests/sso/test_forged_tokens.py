@@ -157,3 +157,17 @@ def test_the_provider_refusing_says_so(idp, client):
     )
     assert response.status_code == 403
     assert "did not sign you in (access_denied: User cancelled)" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/accounts/logout/", "/admin/logout/"])
+def test_logging_out_anywhere_goes_on_to_the_providers_end_session(idp, client, path):
+    assert sign_in(client).status_code == 302
+    id_token = client.session["oidc_id_token"]
+    response = client.post(path)
+    assert response.status_code == 302
+    end = urlsplit(response["Location"])
+    assert f"{end.scheme}://{end.netloc}{end.path}" == f"{idp.issuer}/logout"
+    query = parse_qs(end.query)
+    assert query["id_token_hint"] == [id_token] and query["client_id"] == [CLIENT_ID]
+    assert query["post_logout_redirect_uri"] == ["http://testserver/accounts/login/"]
+    assert "_auth_user_id" not in client.session
