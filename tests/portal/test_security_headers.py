@@ -27,6 +27,12 @@ def test_every_page_carries_a_csp_without_inline_scripts_and_the_other_headers(c
         assert response["Referrer-Policy"] == "same-origin"
 
 
+def test_a_refusal_before_any_view_carries_the_policy_too(client):
+    response = client.get("/healthz", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    assert "script-src 'self'" in response["Content-Security-Policy"]
+
+
 def test_logout_may_go_on_to_the_identity_providers_origin(client, settings):
     from portal.middleware import _policy
 
