@@ -35,8 +35,6 @@ def latest_tags(store: Store) -> dict[str, str]:
     for policy in store.list(POLICIES):
         status = policy.get("status") or {}
         tag = (status.get("latestRef") or {}).get("tag")
-        if not tag and status.get("latestImage"):
-            tag = status["latestImage"].rpartition(":")[2]
         if tag:
             tags[f"{policy['metadata']['namespace']}:{policy['metadata']['name']}"] = tag
     return tags

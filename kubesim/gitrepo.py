@@ -8,8 +8,8 @@ what the portal relies on Flux to do:
 - source-controller: resolve `spec.ref` with `git rev-parse` and publish
   `status.artifact.revision` = `<branch>@sha1:<sha>`;
 - kustomize-controller: read `<spec.path>/kustomization.yaml` at that commit
-  and set the images it names (`newTag`, `newName`, `digest`) on the
-  Deployments of the target namespace, then record `lastAppliedRevision`.
+  and set the `newTag` of the images it names on the Deployments of the
+  target namespace, then record `lastAppliedRevision`.
 
 The Deployments then roll out through `kubesim.demo.evolve`, which
 `GitOpsPlayer.step()` is meant to run alongside (pass the player to `evolve`).
@@ -254,15 +254,13 @@ def _resolve(repo: Path, ref: dict) -> tuple[str, str]:
     """The artifact revision and commit sha for a GitRepository's `spec.ref`."""
     if not (repo / "HEAD").is_file():
         raise GitError(f"repository not found: {repo}")
-    if ref.get("commit") and not ref.get("branch"):
-        sha = git_run(str(repo), "rev-parse", "--verify", f"{ref['commit']}^{{commit}}").strip()
-        return f"sha1:{sha}", sha
-    if ref.get("tag"):
-        name, full = ref["tag"], f"refs/tags/{ref['tag']}"
-    else:
-        # Flux's default branch is master when no ref is given.
-        name = ref.get("branch") or "master"
-        full = f"refs/heads/{name}"
+    other = sorted(key for key in ref if key != "branch")
+    if other:
+        # Nothing here points a GitRepository at a tag or a commit; say so rather than guess.
+        raise GitError(f"kubesim follows branches only, not spec.ref.{other[0]}")
+    # Flux's default branch is master when no ref is given.
+    name = ref.get("branch") or "master"
+    full = f"refs/heads/{name}"
     try:
         sha = git_run(str(repo), "rev-parse", "--verify", f"{full}^{{commit}}").strip()
     except GitError:
@@ -318,29 +316,26 @@ def _set_ready(status: dict, condition: dict) -> None:
     status["conditions"] = [condition, *conditions]
 
 
-def split_image(image: str) -> tuple[str, str | None, str | None]:
-    """`repo:tag@digest` -> (repo, tag, digest); a registry port is not a tag."""
-    rest, _, digest = image.partition("@")
-    slash = rest.rfind("/")
+def image_repository(image: str) -> str:
+    """`repo:tag@digest` -> repo; a registry port is not a tag."""
+    rest = image.partition("@")[0]
     colon = rest.rfind(":")
-    if colon > slash:
-        return rest[:colon], rest[colon + 1 :], digest or None
-    return rest, None, digest or None
+    return rest[:colon] if colon > rest.rfind("/") else rest
 
 
-def kustomize_image(image: str, entry: dict) -> str:
-    """What kustomize's `images:` transformer makes of `image` for one entry."""
-    repo, tag, digest = split_image(image)
-    repo = entry.get("newName") or repo
-    if entry.get("newTag") is not None or entry.get("digest"):
-        tag = str(entry["newTag"]) if entry.get("newTag") is not None else None
-        digest = entry.get("digest") or None
-    result = repo
-    if tag:
-        result += f":{tag}"
-    if digest:
-        result += f"@{digest}"
-    return result
+def _images(kustomization: dict) -> dict[str, str]:
+    """The `images:` entries as repository -> newTag, as far as kubesim plays them."""
+    images = {}
+    for entry in kustomization.get("images") or []:
+        if not isinstance(entry, dict) or not entry.get("name"):
+            continue
+        other = sorted(key for key in entry if key not in ("name", "newTag"))
+        if other:
+            # The demo and the portal set newTag only; a mirror or a digest would be applied wrongly.
+            raise BuildFailed(f"kubesim applies newTag only, not {other[0]} (image {entry['name']})")
+        if entry.get("newTag") is not None:
+            images[entry["name"]] = str(entry["newTag"])
+    return images
 
 
 class GitOpsPlayer:
@@ -496,7 +491,7 @@ class GitOpsPlayer:
         try:
             kustomization = _build(source, spec.get("path") or "./")
             namespace = spec.get("targetNamespace") or kustomization.get("namespace")
-            images = [i for i in kustomization.get("images") or [] if isinstance(i, dict) and i.get("name")]
+            images = _images(kustomization)
             if namespace and images:
                 self._set_images(namespace, images)
         except BuildFailed as error:
@@ -525,19 +520,16 @@ class GitOpsPlayer:
 
         self.store.update(KUSTOMIZATIONS, meta["namespace"], meta["name"], applied, status_only=True)
 
-    def _set_images(self, namespace: str, images: list[dict]) -> None:
+    def _set_images(self, namespace: str, images: dict[str, str]) -> None:
+        """Set each image's tag (repository -> newTag) on the namespace's Deployments."""
         for dep in self.store.list(DEPLOYMENTS, namespace):
             template = dep["spec"]["template"]["spec"]
             wanted = {}
             for group in ("initContainers", "containers"):
                 for i, container in enumerate(template.get(group) or []):
-                    repo = split_image(container.get("image", ""))[0]
-                    # The live image already carries newName once it was applied.
-                    entry = next((e for e in images if repo in (e["name"], e.get("newName"))), None)
-                    if entry is not None:
-                        image = kustomize_image(container["image"], entry)
-                        if image != container["image"]:
-                            wanted[(group, i)] = image
+                    repo = image_repository(container.get("image", ""))
+                    if repo in images and container["image"] != f"{repo}:{images[repo]}":
+                        wanted[(group, i)] = f"{repo}:{images[repo]}"
             if not wanted:
                 continue
 

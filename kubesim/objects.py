@@ -112,7 +112,6 @@ def container(
     memory_limit: str = "512Mi",
     probes: bool = True,
     pre_stop: str = "sleep",
-    command: list[str] | None = None,
 ) -> dict:
     """A container spec as teams write them: env (with a secret), resources, probes, preStop."""
     variables = [
@@ -142,8 +141,6 @@ def container(
         "terminationMessagePath": "/dev/termination-log",
         "terminationMessagePolicy": "File",
     }
-    if command:
-        spec["command"] = command
     if port:
         spec["ports"] = [{"name": "http", "containerPort": port, "protocol": "TCP"}]
     if probes and port:
@@ -283,7 +280,6 @@ def pod(
     node: str | None = NODES[0],
     role_arn: str | None = None,
     started: datetime | None = None,
-    annotations: dict[str, str] | None = None,
 ) -> dict:
     """A scheduled, healthy running pod (change its state with `crashloop` and friends)."""
     created = started or datetime.now(UTC) - timedelta(days=2)
@@ -294,8 +290,6 @@ def pod(
         "creationTimestamp": timestamp(created),
         "labels": dict(labels or {}),
     }
-    if annotations:
-        metadata["annotations"] = dict(annotations)
     if owner is not None:
         if owner["kind"] != "StatefulSet":
             # Controllers other than StatefulSets name pods from a prefix.
@@ -363,14 +357,9 @@ def running(pod: dict, *, started: datetime | None = None) -> dict:
     return pod
 
 
-def _container_status(pod: dict, container_name: str | None) -> dict:
-    statuses = pod["status"].get("containerStatuses") or []
-    if not statuses:
-        running(pod)
-        statuses = pod["status"]["containerStatuses"]
-    if container_name is None:
-        return statuses[0]
-    return next(s for s in statuses if s["name"] == container_name)
+def _container_status(pod: dict) -> dict:
+    """The status of the pod's first container, the one the state helpers change."""
+    return pod["status"]["containerStatuses"][0]
 
 
 def backoff_text(restarts: int) -> str:
@@ -384,14 +373,13 @@ def crashloop(
     pod: dict,
     restarts: int = 5,
     *,
-    container: str | None = None,
     exit_code: int = 1,
     reason: str = "Error",
     now: datetime | None = None,
 ) -> dict:
     """The container keeps exiting: waiting in CrashLoopBackOff, last terminated with an error."""
     now = now or datetime.now(UTC)
-    status = _container_status(pod, container)
+    status = _container_status(pod)
     meta = pod["metadata"]
     status.update(
         ready=False,
@@ -421,10 +409,10 @@ def crashloop(
     return pod
 
 
-def restarted(pod: dict, *, container: str | None = None, now: datetime | None = None) -> dict:
+def restarted(pod: dict, *, now: datetime | None = None) -> dict:
     """A crashing container just came back up (running, not yet ready), one restart more."""
     now = now or datetime.now(UTC)
-    status = _container_status(pod, container)
+    status = _container_status(pod)
     status["restartCount"] = status.get("restartCount", 0) + 1
     status["state"] = {"running": {"startedAt": timestamp(now)}}
     status["started"] = True
@@ -433,10 +421,10 @@ def restarted(pod: dict, *, container: str | None = None, now: datetime | None =
     return pod
 
 
-def image_pull_backoff(pod: dict, *, container: str | None = None, now: datetime | None = None) -> dict:
+def image_pull_backoff(pod: dict, *, now: datetime | None = None) -> dict:
     """The image cannot be pulled (a bad tag): Pending, waiting in ImagePullBackOff."""
     now = now or datetime.now(UTC)
-    status = _container_status(pod, container)
+    status = _container_status(pod)
     image = status["image"]
     status.update(
         ready=False,
@@ -461,19 +449,10 @@ def image_pull_backoff(pod: dict, *, container: str | None = None, now: datetime
     return pod
 
 
-def oom_killed(
-    pod: dict,
-    restarts: int = 3,
-    *,
-    container: str | None = None,
-    waiting: bool = False,
-    now: datetime | None = None,
-) -> dict:
-    """The container was OOMKilled (exit 137) and restarted; `waiting` leaves it in back-off."""
+def oom_killed(pod: dict, restarts: int = 3, *, now: datetime | None = None) -> dict:
+    """The container was OOMKilled (exit 137) and restarted, and runs again."""
     now = now or datetime.now(UTC)
-    if waiting:
-        return crashloop(pod, restarts, container=container, exit_code=137, reason="OOMKilled", now=now)
-    status = _container_status(pod, container)
+    status = _container_status(pod)
     status.update(
         ready=True,
         started=True,
@@ -589,12 +568,7 @@ def node(name: str, *, instance_type: str = "m6i.xlarge", zone: str = f"{REGION}
     }
 
 
-def serviceaccount(
-    namespace: str,
-    name: str,
-    annotations: dict[str, str] | None = None,
-    labels: dict[str, str] | None = None,
-) -> dict:
+def serviceaccount(namespace: str, name: str, annotations: dict[str, str] | None = None) -> dict:
     """A service account, e.g. with `eks.amazonaws.com/role-arn` for IRSA."""
     metadata: dict[str, Any] = {
         "name": name,
@@ -604,8 +578,6 @@ def serviceaccount(
     }
     if annotations:
         metadata["annotations"] = dict(annotations)
-    if labels:
-        metadata["labels"] = dict(labels)
     return {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata}
 
 
@@ -1180,9 +1152,8 @@ def job(
     owner: dict | None = None,
     containers: list[dict] | None = None,
     started: datetime | None = None,
-    succeeded: bool = True,
 ) -> Workload:
-    """A Job and its pod, finished (Complete) or failed; from a CronJob when `owner` is one."""
+    """A Job and its pod, finished (Complete); from a CronJob when `owner` is one."""
     started = started or datetime.now(UTC) - timedelta(hours=1)
     uid = stable_uid("Job", namespace, name)
     if owner is not None:
@@ -1211,23 +1182,14 @@ def job(
         meta["ownerReferences"] = [_owner(owner)]
         meta["annotations"] = {"batch.kubernetes.io/cronjob-scheduled-timestamp": timestamp(started)}
     # The job controller sets an interim condition, then the final one.
-    why = (
-        {}
-        if succeeded
-        else {
-            "reason": "BackoffLimitExceeded",
-            "message": "Job has reached the specified backoff limit",
-        }
-    )
     conditions = [
         {
             "type": type_,
             "status": "True",
             "lastProbeTime": timestamp(finished),
             "lastTransitionTime": timestamp(finished),
-            **why,
         }
-        for type_ in (("SuccessCriteriaMet", "Complete") if succeeded else ("FailureTarget", "Failed"))
+        for type_ in ("SuccessCriteriaMet", "Complete")
     ]
     status: dict[str, Any] = {
         "startTime": timestamp(started),
@@ -1235,12 +1197,9 @@ def job(
         "ready": 0,
         "uncountedTerminatedPods": {},
         "conditions": conditions,
+        "succeeded": 1,
+        "completionTime": timestamp(finished),
     }
-    if succeeded:
-        status["succeeded"] = 1
-        status["completionTime"] = timestamp(finished)
-    else:
-        status["failed"] = 1
     job_obj = {
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -1260,22 +1219,21 @@ def job(
     }
     pod_name = f"{name}-{name_hash(name, 'pod', length=5)}"
     job_pod = pod(namespace, pod_name, template["spec"], labels=pod_labels, owner=job_obj, started=started)
-    _finish(job_pod, succeeded, started, finished)
+    _finish(job_pod, started, finished)
     return Workload(job_obj, [job_pod])
 
 
-def _finish(pod: dict, succeeded: bool, started: datetime, finished: datetime) -> None:
-    """A run-to-completion pod that has exited (Completed, or Error)."""
-    reason, code = ("Completed", 0) if succeeded else ("Error", 1)
-    pod["status"]["phase"] = "Succeeded" if succeeded else "Failed"
+def _finish(pod: dict, started: datetime, finished: datetime) -> None:
+    """A run-to-completion pod that has exited successfully (Completed)."""
+    pod["status"]["phase"] = "Succeeded"
     for status in pod["status"]["containerStatuses"]:
         status.update(
             ready=False,
             started=False,
             state={
                 "terminated": {
-                    "exitCode": code,
-                    "reason": reason,
+                    "exitCode": 0,
+                    "reason": "Completed",
                     "startedAt": timestamp(started + timedelta(seconds=2)),
                     "finishedAt": timestamp(finished),
                     "containerID": status["containerID"],

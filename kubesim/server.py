@@ -1,8 +1,9 @@
 """A Kubernetes-API-compatible HTTP server over the in-memory store.
 
-It speaks enough of the real API (discovery, list with limit/continue, get,
-create, replace, patch, delete, `/status`, watch) for the official `kubernetes`
-client to talk to it unpatched, with errors as `Status` objects. Standard
+It speaks the part of the real API the portal uses (group discovery, list with
+limit/continue, get, create, replace, merge and strategic merge patch, `/status`,
+watch) for the official `kubernetes` client to talk to it unpatched, with errors
+as `Status` objects. Standard
 library only (plus orjson), plain HTTP, one thread per connection.
 """
 
@@ -31,7 +32,7 @@ import orjson
 from kubesim import status
 from kubesim.faults import Fault, Faults, RequestCounter
 from kubesim.kubeconfig import write_kubeconfig
-from kubesim.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from kubesim.patch import merge_patch, strategic_merge_patch
 from kubesim.resources import Registry, Resource
 from kubesim.selectors import Matcher, SelectorError, matcher
 from kubesim.store import Event, Expired, Store, StoreError
@@ -40,19 +41,6 @@ log = logging.getLogger(__name__)
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-
-VERSION_INFO = {
-    "major": "1",
-    "minor": "31",
-    "gitVersion": "v1.31.0-kubesim",
-    "gitCommit": "0000000000000000000000000000000000000000",
-    "gitTreeState": "clean",
-    "buildDate": "2024-08-13T07:28:49Z",
-    "goVersion": "go1.22.5",
-    "compiler": "gc",
-    "platform": "linux/amd64",
-}
 
 # Keys the server owns on create; a client cannot choose them.
 _SERVER_OWNED_METADATA = (
@@ -109,10 +97,6 @@ class _Snapshots:
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def _encode_continue(rv: int, key: tuple[str, str], page: int) -> str:
@@ -232,20 +216,11 @@ class Simulator:
     ) -> None:
         self.stop()
 
-    def register_resource(
-        self, group: str, version: str | list[str], kind: str, plural: str, namespaced: bool = True
-    ) -> list[Resource]:
-        """Serve a custom resource (a Flux CRD, say); discovery shows it at once."""
-        return self.registry.register_resource(group, version, kind, plural, namespaced)
-
     def add_fault(
         self,
         path: str,
         *,
-        method: str | None = None,
         status: int | None = None,
-        message: str | None = None,
-        reason: str | None = None,
         delay: float = 0.0,
         drop: bool = False,
         times: int | None = None,
@@ -257,10 +232,7 @@ class Simulator:
         return self.faults.add(
             Fault(
                 path,
-                method=method,
                 status=status,
-                message=message,
-                reason=reason,
                 delay=delay,
                 drop=drop,
                 times=times,
@@ -272,10 +244,6 @@ class Simulator:
 
     def clear_faults(self) -> None:
         self.faults.clear()
-
-    def expire_continue_tokens(self) -> None:
-        """Forget list snapshots, so the next continue token answers 410 Expired."""
-        self._snapshots.clear()
 
     def reset_requests(self) -> None:
         self.requests.reset()
@@ -346,6 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("PATCH")
 
     def do_DELETE(self) -> None:
+        # Deletes are not served, but the refusal is a Status like every other error.
         self._serve("DELETE")
 
     # -- plumbing ------------------------------------------------------------
@@ -374,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             sim.requests.record(method, path)
             self._check_token()
             token = query.get("continue")
-            fault = sim.faults.take(method, path, bool(token), _page_of(token))
+            fault = sim.faults.take(path, bool(token), _page_of(token))
             if fault is not None and self._apply_fault(fault, method, path, query):
                 return
             self._dispatch(method, path, query)
@@ -455,8 +424,8 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(ApiError):
             route = self._route(path)
         resource = route.resource if route else None
-        message = fault.message
-        if message is None and fault.status == 403:
+        message = None
+        if fault.status == 403:
             message = status.forbidden_message(
                 self.server.sim.user,
                 self._verb(method, route, query),
@@ -466,15 +435,15 @@ class _Handler(BaseHTTPRequestHandler):
                 subresource=route.subresource if route else "",
                 path=path,
             )
-        elif message is None and fault.status == 404 and route and route.name:
+        elif fault.status == 404 and route and route.name:
             message = f'{resource.qualified_name} "{route.name}" not found'
-        elif message is None and fault.status == 410 and query.get("continue"):
+        elif fault.status == 410 and query.get("continue"):
             message = status.CONTINUE_EXPIRED
         extra = {}
         if fault.status == 429:
             extra = {"retryAfterSeconds": 1}
         details = status.details(resource, route.name if route else "") | extra
-        return status.failure(fault.status, message, reason=fault.reason, details=details or None)
+        return status.failure(fault.status, message, details=details or None)
 
     @staticmethod
     def _verb(method: str, route: Route | None, query: dict) -> str:
@@ -482,51 +451,20 @@ class _Handler(BaseHTTPRequestHandler):
             if route and route.name:
                 return "get"
             return "watch" if query.get("watch") in ("true", "1") else "list"
-        return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
-            method, method.lower()
-        )
+        return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(method, method.lower())
 
     # -- control endpoints (/_sim/...) --------------------------------------
 
     def _control(self, method: str, path: str) -> None:
-        sim = self.server.sim
-        if path == "/_sim/faults":
-            if method == "POST":
-                spec = self._json_body()
-                if not isinstance(spec, dict) or "path" not in spec:
-                    raise ApiError.of(400, "a fault needs at least a path")
-                try:
-                    fault = sim.add_fault(spec.pop("path"), **spec)
-                except (TypeError, ValueError) as exc:
-                    raise ApiError.of(400, str(exc)) from None
-                self._send_json(201, fault.as_dict())
-                return
-            if method == "GET":
-                self._send_json(200, {"faults": [f.as_dict() for f in sim.faults.all()]})
-                return
-            if method == "DELETE":
-                sim.clear_faults()
-                self._send_json(200, {"faults": []})
-                return
-        if path == "/_sim/expire-continue" and method == "POST":
-            sim.expire_continue_tokens()
-            self._send_json(200, {"expired": True})
-            return
-        if path == "/_sim/requests":
-            if method == "DELETE":
-                sim.reset_requests()
-            counts = sim.requests.snapshot()
-            rows = [{"method": m, "path": p, "count": n} for (m, p), n in sorted(counts.items())]
-            self._send_json(200, {"total": sum(counts.values()), "requests": rows})
+        # bench/cluster_sync.py runs kubesim in its own process and reads the count here.
+        if path == "/_sim/requests" and method == "GET":
+            self._send_json(200, {"total": self.server.sim.requests.total})
             return
         raise ApiError.of(404)
 
     # -- routing -------------------------------------------------------------
 
     def _dispatch(self, method: str, path: str, query: dict) -> None:
-        if path in ("/healthz", "/livez", "/readyz"):
-            self._send_text(200, "ok")
-            return
         discovery = self._discovery(path)
         if discovery is not None:
             if method != "GET":
@@ -536,12 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         route = self._route(path)
         watch = route.watch_prefix or query.get("watch") in ("true", "1")
         if route.name:
-            handlers = {
-                "GET": self._get,
-                "PUT": self._replace,
-                "PATCH": self._patch,
-                "DELETE": self._delete,
-            }
+            handlers = {"GET": self._get, "PUT": self._replace, "PATCH": self._patch}
         elif watch and method == "GET":
             handlers = {"GET": self._watch}
         else:
@@ -551,40 +484,12 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError.of(405)
         handler(route, query)
 
-    def _send_text(self, code: int, text: str) -> None:
-        data = text.encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def _discovery(self, path: str) -> dict | None:
         registry = self.server.sim.registry
         parts = [p for p in path.split("/") if p]
-        if path == "/version":
-            return VERSION_INFO
-        if parts == ["api"]:
-            address = f"{self.server.sim.host}:{self.server.sim.port}"
-            return {
-                "kind": "APIVersions",
-                "versions": ["v1"],
-                "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
-            }
-        if parts == ["api", "v1"]:
-            # The core group's list carries no apiVersion, unlike the others.
-            return {
-                "kind": "APIResourceList",
-                "groupVersion": "v1",
-                "resources": self._resources("", "v1"),
-            }
         if parts == ["apis"]:
             groups = [self._group(g) for g in registry.groups()]
             return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
-        if len(parts) == 2 and parts[0] == "apis":
-            if parts[1] not in registry.groups():
-                raise ApiError.of(404)
-            return {"kind": "APIGroup", "apiVersion": "v1", **self._group(parts[1])}
         if len(parts) == 3 and parts[0] == "apis":
             if parts[2] not in registry.versions(parts[1]) or not parts[1]:
                 raise ApiError.of(404)
@@ -899,26 +804,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _patch(self, route: Route, query: dict) -> None:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        patch = self._json_body() if content_type != "application/apply-patch+yaml" else None
-        if content_type in (MERGE_PATCH, STRATEGIC_PATCH):
-            if not isinstance(patch, dict):
-                raise ApiError.of(400, "a merge patch must be a JSON object")
-            merge = merge_patch if content_type == MERGE_PATCH else strategic_merge_patch
-
-            def apply(current: dict) -> Any:
-                return merge(current, patch)
-        elif content_type == JSON_PATCH:
-
-            def apply(current: dict) -> Any:
-                return json_patch(current, patch)
-        else:
+        # JSON patch and server-side apply are not served: nothing here sends them.
+        merge = {MERGE_PATCH: merge_patch, STRATEGIC_PATCH: strategic_merge_patch}.get(content_type)
+        if merge is None:
             raise ApiError.of(415)
+        patch = self._json_body()
+        if not isinstance(patch, dict):
+            raise ApiError.of(400, "a merge patch must be a JSON object")
 
         def change(current: dict) -> dict:
-            try:
-                patched = apply(current)
-            except PatchError as exc:
-                raise ApiError.of(422, str(exc)) from None
+            patched = merge(current, patch)
             if not isinstance(patched, dict) or not isinstance(patched.get("metadata"), dict):
                 raise ApiError.of(422, "the patched object is not a valid object")
             # Identity cannot be patched away.
@@ -937,26 +832,6 @@ class _Handler(BaseHTTPRequestHandler):
             status_only=on_status,
         )
         self._send_json(200, self._served(route.resource, stored))
-
-    def _delete(self, route: Route, query: dict) -> None:
-        if route.subresource:
-            raise ApiError.of(405)
-        options = self._json_body() if self._body else {}
-        policy = query.get("propagationPolicy") or (options or {}).get("propagationPolicy")
-        store = self.server.sim.store
-        deleted = store.delete(
-            route.resource,
-            route.namespace or None,
-            route.name,
-            cascade=policy != "Orphan",
-        )
-        resource = route.resource
-        if resource.custom or resource.plural == "pods":
-            # These return the deleted object; most built-ins return a Status.
-            self._send_json(200, self._served(resource, deleted))
-            return
-        uid = deleted["metadata"].get("uid", "")
-        self._send_json(200, status.success(resource, route.name, uid))
 
 
 class _EventStream:
