@@ -7,10 +7,16 @@ request counter to prove that page views are served without touching the API.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
+
+from kubesim import status
+from kubesim.resources import Registry
+from kubesim.routes import request_verb, route_parse
+from kubesim.status import ApiError
 
 
 @dataclass
@@ -111,3 +117,31 @@ class RequestCounter:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+
+
+def fault_status(fault: Fault, *, user: str, registry: Registry, method: str, path: str, query: dict) -> dict:
+    """The Status body a fault answers with, worded as the real server words that error."""
+    route = None
+    with contextlib.suppress(ApiError):
+        route = route_parse(registry, path)
+    resource = route.resource if route else None
+    message = None
+    if fault.status == 403:
+        message = status.forbidden_message(
+            user,
+            request_verb(method, route, query),
+            resource,
+            namespace=route.namespace if route else "",
+            name=route.name if route else "",
+            subresource=route.subresource if route else "",
+            path=path,
+        )
+    elif fault.status == 404 and route and route.name:
+        message = f'{resource.qualified_name} "{route.name}" not found'
+    elif fault.status == 410 and query.get("continue"):
+        message = status.CONTINUE_EXPIRED
+    extra = {}
+    if fault.status == 429:
+        extra = {"retryAfterSeconds": 1}
+    details = status.details(resource, route.name if route else "") | extra
+    return status.failure(fault.status, message, details=details or None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubesim.resources import Resource
 
 # The reason the API server gives for each status code it uses.
@@ -43,6 +45,18 @@ CONTINUE_EXPIRED = (
     "token results in an inconsistent list - objects that were created, modified, or deleted "
     "between the time the first chunk was returned and now may show up in the list."
 )
+
+
+class ApiError(Exception):
+    """An error the server answers with a Status body."""
+
+    def __init__(self, body: dict) -> None:
+        super().__init__(body["message"])
+        self.body = body
+
+    @classmethod
+    def of(cls, code: int, message: str | None = None, **kwargs: Any) -> ApiError:
+        return cls(failure(code, message, **kwargs))
 
 
 def failure(
