@@ -12,8 +12,10 @@ import signal
 import sys
 import threading
 
-from kubesim.demo import evolve, seed_demo, seed_scale
-from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+from kubesim.automation import ImageAutomationPlayer
+from kubesim.demo import evolve, flux_step, seed_demo, seed_scale
+from kubesim.demo_repo import demo_repo_init
+from kubesim.gitops import GitOpsPlayer
 from kubesim.server import Simulator
 
 log = logging.getLogger("kubesim")
@@ -49,17 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         seed_scale(sim.store)
 
-    gitops = None
+    # Flux for the demo repository: source- and kustomize-controller, and image automation.
+    gitops = automation = None
     if args.gitops_repo:
         if demo_repo_init(args.gitops_repo):
             log.info("created the demo GitOps repository %s for %s", args.gitops_repo, GITOPS_SOURCE)
-        gitops = GitOpsPlayer(
-            sim.store,
-            {GITOPS_SOURCE: args.gitops_repo},
-            step_seconds=args.evolve_every or 5.0,
-            automation=True,
-        )
-        gitops.step()  # as the controllers do on start: sources resolved, Kustomizations applied
+        repos, step = {GITOPS_SOURCE: args.gitops_repo}, args.evolve_every or 5.0
+        gitops = GitOpsPlayer(sim.store, repos, step_seconds=step)
+        automation = ImageAutomationPlayer(sim.store, repos, step_seconds=step)
+        flux_step(gitops, automation)  # as the controllers do on start: all reconciled once
 
     stop = threading.Event()
     # SIGTERM (honcho, docker) and SIGINT (Ctrl-C) both end the run cleanly.
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(interval):
             tick += 1
             try:
-                evolve(sim.store, tick, gitops)
+                evolve(sim.store, tick, gitops, automation)
             except Exception:
                 # A broken step must not take the demo cluster down with it.
                 log.exception("evolve step %d failed", tick)

@@ -3,7 +3,7 @@
 `seed_demo` fills a store with what the portal's demo users see; `evolve` moves
 it along (a crash-looping pod restarts, `search-api` rolls out a new version
 now and then, any Deployment whose pod template changed rolls out, and with a
-`kubesim.gitrepo.GitOpsPlayer` Flux applies what was pushed to git) so live
+`kubesim.gitops.GitOpsPlayer` Flux applies what was pushed to git) so live
 pages visibly change; `seed_scale` builds a large cluster fast for benchmarks.
 """
 
@@ -21,7 +21,8 @@ from kubesim.flux import flux_demo_objects, reconcile_step, register_flux
 from kubesim.store import NotFound, Store, timestamp
 
 if TYPE_CHECKING:
-    from kubesim.gitrepo import GitOpsPlayer
+    from kubesim.automation import ImageAutomationPlayer
+    from kubesim.gitops import GitOpsPlayer
 
 TEAM_NAMESPACES = {
     "payments": "payments",
@@ -297,19 +298,34 @@ def _flux_system() -> list[dict]:
 # -- evolution ----------------------------------------------------------------
 
 
-def evolve(store: Store, tick: int, gitops: GitOpsPlayer | None = None) -> None:
+def evolve(
+    store: Store,
+    tick: int,
+    gitops: GitOpsPlayer | None = None,
+    automation: ImageAutomationPlayer | None = None,
+) -> None:
     """Advance the demo one step: restart the crash-looping pod, play Flux, roll out.
 
-    With `gitops`, Flux's source and kustomize controllers run first, so an
-    image they set starts rolling out in the same step. Every Deployment whose
-    pod template changed (through the API or git) rolls out one pod per step;
-    search-api also starts a new version every ROLLOUT_EVERY ticks.
+    With the players, Flux's controllers run first (`flux_step`), so an image they
+    set starts rolling out in the same step. Every Deployment whose pod template
+    changed (through the API or git) rolls out one pod per step; search-api also
+    starts a new version every ROLLOUT_EVERY ticks.
     """
     _crashloop_step(store, tick)
-    if gitops is not None:
-        gitops.step()
+    flux_step(gitops, automation)
     _rollout_step(store, tick)
     reconcile_step(store)
+
+
+def flux_step(gitops: GitOpsPlayer | None, automation: ImageAutomationPlayer | None = None) -> None:
+    """One step of the Flux controllers kubesim plays: image automation, then sources and Kustomizations.
+
+    Automation goes first so that what it pushes is applied in the same step.
+    """
+    if automation is not None and automation.step() and gitops is not None:
+        gitops.sources_refresh()
+    if gitops is not None:
+        gitops.step()
 
 
 def _crashloop_step(store: Store, tick: int) -> None:

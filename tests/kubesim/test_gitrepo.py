@@ -14,14 +14,10 @@ from kubernetes import client, config
 
 from kubesim import objects as o
 from kubesim.demo import evolve, seed_demo
-from kubesim.flux import REQUESTED_AT
-from kubesim.gitrepo import (
-    GITREPOSITORIES,
-    KUSTOMIZATIONS,
-    GitOpsPlayer,
-    demo_repo_init,
-    image_repository,
-)
+from kubesim.demo_repo import demo_repo_init
+from kubesim.flux import GITREPOSITORIES, KUSTOMIZATIONS, REQUESTED_AT
+from kubesim.gitops import GitOpsPlayer
+from kubesim.kustomize import image_repository
 from kubesim.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
