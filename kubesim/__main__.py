@@ -13,9 +13,10 @@ import sys
 import threading
 
 from kubesim.automation import ImageAutomationPlayer
-from kubesim.demo import evolve, flux_step, seed_demo, seed_scale
+from kubesim.demo import evolve, flux_step, seed_demo
 from kubesim.demo_repo import demo_repo_init
 from kubesim.gitops import GitOpsPlayer
+from kubesim.scale import seed_scale
 from kubesim.server import Simulator
 
 log = logging.getLogger("kubesim")
