@@ -68,6 +68,14 @@ def _last_applied(obj: dict) -> str:
     return json.dumps(manifest, separators=(",", ":"), sort_keys=True) + "\n"
 
 
+def _template(labels: dict[str, str], containers: list[dict], service_account: str) -> dict:
+    """A workload's pod template: its labels, and a pod spec running `containers`."""
+    return {
+        "metadata": {"labels": dict(labels)},
+        "spec": pod_template_spec(containers, service_account=service_account),
+    }
+
+
 def deployment(
     namespace: str,
     name: str,
@@ -88,10 +96,7 @@ def deployment(
     created = created or now - timedelta(days=12)
     labels = dict(labels or {"app": name})
     containers = containers or [container(name, image)]
-    template = {
-        "metadata": {"labels": dict(labels)},
-        "spec": pod_template_spec(containers, service_account=service_account),
-    }
+    template = _template(labels, containers, service_account)
     dep = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -265,10 +270,7 @@ def statefulset(
     containers = containers or [container(name, image)]
     for c in containers:
         c.setdefault("volumeMounts", []).append({"name": "data", "mountPath": "/var/lib/data"})
-    template = {
-        "metadata": {"labels": dict(labels)},
-        "spec": pod_template_spec(containers, service_account=service_account),
-    }
+    template = _template(labels, containers, service_account)
     sts = {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -359,10 +361,7 @@ def daemonset(
     created = created or datetime.now(UTC) - timedelta(days=9)
     labels = dict(labels or {"app": name})
     containers = containers or [container(name, image, port=None)]
-    template = {
-        "metadata": {"labels": dict(labels)},
-        "spec": pod_template_spec(containers, service_account=service_account),
-    }
+    template = _template(labels, containers, service_account)
     ds = {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",

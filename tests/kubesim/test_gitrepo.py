@@ -320,20 +320,19 @@ def test_a_missing_repository_fails_the_source(store, tmp_path):
     assert kustomization(store, "payments-staging")["status"]["lastAppliedRevision"] == applied
 
 
-def test_a_missing_branch_fails_the_source(store, bare):
-    store.update(GITREPOSITORIES, "flux-system", "gitops", lambda g: g["spec"].update(ref={"branch": "nope"}))
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ({"branch": "nope"}, "couldn't find remote ref 'refs/heads/nope'"),
+        ({"tag": "v1"}, "kubesim follows branches only, not spec.ref.tag"),
+    ],
+)
+def test_a_missing_branch_or_a_ref_kubesim_does_not_play_fails_the_source(store, bare, ref, message):
+    store.update(GITREPOSITORIES, "flux-system", "gitops", lambda g: g["spec"].update(ref=ref))
     GitOpsPlayer(store, {"flux-system/gitops": bare}).step()
     source = store.get(GITREPOSITORIES, "flux-system", "gitops")
     assert ready(source)["reason"] == "GitOperationFailed"
-    assert "couldn't find remote ref 'refs/heads/nope'" in ready(source)["message"]
-
-
-def test_a_tag_or_commit_ref_fails_the_source_clearly(store, bare):
-    store.update(GITREPOSITORIES, "flux-system", "gitops", lambda g: g["spec"].update(ref={"tag": "v1"}))
-    GitOpsPlayer(store, {"flux-system/gitops": bare}).step()
-    source = store.get(GITREPOSITORIES, "flux-system", "gitops")
-    assert ready(source)["reason"] == "GitOperationFailed"
-    assert "kubesim follows branches only, not spec.ref.tag" in ready(source)["message"]
+    assert message in ready(source)["message"]
 
 
 @pytest.mark.parametrize("field", ["digest: sha256:abc", "newName: registry.example.com/mirror"])
