@@ -73,7 +73,7 @@ def demo_environments_seed(*, cluster_name: str = "demo") -> list[Environment]:
             "The demo's GitOps repository is a local one: set SHIRUBE_GIT_ALLOW_LOCAL=true (make run does)."
         )
     from apps.environments.runner import environment_refresh
-    from kubesim.gitrepo import demo_repo_init
+    from kubesim.demo_repo import demo_repo_init
 
     repo = demo_repo_path()
     demo_repo_init(repo)
