@@ -32,6 +32,9 @@ test: setup
 	@bash scripts/build-kube-servers.sh || { \
 	  if [ "$$CI" = "true" ]; then echo "CI: the real kube-apiserver must build" >&2; exit 1; fi; \
 	  echo "warning: no real kube-apiserver; the tests that need it will be skipped (see docs/kube-apiserver.md)"; }
+	@bash scripts/fetch-keycloak.sh || { \
+	  if [ "$$CI" = "true" ]; then echo "CI: Keycloak must be fetched for the sign-in tests" >&2; exit 1; fi; \
+	  echo "warning: no Keycloak; the sign-in tests that need it will be skipped (see docs/sso.md)"; }
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest $(PYTEST_ARGS)
 

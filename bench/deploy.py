@@ -50,7 +50,8 @@ def main() -> None:
         from apps.demo.services import demo_environments_configure
         from apps.environments import runner, services
         from kubesim.demo import evolve, seed_demo
-        from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+        from kubesim.demo_repo import demo_repo_init
+        from kubesim.gitops import GitOpsPlayer
         from kubesim.server import Simulator
         from kubesim.store import Store
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str, parse_database_url
+from portal.env import env_bool, env_group_map, env_int, env_list, env_str, env_url, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SHIRUBE_VAR_DIR", str(BASE_DIR / "var")))
@@ -46,6 +46,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the others, so that their refusals (a bad host, a 400) carry the policy too.
+    "portal.middleware.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,6 +99,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Passwords only where local sign-in is allowed (apps.accounts.signin); the company's identity
+# provider through OpenID Connect when configured (apps.accounts.oidc).
+AUTHENTICATION_BACKENDS = ["apps.accounts.signin.PasswordBackend", "apps.accounts.oidc.OIDCBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -122,11 +127,24 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A session ends this long after sign-in, however active (apps.accounts.signin.session_limit): it
+# bounds how long someone removed from a group at the identity provider keeps its rights.
+SHIRUBE_SESSION_HOURS = env_int("SHIRUBE_SESSION_HOURS", 8, minimum=1, maximum=24)
+SESSION_COOKIE_AGE = SHIRUBE_SESSION_HOURS * 3600
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if env_bool("BEHIND_TLS_PROXY", False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Redirect plain HTTP to HTTPS; on by default behind a TLS proxy. The probes stay on HTTP: the
+# kubelet calls them on the pod's own port.
+SECURE_SSL_REDIRECT = env_bool("SSL_REDIRECT", BEHIND_TLS_PROXY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS is sent on HTTPS responses only (Django's SecurityMiddleware), so it is harmless over HTTP.
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
 
 # Celery. The default broker is kombu's filesystem transport, which needs no
 # server, so that `make run` works on a bare machine; production sets a Redis URL.
@@ -273,4 +291,53 @@ CELERY_BEAT_SCHEDULE["deployments-watchdog"] = {
     "task": "apps.environments.tasks.deployments_watchdog",
     "schedule": 60.0,
     "options": {"expires": 55},
+}
+
+# -- Sign-in: OpenID Connect and local passwords (apps.accounts) --------------------------
+# OpenID Connect is on when an issuer is set: everything else is read from its discovery
+# document (<issuer>/.well-known/openid-configuration), fetched and cached.
+SHIRUBE_OIDC_ISSUER = env_url("SHIRUBE_OIDC_ISSUER")
+OIDC_RP_CLIENT_ID = env_str("SHIRUBE_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("SHIRUBE_OIDC_CLIENT_SECRET", "")
+if SHIRUBE_OIDC_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "SHIRUBE_OIDC_ISSUER is set: SHIRUBE_OIDC_CLIENT_ID and SHIRUBE_OIDC_CLIENT_SECRET must be too."
+    )
+OIDC_RP_SCOPES = env_str("SHIRUBE_OIDC_SCOPES", "openid email profile")
+if SHIRUBE_OIDC_ISSUER and "openid" not in OIDC_RP_SCOPES.split():
+    raise ImproperlyConfigured(f"SHIRUBE_OIDC_SCOPES={OIDC_RP_SCOPES!r} must include openid.")
+# The ID token's claims read at each sign-in. An empty groups claim turns group mapping off
+# (Google Workspace sends no groups): memberships are then set by hand in the admin.
+SHIRUBE_OIDC_GROUPS_CLAIM = env_str("SHIRUBE_OIDC_GROUPS_CLAIM", "groups")
+SHIRUBE_OIDC_USERNAME_CLAIM = env_str("SHIRUBE_OIDC_USERNAME_CLAIM", "preferred_username")
+SHIRUBE_OIDC_EMAIL_CLAIM = env_str("SHIRUBE_OIDC_EMAIL_CLAIM", "email")
+SHIRUBE_OIDC_PROVIDER_NAME = env_str("SHIRUBE_OIDC_PROVIDER_NAME", "your company account")
+# Group mappings used while the admin has none (a first install): group=team:member;...
+SHIRUBE_OIDC_GROUP_MAP = env_group_map("SHIRUBE_OIDC_GROUP_MAP")
+SHIRUBE_OIDC_TIMEOUT = env_int("SHIRUBE_OIDC_TIMEOUT", 10, minimum=1, maximum=60)
+SHIRUBE_OIDC_CACHE_SECONDS = env_int("SHIRUBE_OIDC_CACHE_SECONDS", 3600, minimum=0)
+# mozilla-django-oidc's own settings: PKCE (S256), a nonce and a state per sign-in, and the
+# ID token kept in the session for the provider's logout (id_token_hint).
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc_callback"
+OIDC_TIMEOUT = SHIRUBE_OIDC_TIMEOUT
+
+# Password sign-in: on unless OpenID Connect is configured; the break-glass users may use it
+# even when it is off (an administrator for when the provider is down).
+SHIRUBE_LOCAL_LOGIN = env_bool("SHIRUBE_LOCAL_LOGIN", not SHIRUBE_OIDC_ISSUER)
+SHIRUBE_BREAK_GLASS_USERS = frozenset(env_list("SHIRUBE_BREAK_GLASS_USERS", ""))
+# Failed password sign-ins: per user name, per address, and how long a lock lasts.
+SHIRUBE_LOGIN_FAILURES_PER_USER = env_int("SHIRUBE_LOGIN_FAILURES_PER_USER", 10, minimum=1)
+SHIRUBE_LOGIN_FAILURES_PER_ADDRESS = env_int("SHIRUBE_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
+SHIRUBE_LOGIN_FAILURE_WINDOW = env_int("SHIRUBE_LOGIN_FAILURE_WINDOW", 900, minimum=1)
+SHIRUBE_LOGIN_LOCKOUT = env_int("SHIRUBE_LOGIN_LOCKOUT", 900, minimum=1, maximum=86_400)
+# Proxies in front that append to X-Forwarded-For; 0 reads the client from the connection.
+SHIRUBE_PROXY_COUNT = env_int("SHIRUBE_PROXY_COUNT", 0, minimum=0, maximum=5)
+CELERY_BEAT_SCHEDULE["accounts-limits-prune"] = {
+    "task": "apps.accounts.tasks.limits_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
 }

@@ -88,3 +88,17 @@ def can_edit_lessons(user: AbstractBaseUser) -> bool:
 
 def can_preview_unpublished(user: AbstractBaseUser) -> bool:
     return is_sre(user)
+
+
+def password_sign_in_allowed(username: str) -> bool:
+    """Passwords are for everyone while local sign-in is on, else only for the break-glass users."""
+    return settings.SHIRUBE_LOCAL_LOGIN or username in settings.SHIRUBE_BREAK_GLASS_USERS
+
+
+def password_form_shown() -> bool:
+    """The password form is on the sign-in page while local sign-in is on."""
+    return settings.SHIRUBE_LOCAL_LOGIN
+
+
+def oidc_enabled() -> bool:
+    return bool(settings.SHIRUBE_OIDC_ISSUER)

@@ -167,7 +167,7 @@ def demo_environments_seed(*, cluster_name: str = "demo") -> list[Environment]:
         raise ImproperlyConfigured(
             "The demo's GitOps repository is a local one: set SHIRUBE_GIT_ALLOW_LOCAL=true (make run does)."
         )
-    from kubesim.gitrepo import demo_repo_init  # after the refusals: the production image has no kubesim
+    from kubesim.demo_repo import demo_repo_init  # after the refusals: the production image has no kubesim
 
     repo = demo_repo_path()
     demo_repo_init(repo)

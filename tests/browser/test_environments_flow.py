@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from kubesim.demo import evolve
-from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+from kubesim.demo_repo import demo_repo_init
+from kubesim.gitops import GitOpsPlayer
 from tests.factories import LessonFactory, MembershipFactory, PhaseFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
