@@ -28,7 +28,8 @@ class Fault:
     matches any request carrying a continue token. The action is a delay (in
     seconds, then the normal answer or the error), dropping the connection
     without an answer, or answering `status` with a realistic Status body.
-    `rewrite=(old, new)` answers normally but replaces `old` with `new` in the
+    `method="GET"` matches only requests of that method (a read that fails while
+    writes go through). `rewrite=(old, new)` answers normally but replaces `old` with `new` in the
     JSON text sent: a server or proxy that sends what the real API server never
     would (a lone surrogate escape, a missing uid), for tests of the client.
     """
@@ -41,6 +42,7 @@ class Fault:
     only_continue: bool = False
     page: int | None = None
     rewrite: tuple[str, str] | None = None
+    method: str | None = None
     hits: int = 0
 
     def __post_init__(self) -> None:
@@ -53,7 +55,9 @@ class Fault:
             self.rewrite = (old, new)
         self._pattern = re.compile(self.path)
 
-    def matches(self, path: str, has_continue: bool, page: int) -> bool:
+    def matches(self, path: str, has_continue: bool, page: int, method: str = "GET") -> bool:
+        if self.method is not None and self.method != method:
+            return False
         if self.times is not None and self.hits >= self.times:
             return False
         if self.only_continue and not has_continue:
@@ -79,11 +83,11 @@ class Faults:
         with self._lock:
             self._faults = []
 
-    def take(self, path: str, has_continue: bool, page: int) -> Fault | None:
+    def take(self, path: str, has_continue: bool, page: int, method: str = "GET") -> Fault | None:
         """The first fault matching this request, counting the hit."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(path, has_continue, page):
+                if fault.matches(path, has_continue, page, method):
                     fault.hits += 1
                     return fault
         return None

@@ -147,6 +147,7 @@ class Simulator:
         only_continue: bool = False,
         page: int | None = None,
         rewrite: tuple[str, str] | None = None,
+        method: str | None = None,
     ) -> Fault:
         """Make matching requests fail, stall, lose their connection or carry odd JSON; see `Fault`."""
         return self.faults.add(
@@ -159,6 +160,7 @@ class Simulator:
                 only_continue=only_continue,
                 page=page,
                 rewrite=tuple(rewrite) if rewrite else None,
+                method=method,
             )
         )
 
@@ -264,7 +266,7 @@ class _Handler(BaseHTTPRequestHandler):
             sim.requests.record(method, path)
             self._check_token()
             token = query.get("continue")
-            fault = sim.faults.take(path, bool(token), continue_page(token))
+            fault = sim.faults.take(path, bool(token), continue_page(token), method)
             if fault is not None and self._apply_fault(fault, method, path, query):
                 return
             self._dispatch(request, path)

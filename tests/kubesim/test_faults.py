@@ -184,3 +184,15 @@ def test_a_rewrite_changes_the_json_text_of_matching_answers_only(seeded, api):
 def test_a_rewrite_must_be_two_strings(sim):
     with pytest.raises(ValueError):
         sim.add_fault(r"/api/v1/pods", rewrite=("", "x"))
+
+
+def test_a_fault_for_one_method_leaves_the_others_working(seeded, api):
+    seeded.add_fault(r"/apis/apps/v1/namespaces/payments/deployments/api", method="GET", status=500)
+    apps = client.AppsV1Api(api)
+
+    with pytest.raises(ApiException) as caught:
+        apps.read_namespaced_deployment("api", "payments")
+    patched = apps.patch_namespaced_deployment("api", "payments", {"metadata": {"labels": {"seen": "yes"}}})
+
+    assert caught.value.status == 500
+    assert patched.metadata.labels["seen"] == "yes"
