@@ -126,20 +126,15 @@ SECURE_REFERRER_POLICY = "same-origin"
 if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Celery. The default broker is kombu's filesystem transport, which needs no
-# server, so that `make run` works on a bare machine; production sets a Redis URL.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    _queue = VAR_DIR / "celery-queue"
-    # The transport expects its folders; web, worker and beat may start in any order.
-    for _folder in (_queue, VAR_DIR / "celery-processed"):
-        _folder.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue),
-        "data_folder_out": str(_queue),
-        "processed_folder": str(VAR_DIR / "celery-processed"),
-        "store_processed": False,
-    }
+# Celery. The broker is Redis: `make run` starts a local one (scripts/run_demo.py), docker-compose
+# and production name theirs. kombu's filesystem transport, the old no-server default, stopped
+# the demo's worker on a half-written message file (kombu#1551): it is refused, not offered.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is not supported: with several processes a worker stops "
+        "on a half-written message file (kombu#1551). Use redis://HOST:PORT/DB."
+    )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -157,7 +152,11 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Demo data (known passwords) is refused unless DEBUG is on and the database is SQLite.
+# Demo data (known passwords) only where SHIRUBE_DEMO is on (`make run` sets it), whatever DEBUG
+# says, and never on a shared database: the demo users' passwords are in the README.
+SHIRUBE_DEMO = env_bool("SHIRUBE_DEMO", False)
+if SHIRUBE_DEMO and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    raise ImproperlyConfigured("SHIRUBE_DEMO is for the local SQLite demo only: unset it or use sqlite:///.")
 DEMO_PASSWORD = "shirube-demo"
 
 LOGGING = {

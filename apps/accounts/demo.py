@@ -23,9 +23,9 @@ DEMO_TEAMS = [("payments", "Payments"), ("search", "Search")]
 
 
 def demo_allowed() -> None:
-    """Refuse unless DEBUG is on and the database is SQLite: the passwords are public."""
-    if not settings.DEBUG:
-        raise ImproperlyConfigured("Demo data is refused: DEBUG is off.")
+    """Refuse unless SHIRUBE_DEMO is on and the database is SQLite: the passwords are public."""
+    if not settings.SHIRUBE_DEMO:
+        raise ImproperlyConfigured("Demo data is refused: SHIRUBE_DEMO is off (make run sets it).")
     if connection.vendor != "sqlite":
         raise ImproperlyConfigured(
             f"Demo data is refused on {connection.vendor}: it is for the local SQLite database only."
