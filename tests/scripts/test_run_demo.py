@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pytest
 import requests
 
 from tests.harness.servers import free_port
+from tests.scripts.processes import Watched, group_alive, leave_nothing_running, supervised
 
 ROOT = Path(__file__).resolve().parents[2]
 # What the test harness sets for itself; a developer's shell has none of it.
@@ -25,63 +23,26 @@ HARNESS_VARIABLES = {
 }  # fmt: skip
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-class Demo:
+class Demo(Watched):
     def __init__(self, tmp_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.var = tmp_path / "var"
+        self.status_path = self.var / "run" / "supervisor.json"
         env = {k: v for k, v in os.environ.items() if k not in HARNESS_VARIABLES}
         env.update(SHIRUBE_VAR_DIR=str(self.var), NO_COLOR="1")
-        self.proc = subprocess.Popen(
-            [sys.executable, "scripts/run_demo.py", "--port", str(self.port), "--grace", "5"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for_line(self, text: str, timeout: float, after: int = 0) -> int:
-        deadline = time.monotonic() + timeout
-        while True:
-            for index, line in enumerate(self.lines[after:], start=after):
-                if text in line:
-                    return index
-            assert self.proc.poll() is None, f"run_demo.py ended ({self.proc.returncode}):\n{self.output}"
-            assert time.monotonic() < deadline, f"no {text!r} within {timeout} s:\n{self.output}"
-            time.sleep(0.1)
+        command = [sys.executable, "scripts/run_demo.py", "--port", str(self.port), "--grace", "5"]
+        super().__init__(command, cwd=ROOT, env=env)
 
     def status(self) -> dict:
-        return json.loads((self.var / "run" / "supervisor.json").read_text())["processes"]
+        return supervised(self.status_path)
 
 
 @pytest.fixture
 def demo(tmp_path):
     demo = Demo(tmp_path)
     yield demo
-    if demo.proc.poll() is None:  # the test failed half-way: leave nothing running
-        demo.proc.send_signal(signal.SIGINT)
-        try:
-            demo.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            demo.proc.kill()
-    for entry in demo.status().values() if (demo.var / "run" / "supervisor.json").exists() else ():
-        if entry["pid"] and group_alive(entry["pid"]):
-            os.killpg(entry["pid"], signal.SIGKILL)
+    leave_nothing_running(demo, demo.status_path)
 
 
 def login(url: str, username: str) -> requests.Session:
@@ -103,8 +64,9 @@ def test_make_run_starts_quietly_shows_its_own_pages_survives_a_crash_and_stops_
     # Nothing alarming on the way up (the kubeconfig warning, runserver's, Redis' host advice...).
     start = "\n".join(demo.lines[:ready])
     assert not re.search(r"warning|traceback|error", start, re.IGNORECASE), start
-    # The URL comes once the server answers, not before.
-    assert "GET /healthz" in start and requests.get(f"{demo.url}/healthz", timeout=10).status_code == 200
+    # The URL comes once the server answered (its request line may print just after ours).
+    assert requests.get(f"{demo.url}/healthz", timeout=10).status_code == 200
+    demo.wait_for_line('"GET /healthz HTTP/1.1" 200', timeout=10)
 
     # The product's pages without DEBUG: its own 404, static files from collectstatic, demo data.
     missing = requests.get(f"{demo.url}/no-such-page/", timeout=30)
@@ -136,10 +98,8 @@ def test_make_run_starts_quietly_shows_its_own_pages_survives_a_crash_and_stops_
     groups = [entry["pid"] for entry in demo.status().values()]
 
     # Ctrl-C: everything stops within the grace period, worker included, and nothing is left.
-    began = time.monotonic()
-    demo.proc.send_signal(signal.SIGINT)
-    assert demo.proc.wait(timeout=60) == 0
-    took = time.monotonic() - began
+    took = demo.interrupt()
+    assert demo.proc.returncode == 0
     assert took < 12, f"stopping took {took:.1f} s:\n{demo.output}"
     assert "did not stop" not in demo.output, demo.output
     assert not [pgid for pgid in groups if group_alive(pgid)]

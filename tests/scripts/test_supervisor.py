@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.scripts.processes import Watched, group_alive, leave_nothing_running, supervised
 
 ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = ROOT / "scripts" / "supervisor.py"
@@ -30,50 +29,21 @@ STUBBORN = (
 )
 
 
-class Run:
-    """The supervisor as a subprocess, its output collected line by line."""
+class Run(Watched):
+    """The supervisor on a Procfile of its own."""
 
     def __init__(self, tmp_path: Path, procfile: str, *args: str) -> None:
         (tmp_path / "Procfile").write_text(procfile)
         self.status_path = tmp_path / "status.json"
-        self.proc = subprocess.Popen(
-            [PY, str(SUPERVISOR), "-f", "Procfile", "--status", str(self.status_path), *args],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_until(self, condition, timeout: float = 20.0, what: str = "") -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert self.proc.poll() is None or condition(), f"supervisor ended:\n{self.output}"
-            assert time.monotonic() < deadline, f"timed out waiting for {what}:\n{self.output}"
-            time.sleep(0.05)
+        super().__init__([PY, str(SUPERVISOR), "-f", "Procfile", "--status", str(self.status_path), *args],
+                         cwd=tmp_path)  # fmt: skip
 
     def status(self) -> dict:
-        try:
-            return json.loads(self.status_path.read_text())["processes"]
-        except (OSError, ValueError):
-            return {}
+        return supervised(self.status_path)
 
     def running(self, *names: str) -> bool:
         status = self.status()
         return all(status.get(n, {}).get("running") for n in names)
-
-    def stop(self) -> float:
-        """SIGINT, as Ctrl-C sends; how long the supervisor took to exit."""
-        began = time.monotonic()
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=30)
-        return time.monotonic() - began
 
 
 def alive(pid: int) -> bool:
@@ -86,25 +56,12 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 @pytest.fixture
 def runs():
     started: list[Run] = []
     yield started
     for run in started:  # a failing test must not leave sleepers behind
-        if run.proc.poll() is None:
-            run.proc.kill()
-            run.proc.wait()
-        for entry in run.status().values():
-            if entry.get("pid") and group_alive(entry["pid"]):
-                os.killpg(entry["pid"], signal.SIGKILL)
+        leave_nothing_running(run, run.status_path)
 
 
 def test_a_killed_process_is_restarted_and_the_log_says_so(tmp_path, runs):
@@ -122,7 +79,7 @@ def test_a_killed_process_is_restarted_and_the_log_says_so(tmp_path, runs):
     assert re.search(
         r"!!! one exited unexpectedly \(killed by SIGKILL\) after \d+ s; restarting it in 0.2 s", run.output
     )
-    assert run.stop() < 10
+    assert run.interrupt() < 10
 
 
 def test_a_process_that_keeps_failing_is_restarted_ever_more_slowly(tmp_path, runs):
@@ -133,7 +90,7 @@ def test_a_process_that_keeps_failing_is_restarted_ever_more_slowly(tmp_path, ru
         r"flaky exited unexpectedly \(exit code 3\) after 0 s; restarting it in ([\d.]+) s", run.output
     )
     assert waits[:3] == ["0.1", "0.2", "0.4"]
-    run.stop()
+    run.interrupt()
 
 
 def test_ctrl_c_stops_everything_within_seconds_and_leaves_no_orphans(tmp_path, runs):
@@ -146,7 +103,7 @@ def test_ctrl_c_stops_everything_within_seconds_and_leaves_no_orphans(tmp_path, 
     groups = [entry["pid"] for entry in run.status().values()]
     assert alive(grandchild)
 
-    took = run.stop()
+    took = run.interrupt()
 
     assert took < 2 + 3, run.output  # the grace period, then SIGKILL: not 5 s per process
     assert run.proc.returncode == 0
