@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
 import secrets
 import shutil
@@ -26,6 +27,12 @@ from pathlib import Path
 from supervisor import Supervisor, read_procfile
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+from portal.env import env_bool  # noqa: E402  (the settings' own parser: a bad DEBUG is said the same way)
+
 FIRST = ("redis", "kube")  # what the set-up steps need running
 DEMO_USERS = "alice, bob, carol or sre"
 DEMO_PASSWORD = "shirube-demo"
@@ -96,18 +103,31 @@ def demo_environment(
     return env
 
 
+def running_demo(var_dir: Path) -> int | None:
+    """The pid of a `make run` still supervising this var/ folder, if any (Linux)."""
+    try:
+        pid = json.loads((var_dir / "run" / "supervisor.json").read_text())["supervisor_pid"]
+        command = Path(f"/proc/{int(pid)}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return int(pid) if b"run_demo.py" in command or b"supervisor.py" in command else None
+
+
 def secret_key_file(var_dir: Path) -> Path:
     """A key of this checkout's own, kept under var/ so that sessions survive a restart."""
     path = var_dir / "secret-key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as key:
+            key.write(secrets.token_urlsafe(50))
     return path
 
 
 class Demo:
-    def __init__(self, *, supervisor: Supervisor, env: dict[str, str], var_dir: Path, web_port: int) -> None:
-        self.sup, self.env, self.var_dir, self.web_port = supervisor, env, var_dir, web_port
+    def __init__(
+        self, *, supervisor: Supervisor, env: dict[str, str], var_dir: Path, web_port: int, debug: bool
+    ) -> None:
+        self.sup, self.env, self.var_dir = supervisor, env, var_dir
+        self.web_port, self.debug = web_port, debug
 
     def step(self, title: str, *args: str) -> None:
         """One manage.py command, quiet unless it fails (then its output and the reason stop the run)."""
@@ -144,7 +164,7 @@ class Demo:
         self.step("migrating the database", "migrate", "--no-input", "-v", "0")
         self.step("importing the lessons from content/", "load_content", "-v", "0")
         self.step("creating the demo users", "seed_demo", "-v", "0")
-        if self.env["DEBUG"].strip().lower() not in {"1", "true", "yes", "on"}:
+        if not self.debug:
             # Without DEBUG the site serves what collectstatic gathered (as in production).
             self.step("collecting static files", "collectstatic", "--no-input", "-v", "0")
         redis_port = int(self.env["SHIRUBE_REDIS_PORT"])
@@ -169,6 +189,30 @@ class Demo:
         self.sup.say("  Ctrl-C stops everything; a process that crashes is restarted and said so here")
 
 
+def why_not(*, var_dir: Path, port: int) -> str | None:
+    """Why the demo cannot start, said before anything starts; None when it can."""
+    try:
+        env_bool("DEBUG", False)
+    except ImproperlyConfigured as exc:
+        return str(exc)
+    if not shutil.which("redis-server"):
+        return (
+            "make run needs a Redis server (the Celery broker): install the Debian package "
+            "redis-server (apt-get install redis-server), or run `make run` as root to have it installed."
+        )
+    if (other := running_demo(var_dir)) is not None:
+        return (
+            f"Another `make run` (pid {other}) is using {var_dir}: its database, Redis and demo cluster. "
+            "Stop it first (Ctrl-C in its terminal)."
+        )
+    if not port_is_free(port):
+        return (
+            f"Port {port} on 127.0.0.1 is in use (another `make run`?). Stop it, "
+            f"or choose another port: make run PORT={port + 1}"
+        )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000))
@@ -176,21 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     var_dir = Path(os.environ.get("SHIRUBE_VAR_DIR") or ROOT / "var").resolve()
+    if problem := why_not(var_dir=var_dir, port=args.port):
+        print(problem, file=sys.stderr)
+        return 2
     (var_dir / "redis").mkdir(parents=True, exist_ok=True)
-    if not shutil.which("redis-server"):
-        print(
-            "make run needs a Redis server (the Celery broker): install the Debian package "
-            "redis-server (apt-get install redis-server), or run `make run` as root to have it installed.",
-            file=sys.stderr,
-        )
-        return 2
-    if not port_is_free(args.port):
-        print(
-            f"Port {args.port} on 127.0.0.1 is in use (another `make run`?). Stop it, "
-            f"or choose another port: make run PORT={args.port + 1}",
-            file=sys.stderr,
-        )
-        return 2
+    debug = env_bool("DEBUG", False)
 
     env = demo_environment(
         dict(os.environ), var_dir=var_dir, web_port=args.port, redis_port=free_port(), kube_port=free_port()
@@ -201,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     supervisor.install_signal_handlers()
     for name, command in read_procfile(ROOT / "Procfile.dev"):
         supervisor.add(name, command, tier=0 if name in FIRST else 1)
-    demo = Demo(supervisor=supervisor, env=env, var_dir=var_dir, web_port=args.port)
+    demo = Demo(supervisor=supervisor, env=env, var_dir=var_dir, web_port=args.port, debug=debug)
     try:
         demo.run()
     except KeyboardInterrupt:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -105,3 +108,54 @@ def test_make_run_starts_quietly_shows_its_own_pages_survives_a_crash_and_stops_
     assert not [pgid for pgid in groups if group_alive(pgid)]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{demo.url}/healthz", timeout=5)
+
+
+def refused(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess:
+    """run_demo.py with a developer's environment plus these variables; it must stop before starting."""
+    env = {k: v for k, v in os.environ.items() if k not in HARNESS_VARIABLES}
+    env.update(SHIRUBE_VAR_DIR=str(tmp_path / "var"), **variables)
+    result = subprocess.run(
+        [sys.executable, "scripts/run_demo.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert not (tmp_path / "var" / "run" / "supervisor.json").exists()  # nothing was started
+    return result
+
+
+def test_a_malformed_debug_is_refused_before_anything_starts(tmp_path):
+    assert "DEBUG='maybe' is not a boolean" in refused(tmp_path, DEBUG="maybe").stderr
+
+
+def test_a_port_in_use_is_said_with_the_way_out(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = refused(tmp_path, "--port", str(port))
+    assert f"Port {port} on 127.0.0.1 is in use" in result.stderr and f"PORT={port + 1}" in result.stderr
+
+
+def test_without_redis_it_names_the_package_to_install(tmp_path):
+    result = refused(tmp_path, PATH=str(Path(sys.executable).parent))  # no redis-server on this PATH
+    assert "install the Debian package redis-server" in result.stderr
+
+
+def test_a_second_run_on_the_same_var_folder_is_refused(tmp_path):
+    # Stands in for a running supervisor: a live process with run_demo.py on its command line.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "run_demo.py"])
+    try:
+        status = tmp_path / "var" / "run" / "supervisor.json"
+        status.parent.mkdir(parents=True)
+        status.write_text(json.dumps({"supervisor_pid": other.pid, "processes": {}}))
+        env = {k: v for k, v in os.environ.items() if k not in HARNESS_VARIABLES}
+        env.update(SHIRUBE_VAR_DIR=str(tmp_path / "var"))
+        result = subprocess.run(
+            [sys.executable, "scripts/run_demo.py", "--port", str(free_port())], cwd=ROOT, env=env,
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        other.kill()
+        other.wait()
+    assert result.returncode == 2
+    assert f"Another `make run` (pid {other.pid}) is using" in result.stderr
