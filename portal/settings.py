@@ -146,22 +146,15 @@ SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimu
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
 
-# Celery. The default broker is kombu's filesystem transport, which needs no
-# server, so that `make run` works on a bare machine; production sets a Redis URL.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    _queue = VAR_DIR / "celery-queue"
-    # The transport expects its folders; web, worker and beat may start in any order. Its
-    # exchange bindings default to `control/` in the working directory: the checkout.
-    for _folder in (_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-control"):
-        _folder.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue),
-        "data_folder_out": str(_queue),
-        "processed_folder": str(VAR_DIR / "celery-processed"),
-        "control_folder": str(VAR_DIR / "celery-control"),
-        "store_processed": False,
-    }
+# Celery. The broker is Redis: `make run` starts a local one (scripts/run_demo.py), docker-compose
+# and production name theirs. kombu's filesystem transport, the old no-server default, stopped
+# the demo's worker on a half-written message file (kombu#1551): it is refused, not offered.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is not supported: with several processes a worker stops "
+        "on a half-written message file (kombu#1551). Use redis://HOST:PORT/DB."
+    )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -179,16 +172,32 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Demo data (known passwords) is refused unless DEBUG is on and the database is SQLite.
+# Demo data (known passwords) only where SHIRUBE_DEMO is on (`make run` sets it), whatever DEBUG
+# says, and never on a shared database: the demo users' passwords are in the README.
+SHIRUBE_DEMO = env_bool("SHIRUBE_DEMO", False)
+if SHIRUBE_DEMO and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    raise ImproperlyConfigured("SHIRUBE_DEMO is for the local SQLite demo only: unset it or use sqlite:///.")
 DEMO_PASSWORD = "shirube-demo"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors_one_line": {"()": "portal.logs.ClientErrorsOneLine"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_one_line"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's default config gives "django" a console handler of its own (with DEBUG) that
+        # printed every record, traceback and all, a second time beside the root's.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }
 
 # Lessons

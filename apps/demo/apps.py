@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class DemoConfig(AppConfig):
-    """Demo seeding for `make run` (refused unless DEBUG and SQLite); the one app that imports kubesim."""
+    """Demo seeding for `make run` (SHIRUBE_DEMO and SQLite only); the one app that imports kubesim."""
 
     name = "apps.demo"
     label = "demo"

@@ -1,6 +1,6 @@
 """Demo data for `make run`: known users and passwords, so never in production.
 
-Everything is refused unless DEBUG is on and the database is SQLite. The teams,
+Everything is refused unless SHIRUBE_DEMO is on and the database is SQLite. The teams,
 users and a little learning history; a month of readiness scores, so the trend
 chart means something; and payments' checkout-api environments in staging and
 production, on a local bare GitOps repository that the demo cluster (kubesim,
@@ -40,9 +40,9 @@ DEMO_TEAMS = [("payments", "Payments"), ("search", "Search")]
 
 
 def demo_allowed() -> None:
-    """Refuse unless DEBUG is on and the database is SQLite: the passwords are public."""
-    if not settings.DEBUG:
-        raise ImproperlyConfigured("Demo data is refused: DEBUG is off.")
+    """Refuse unless SHIRUBE_DEMO is on and the database is SQLite: the passwords are public."""
+    if not settings.SHIRUBE_DEMO:
+        raise ImproperlyConfigured("Demo data is refused: SHIRUBE_DEMO is off (make run sets it).")
     if connection.vendor != "sqlite":
         raise ImproperlyConfigured(
             f"Demo data is refused on {connection.vendor}: it is for the local SQLite database only."

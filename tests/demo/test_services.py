@@ -1,4 +1,4 @@
-"""Demo data exists only for DEBUG + SQLite, and `make run`'s steps work on a fresh database."""
+"""Demo data exists only with SHIRUBE_DEMO on SQLite (DEBUG has no say), and `make run`'s steps work."""
 
 import os
 import subprocess
@@ -20,15 +20,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.django_db
-def test_demo_data_is_refused_with_debug_off(settings):
-    settings.DEBUG = False
-    with pytest.raises(ImproperlyConfigured, match="DEBUG is off"):
+@pytest.mark.parametrize("debug", [False, True])
+def test_demo_data_is_refused_without_the_demo_setting(settings, debug):
+    settings.SHIRUBE_DEMO, settings.DEBUG = False, debug  # debug pages are not a demo
+    with pytest.raises(ImproperlyConfigured, match="SHIRUBE_DEMO is off"):
         demo_seed(password="x")
 
 
 @pytest.mark.django_db
 def test_demo_data_is_refused_on_postgresql(settings):
-    settings.DEBUG = True
+    settings.SHIRUBE_DEMO = True
     with pytest.raises(ImproperlyConfigured, match="postgresql"):
         demo_seed(password="x")
     with pytest.raises(ImproperlyConfigured, match="postgresql"):
@@ -60,9 +61,13 @@ def test_make_run_steps_build_a_working_demo_on_sqlite(tmp_path):
         k: v for k, v in os.environ.items()
         if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY"}
     }  # fmt: skip
-    env.update(DEBUG="true", SHIRUBE_VAR_DIR=str(tmp_path), SHIRUBE_GIT_ALLOW_LOCAL="true")
+    # As `make run` does: the demo switch, DEBUG off (the product's own error pages), a local repository.
+    env.update(
+        DEBUG="false", SECRET_KEY="demo-test", SHIRUBE_DEMO="true", SHIRUBE_VAR_DIR=str(tmp_path),
+        SHIRUBE_GIT_ALLOW_LOCAL="true",
+    )  # fmt: skip
     outputs = {}
-    for step in (  # as the Makefile's run target has them (the demo cluster is not started here)
+    for step in (  # as scripts/run_demo.py runs them (the demo cluster is not started here)
         ["migrate", "--no-input", "-v", "0"],
         ["load_content"],
         ["seed_demo"],

@@ -6,7 +6,7 @@ from apps.demo.services import demo_scores_backfill, demo_seed
 
 
 class Command(BaseCommand):
-    help = "Create the demo teams and users (DEBUG and SQLite only)."
+    help = "Create the demo teams and users (SHIRUBE_DEMO and SQLite only)."
 
     def handle(self, *args, **options):
         try:

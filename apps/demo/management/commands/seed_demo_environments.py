@@ -5,7 +5,7 @@ from apps.demo.services import demo_environments_seed, demo_repo_path
 
 
 class Command(BaseCommand):
-    help = "Create the demo environments and their local GitOps repository (DEBUG and SQLite only)."
+    help = "Create the demo environments and their local GitOps repository (SHIRUBE_DEMO and SQLite only)."
 
     def add_arguments(self, parser):
         parser.add_argument("--cluster", default="demo", help="the demo cluster's name (default: demo)")
