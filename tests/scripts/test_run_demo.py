@@ -61,7 +61,16 @@ def login(url: str, username: str) -> requests.Session:
     return session
 
 
+def checkout_status() -> str:
+    """What git sees in the checkout, untracked files included (ignored ones are not the product's)."""
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True,
+        check=True,
+    ).stdout
+
+
 def test_make_run_starts_quietly_shows_its_own_pages_survives_a_crash_and_stops_on_ctrl_c(demo):
+    checkout_before = checkout_status()
     ready = demo.wait_for_line(f"Shirube is ready: {demo.url}/", timeout=240)
 
     # Nothing alarming on the way up (the kubeconfig warning, runserver's, Redis' host advice...).
@@ -108,6 +117,9 @@ def test_make_run_starts_quietly_shows_its_own_pages_survives_a_crash_and_stops_
     assert not [pgid for pgid in groups if group_alive(pgid)]
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{demo.url}/healthz", timeout=5)
+    # Nothing the running product wrote lives in the checkout (Celery's filesystem broker once
+    # dirtied a tracked file there; issue 11).
+    assert checkout_status() == checkout_before
 
 
 def refused(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess:
