@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -118,6 +119,67 @@ def quiz_choices(*, lesson: Lesson) -> dict[int, set[int]]:
     ):
         choices[question_id].add(choice_id)
     return choices
+
+
+# A quiz is passed with at least this share of questions right (rounded up):
+# 3 of 3, 4 of 4, 4 of 5.
+PASS_RATIO = 0.8
+
+
+def quiz_pass_mark(total: int) -> int:
+    """How many of a quiz's total questions must be right to pass."""
+    return math.ceil(total * PASS_RATIO)
+
+
+# Learners who pick by a choice's look rather than its meaning. If one of them passes a
+# lesson, the quiz measures how its answers were written, not what the learner knows
+# (docs/decisions.md, "Quiz answers that give themselves away").
+QUIZ_GUESSERS: dict[str, Callable[[str], int]] = {
+    "longest": len,
+    "most words": lambda text: len(text.split()),
+    "shortest": lambda text: -len(text),
+}
+
+
+@dataclass
+class GuessedQuiz:
+    lesson: Lesson
+    questions: int
+    single: int  # questions with exactly one correct choice
+    right: dict[str, int]  # per guesser: questions it gets right
+
+    @property
+    def needed(self) -> int:
+        return quiz_pass_mark(self.questions)
+
+    def passed_by(self) -> list[str]:
+        return [name for name, right in self.right.items() if self.questions and right >= self.needed]
+
+
+def quiz_guessers(*, lessons: QuerySet[Lesson]) -> list[GuessedQuiz]:
+    """How each of QUIZ_GUESSERS scores on each lesson's current quiz.
+
+    A guesser picks one choice, the one its measure ranks first. On a tie it is counted
+    right when the correct choice is among the tied ones (it may be lucky), so the
+    numbers err towards a quiz being too easy. A question with several correct choices
+    cannot be answered with one pick, so no guesser gets it right.
+    """
+    results = []
+    for lesson in lessons.prefetch_related("questions__choices").order_by("phase__order", "order"):
+        questions = list(lesson.questions.all())
+        right = dict.fromkeys(QUIZ_GUESSERS, 0)
+        single = 0
+        for question in questions:
+            choices = list(question.choices.all())
+            correct = [c for c in choices if c.correct]
+            if len(correct) != 1:
+                continue
+            single += 1
+            for name, measure in QUIZ_GUESSERS.items():
+                top = max(measure(c.text) for c in choices)
+                right[name] += measure(correct[0].text) == top
+        results.append(GuessedQuiz(lesson, len(questions), single, right))
+    return results
 
 
 # Quiz attempts, so that guessing is slower than learning (docs/decisions.md, "The quiz gate"):
