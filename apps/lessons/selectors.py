@@ -131,13 +131,34 @@ def quiz_pass_mark(total: int) -> int:
     return math.ceil(total * PASS_RATIO)
 
 
+def _ranked(measure: Callable[[str], int], rank: Callable[[int], int]) -> Callable[[list[str]], set[int]]:
+    """A guesser that sorts the choices by `measure` and takes the one at `rank(len)`.
+
+    It returns every choice that measures the same as the one taken: on a tie the guesser
+    may pick any of them, and counting it right errs towards calling a quiz too easy.
+    """
+
+    def guess(texts: list[str]) -> set[int]:
+        measured = [measure(text) for text in texts]
+        taken = sorted(measured)[rank(len(texts))]
+        return {i for i, value in enumerate(measured) if value == taken}
+
+    return guess
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
 # Learners who pick by a choice's look rather than its meaning. If one of them passes a
 # lesson, the quiz measures how its answers were written, not what the learner knows
-# (docs/decisions.md, "Quiz answers that give themselves away").
-QUIZ_GUESSERS: dict[str, Callable[[str], int]] = {
-    "longest": len,
-    "most words": lambda text: len(text.split()),
-    "shortest": lambda text: -len(text),
+# (docs/decisions.md, "Quiz answers that give themselves away"). The middle one catches
+# a quiz that hides its answers between a short and a long distractor.
+QUIZ_GUESSERS: dict[str, Callable[[list[str]], set[int]]] = {
+    "longest": _ranked(len, lambda n: n - 1),
+    "most words": _ranked(_words, lambda n: n - 1),
+    "shortest": _ranked(len, lambda n: 0),
+    "middle": _ranked(len, lambda n: n // 2),
 }
 
 
@@ -159,10 +180,8 @@ class GuessedQuiz:
 def quiz_guessers(*, lessons: QuerySet[Lesson]) -> list[GuessedQuiz]:
     """How each of QUIZ_GUESSERS scores on each lesson's current quiz.
 
-    A guesser picks one choice, the one its measure ranks first. On a tie it is counted
-    right when the correct choice is among the tied ones (it may be lucky), so the
-    numbers err towards a quiz being too easy. A question with several correct choices
-    cannot be answered with one pick, so no guesser gets it right.
+    A guesser picks one choice, so a question with several correct choices is never
+    right for it.
     """
     results = []
     for lesson in lessons.prefetch_related("questions__choices").order_by("phase__order", "order"):
@@ -175,9 +194,9 @@ def quiz_guessers(*, lessons: QuerySet[Lesson]) -> list[GuessedQuiz]:
             if len(correct) != 1:
                 continue
             single += 1
-            for name, measure in QUIZ_GUESSERS.items():
-                top = max(measure(c.text) for c in choices)
-                right[name] += measure(correct[0].text) == top
+            texts = [c.text for c in choices]
+            for name, guess in QUIZ_GUESSERS.items():
+                right[name] += choices.index(correct[0]) in guess(texts)
         results.append(GuessedQuiz(lesson, len(questions), single, right))
     return results
 
