@@ -134,8 +134,8 @@ def quiz_pass_mark(total: int) -> int:
 def _ranked(measure: Callable[[str], int], rank: Callable[[int], int]) -> Callable[[list[str]], set[int]]:
     """A guesser that sorts the choices by `measure` and takes the one at `rank(len)`.
 
-    It returns every choice that measures the same as the one taken: on a tie the guesser
-    may pick any of them, and counting it right errs towards calling a quiz too easy.
+    It returns every choice that measures the same as the one taken: on a tie it picks
+    one of them at random.
     """
 
     def guess(texts: list[str]) -> set[int]:
@@ -167,7 +167,7 @@ class GuessedQuiz:
     lesson: Lesson
     questions: int
     single: int  # questions with exactly one correct choice
-    right: dict[str, int]  # per guesser: questions it gets right
+    right: dict[str, float]  # per guesser: questions it gets right, on average over its tie-breaks
 
     @property
     def needed(self) -> int:
@@ -181,12 +181,13 @@ def quiz_guessers(*, lessons: QuerySet[Lesson]) -> list[GuessedQuiz]:
     """How each of QUIZ_GUESSERS scores on each lesson's current quiz.
 
     A guesser picks one choice, so a question with several correct choices is never
-    right for it.
+    right for it. A tie between k choices, one of them correct, counts 1/k: the score a
+    guesser gets on average.
     """
     results = []
     for lesson in lessons.prefetch_related("questions__choices").order_by("phase__order", "order"):
         questions = list(lesson.questions.all())
-        right = dict.fromkeys(QUIZ_GUESSERS, 0)
+        right = dict.fromkeys(QUIZ_GUESSERS, 0.0)
         single = 0
         for question in questions:
             choices = list(question.choices.all())
@@ -196,7 +197,8 @@ def quiz_guessers(*, lessons: QuerySet[Lesson]) -> list[GuessedQuiz]:
             single += 1
             texts = [c.text for c in choices]
             for name, guess in QUIZ_GUESSERS.items():
-                right[name] += choices.index(correct[0]) in guess(texts)
+                picks = guess(texts)
+                right[name] += (choices.index(correct[0]) in picks) / len(picks)
         results.append(GuessedQuiz(lesson, len(questions), single, right))
     return results
 

@@ -61,9 +61,11 @@ def test_right_answers_always_between_a_short_and_a_long_one_are_a_tell_too():
     assert guessed(lesson_with([between] * 5)).passed_by() == ["middle"]
 
 
-def test_a_tie_counts_as_a_lucky_guess():
+def test_a_tie_counts_as_the_share_of_tied_choices_that_is_right():
     tie = [("Same length A", True), ("Same length B", False), ("Short", False)]
-    assert guessed(lesson_with([tie])).right["longest"] == 1
+    assert guessed(lesson_with([tie])).right["longest"] == 0.5
+    words = [("one two", True), ("three four", False), ("five six", False)]
+    assert guessed(lesson_with([words])).right["most words"] == pytest.approx(1 / 3)
 
 
 def test_a_question_with_several_right_choices_is_never_guessed_with_one_pick():

@@ -16,7 +16,9 @@ class Command(BaseCommand):
         self.stdout.write(f"{'lesson':<52} {'questions':>9}  " + "  ".join(f"{n:>10}" for n in names))
         for result in results:
             passed = set(result.passed_by())
-            cells = [f"{result.right[n]}/{result.questions}{' PASS' if n in passed else ''}" for n in names]
+            cells = [
+                f"{result.right[n]:.3g}/{result.questions}{' PASS' if n in passed else ''}" for n in names
+            ]
             label = f"{result.lesson.phase.slug}/{result.lesson.slug}"
             self.stdout.write(f"{label:<52} {result.questions:>9}  " + "  ".join(f"{c:>10}" for c in cells))
         single = sum(r.single for r in results)
@@ -26,5 +28,5 @@ class Command(BaseCommand):
             share = 100 * passes / len(results) if results else 0
             self.stdout.write(
                 f"{name}: passes {passes} of {len(results)} lessons ({share:.0f} %); "
-                f"picks the correct choice in {right} of {single} single-answer questions"
+                f"picks the correct choice in {right:.3g} of {single} single-answer questions"
             )
