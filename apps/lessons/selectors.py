@@ -158,6 +158,7 @@ QUIZ_GUESSERS: dict[str, Callable[[list[str]], set[int]]] = {
     "longest": _ranked(len, lambda n: n - 1),
     "most words": _ranked(_words, lambda n: n - 1),
     "shortest": _ranked(len, lambda n: 0),
+    "fewest words": _ranked(_words, lambda n: 0),
     "middle": _ranked(len, lambda n: n // 2),
 }
 

@@ -37,19 +37,19 @@ def test_pass_mark_is_eighty_percent_rounded_up():
 
 def test_a_quiz_whose_right_answers_are_longest_is_passed_by_the_longest_guesser():
     result = guessed(lesson_with([LONG_RIGHT] * 4 + [SHORT_RIGHT]))
-    assert result.right == {"longest": 4, "most words": 4, "shortest": 1, "middle": 0}
+    assert result.right == {"longest": 4, "most words": 4, "shortest": 1, "fewest words": 1, "middle": 0}
     assert result.passed_by() == ["longest", "most words"]
 
 
 def test_a_quiz_with_balanced_lengths_is_passed_by_no_guesser():
     middle = [("Gamma delta", True), ("Alpha beta", False), ("Epsilon zeta eta", False)]
     result = guessed(lesson_with([middle, middle, middle, LONG_RIGHT, SHORT_RIGHT]))
-    assert result.right == {"longest": 1, "most words": 1, "shortest": 1, "middle": 3}
+    assert result.right == {"longest": 1, "most words": 1, "shortest": 1, "fewest words": 2.5, "middle": 3}
     assert result.passed_by() == []
 
 
 def test_right_answers_that_are_always_shortest_are_a_tell_too():
-    assert guessed(lesson_with([SHORT_RIGHT] * 5)).passed_by() == ["shortest"]
+    assert guessed(lesson_with([SHORT_RIGHT] * 5)).passed_by() == ["shortest", "fewest words"]
 
 
 def test_right_answers_always_between_a_short_and_a_long_one_are_a_tell_too():
