@@ -522,14 +522,7 @@ def test_lesson_manifests_are_validated_and_skips_are_listed(plan):
     assert len({m.id for m in MANIFESTS}) == len(MANIFESTS), "manifest ids are not unique"
 
 
-MARKED_FRAGMENTS = """---
-title: t
----
-A Kustomize patch, marked:
-
-```yaml
-# not-a-complete-manifest
-apiVersion: apps/v1
+PATCH = """apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: checkout-api
@@ -537,33 +530,21 @@ spec:
   template:
     spec:
       terminationGracePeriodSeconds: 45
-```
-
-A complete object, marked all the same:
-
-```yaml
-# not-a-complete-manifest
-apiVersion: v1
+"""
+COMPLETE = """apiVersion: v1
 kind: ConfigMap
 metadata:
   name: checkout-api-settings
 data:
   LOG_LEVEL: info
-```
-
-The same patch, not marked:
-
-```yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: checkout-api
-spec:
-  template:
-    spec:
-      terminationGracePeriodSeconds: 45
-```
 """
+# A Kustomize patch, marked; a complete object, marked all the same; the patch, not marked.
+MARKED_FRAGMENTS = (
+    "---\ntitle: t\n---\n"
+    f"```yaml\n{MARKER}\n{PATCH}```\n\n"
+    f"```yaml\n{MARKER}\n{COMPLETE}```\n\n"
+    f"```yaml\n{PATCH}```\n"
+)
 
 
 def test_a_marked_fragment_passes_only_while_the_server_refuses_it(tmp_path, discovery, api):
