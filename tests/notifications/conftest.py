@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.notifications import services
+from apps.notifications.models import Delivery, SlackLink
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.harness.notify_fixtures import _slack_server, _smtp_server, slack, smtp  # noqa: F401
+
+
+def drain(*, rounds: int = 20, skip_waits: bool = True) -> int:
+    """Run every due delivery, as workers would, until none is due; `skip_waits` moves backoff waits
+    to now instead of sleeping through them. Returns how many attempts ran."""
+    ran = 0
+    for _ in range(rounds):
+        if skip_waits:
+            Delivery.objects.filter(status="pending").update(
+                next_attempt_at=timezone.now() - timedelta(seconds=1)
+            )
+        due = list(Delivery.objects.filter(status="pending").values_list("pk", flat=True))
+        if not due:
+            break
+        for pk in due:
+            services.delivery_attempt(delivery_id=pk)
+            ran += 1
+    return ran
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(slug="payments", name="Payments", slack_channel="C0PAYMENTS")
+
+
+@pytest.fixture
+def lead(team):
+    user = UserFactory(username="carol", email="carol@example.com")
+    MembershipFactory(user=user, team=team, role="lead")
+    SlackLink.objects.create(user=user, slack_team_id="T0SHIRUBE", slack_user_id="U0CAROL", via="code")
+    return user
+
+
+@pytest.fixture
+def member(team):
+    user = UserFactory(username="alice", email="alice@example.com")
+    MembershipFactory(user=user, team=team, role="member")
+    SlackLink.objects.create(user=user, slack_team_id="T0SHIRUBE", slack_user_id="U0ALICE", via="code")
+    return user
