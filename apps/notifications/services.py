@@ -224,20 +224,24 @@ def deliveries_recover() -> int:
     abandoned = Delivery.objects.filter(
         status=Status.SENDING, sending_at__lt=now - timedelta(seconds=SENDING_TIMEOUT_SECONDS)
     )
+    again = []
     for delivery in abandoned:
         last = delivery.attempts >= MAX_TRIES
-        Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING, sending_at=delivery.sending_at).update(
+        reset = Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING, sending_at=delivery.sending_at)
+        updated = reset.update(
             status=Status.FAILED if last else Status.PENDING, next_attempt_at=now,
             last_error="The worker sending it stopped before it recorded the answer"
             + ("; no tries left." if last else "; sending again (it may arrive twice)."),
         )  # fmt: skip
+        if updated and not last:
+            again.append(delivery.pk)
     lost = list(
         Delivery.objects.filter(
             status=Status.PENDING, next_attempt_at__lt=now - timedelta(seconds=LOST_AFTER_SECONDS)
         ).values_list("pk", flat=True)[:5000]
     )
-    deliveries_queue(lost)
-    return len(lost)
+    deliveries_queue(again + lost)
+    return len(again) + len(lost)
 
 
 def delivery_retry(*, delivery: Delivery) -> bool:
