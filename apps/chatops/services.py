@@ -309,13 +309,18 @@ def _change(command: ChatCommand, user, verb: str, args: list[str]) -> str:
     tag = args[1] if len(args) > 1 else ""
     if verb == "promote" and not tag:
         tag = selectors.source_healthy_tag(environment) or ""
+        if not tag and environment.promotes_from:
+            return f"Nothing runs healthy in *{environment.promotes_from.slug}* to promote; name the tag."
+    refused = None
     with transaction.atomic():
-        # A refusal is audited inside: caught here so that its audit event commits.
-        deployment = deployment_request(
-            user=user, environment=environment, kind=verb, tag=tag, idempotency_key=f"slack-{command.pk}",
-            channel="slack",
-        )  # fmt: skip
-        if command.channel_id:
+        try:
+            deployment = deployment_request(
+                user=user, environment=environment, kind=verb, tag=tag, idempotency_key=f"slack-{command.pk}",
+                channel="slack",
+            )  # fmt: skip
+        except RequestRefused as exc:
+            refused = exc  # raised once this block has committed: the refusal's audit event must stay
+        if refused is None and command.channel_id:
             # The thread the runner's progress answers in: opened in this transaction, before the
             # runner's first step can run (it is queued when this commits).
             notifications.notification_enqueue(
@@ -326,6 +331,8 @@ def _change(command: ChatCommand, user, verb: str, args: list[str]) -> str:
                 thread_key=notify.thread_key(deployment),
                 dedupe_key=f"thread-root-{notify.thread_key(deployment)}",
             )  # fmt: skip
+    if refused is not None:
+        raise refused
     return (
         f":rocket: {Deployment.Kind(deployment.kind).label} `{deployment.tag}` to *{environment.slug}*: "
         f"deployment #{deployment.pk} is {deployment.status}. Its progress goes in the thread under the "

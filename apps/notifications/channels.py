@@ -59,6 +59,10 @@ SLACK_PERMANENT = {
 }  # fmt: skip
 
 
+# Kinds that, answered in a thread, are also shown in the channel (Slack's reply_broadcast).
+BROADCAST_IN_THREAD = {"deployment.finished"}
+
+
 def slack_client(*, timeout: float | None = None):
     """The official client, at SHIRUBE_SLACK_API_URL, with its own retries off (the outbox retries)."""
     from slack_sdk import WebClient
@@ -121,9 +125,20 @@ class SlackChannel:
                 elif thread.root is not None and thread.root.status != Delivery.Status.FAILED:
                     # The thread's first message is not out yet: answering it needs its ts.
                     raise Transient("waiting for the thread's first message", retry_after=2, counts=False)
+                earlier = Delivery.objects.filter(
+                    channel=self.name, address=delivery.address, pk__lt=delivery.pk,
+                    notification__thread_key=notification.thread_key,
+                    status__in=(Delivery.Status.PENDING, Delivery.Status.SENDING),
+                )  # fmt: skip
+                if earlier.exists():
+                    # A thread reads in order: a step waits for the one before it (a failed one does not block).
+                    raise Transient("waiting for the thread's earlier message", retry_after=1, counts=False)
+        extra = {"thread_ts": thread_ts} if thread_ts else {}
+        if thread_ts and notification.kind in BROADCAST_IN_THREAD:
+            extra["reply_broadcast"] = True  # an outcome shows in the channel too, not only in the thread
         data = slack_call(
             "chat.postMessage", channel=delivery.address, text=message["text"], blocks=message["blocks"],
-            unfurl_links=False, unfurl_media=False, **({"thread_ts": thread_ts} if thread_ts else {}),
+            unfurl_links=False, unfurl_media=False, **extra,
         )  # fmt: skip
         return {"channel": data.get("channel", ""), "ts": data.get("ts", "")}
 

@@ -12,7 +12,7 @@ from tests.harness.notify_fixtures import _slack_server, _smtp_server, slack, sm
 
 
 def drain(*, rounds: int = 20, skip_waits: bool = True) -> int:
-    """Run every due delivery, as workers would, until none is due; `skip_waits` moves backoff waits
+    """Run every due delivery, oldest first as workers would, until none is due; `skip_waits` moves backoff waits
     to now instead of sleeping through them. Returns how many attempts ran."""
     ran = 0
     for _ in range(rounds):
@@ -20,7 +20,7 @@ def drain(*, rounds: int = 20, skip_waits: bool = True) -> int:
             Delivery.objects.filter(status="pending").update(
                 next_attempt_at=timezone.now() - timedelta(seconds=1)
             )
-        due = list(Delivery.objects.filter(status="pending").values_list("pk", flat=True))
+        due = list(Delivery.objects.filter(status="pending").order_by("pk").values_list("pk", flat=True))
         if not due:
             break
         for pk in due:

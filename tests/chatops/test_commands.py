@@ -1,0 +1,252 @@
+"""Deploys and approvals entirely from Slack: the same services, gates, state machine and audit as the web."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.chatops import services
+from apps.chatops.models import ChatCommand
+from apps.environments.models import Approval, Deployment
+from apps.environments.services import approval_request
+from apps.notifications.models import Delivery, SlackLink
+from tests.chatops.conftest import link
+from tests.environments.envfixtures import complete_phase
+from tests.environments.runnerfixtures import BRANCH_TAG, drive
+from tests.harness.notify_fixtures import interaction_body, slash_body
+from tests.notifications.conftest import drain
+
+pytestmark = pytest.mark.django_db
+
+
+def run_queued() -> list[str]:
+    """What the worker does with each queued command (the task calls exactly this)."""
+    return [
+        services.command_run(command_id=pk)
+        for pk in ChatCommand.objects.filter(done_at=None).values_list("pk", flat=True)
+    ]
+
+
+def command(post_signed, slack, text: str, user_id: str, key: str = "c1") -> str:
+    body = slash_body(text, user_id=user_id, response_url=slack.response_url(key))
+    assert post_signed("/slack/commands/", body).status_code == 200
+    [answer] = run_queued()
+    assert slack.responses()[-1]["text"] == answer  # answered through response_url, ephemerally
+    assert slack.responses()[-1]["response_type"] == "ephemeral"
+    return answer
+
+
+def test_a_deploy_from_a_signed_slash_command_runs_the_same_state_machine(
+    post_signed, slack, staging, alice, flux, client_for
+):  # fmt: skip
+    link(alice, "U0ALICE")
+    answer = command(post_signed, slack, f"deploy checkout-api-staging {BRANCH_TAG}", "U0ALICE")
+    deployment = Deployment.objects.get()
+    assert f"deployment #{deployment.pk}" in answer
+    assert (deployment.requested_by, deployment.kind, deployment.tag, deployment.channel) == (
+        alice,
+        "deploy",
+        BRANCH_TAG,
+        "slack",
+    )
+    assert drive(deployment, flux)[-1] == "healthy"
+    drain()
+    # The thread: a first message in the channel the command came from, then the steps under it.
+    root, *replies = slack.posted("C0DEPLOYS")
+    assert f"alice: deploy {BRANCH_TAG} to checkout-api-staging (from Slack)" in root["text"]
+    assert replies and all(r["thread_ts"] == root["_ts"] for r in replies)
+    assert any(r["text"].startswith("committed: Committed") for r in replies)
+    assert "succeeded" in replies[-1]["text"] and replies[-1]["reply_broadcast"] is True
+    # Every audit event of it says where it came from.
+    events = AuditEvent.objects.filter(correlation=f"deployment-{deployment.pk}")
+    assert {e.outcome for e in events} >= {"requested", "committed", "succeeded"}
+    assert {e.channel for e in events} == {"slack"}
+    # And the web page shows it like any other.
+    page = client_for(alice).get("/teams/payments/environments/checkout-api-staging/")
+    assert BRANCH_TAG.encode() in page.content and b"healthy" in page.content.lower()
+
+
+def test_another_teams_user_is_refused_with_the_gates_words_and_audited(post_signed, slack, staging, teams):
+    from tests.factories import MembershipFactory, UserFactory
+
+    bob = MembershipFactory(team=teams["search"], user=UserFactory(username="bob")).user
+    link(bob, "U0BOB")
+    answer = command(post_signed, slack, f"deploy payments/checkout-api-staging {BRANCH_TAG}", "U0BOB")
+    assert "Only members of Payments may change this environment." in answer
+    assert not Deployment.objects.exists()
+    event = AuditEvent.objects.get(action="environment.deploy", outcome="refused")
+    assert (event.actor, event.channel) == (bob, "slack")
+
+
+def test_an_unlinked_user_is_told_how_to_link_and_nothing_happens(post_signed, slack, staging, alice):
+    slack.users["U0STRANGER"] = {"id": "U0STRANGER", "is_email_confirmed": True,
+                                 "profile": {"email": "nobody@example.com"}}  # fmt: skip
+    answer = command(post_signed, slack, f"deploy checkout-api-staging {BRANCH_TAG}", "U0STRANGER")
+    assert "I do not know who you are in Shirube yet" in answer and "/shirube link <code>" in answer
+    assert not Deployment.objects.exists() and not SlackLink.objects.exists()
+    event = AuditEvent.objects.get(action="chatops.deploy")
+    assert (event.outcome, event.channel, event.actor) == ("refused", "slack", None)
+    assert event.target == "slack:T0SHIRUBE/U0STRANGER"
+
+
+def test_a_confirmed_slack_email_links_once_and_acts(post_signed, slack, staging, alice):
+    slack.users["U0ALICE"] = {
+        "id": "U0ALICE",
+        "is_email_confirmed": True,
+        "profile": {"email": "ALICE@example.com"},
+    }
+    answer = command(post_signed, slack, "status checkout-api-staging", "U0ALICE")
+    assert "checkout-api-staging" in answer and "in git" in answer
+    assert SlackLink.objects.get().user == alice
+    assert AuditEvent.objects.filter(action="config.slacklink", outcome="created").exists()
+
+
+def test_an_unconfirmed_slack_email_does_not_link(post_signed, slack, staging, alice):
+    slack.users["U0ALICE"] = {
+        "id": "U0ALICE",
+        "is_email_confirmed": False,
+        "profile": {"email": "alice@example.com"},
+    }
+    answer = command(post_signed, slack, "status checkout-api-staging", "U0ALICE")
+    assert "no confirmed e-mail" in answer and not SlackLink.objects.exists()
+
+
+def test_the_link_flow_from_the_settings_page(post_signed, slack, staging, alice, client_for):
+    page = client_for(alice).post("/settings/notifications/slack/link/")
+    code = page.content.decode().split("/shirube link ")[1].split("<")[0]
+    answer = command(post_signed, slack, f"link {code}", "U0ALICE")
+    assert answer == "Linked: in Shirube you are *alice*."
+    assert SlackLink.objects.get().slack_user_id == "U0ALICE"
+    # A code works once.
+    again = command(post_signed, slack, f"link {code}", "U0OTHER", key="c2")
+    assert "unknown, used or expired" in again and SlackLink.objects.count() == 1
+
+
+def test_a_learning_gate_refusal_lists_the_lessons_that_unlock_it(
+    post_signed, slack, envs, people, flux_phase
+):
+    link(people["lead"], "U0CAROL")
+    answer = command(post_signed, slack, "promote checkout-api-production v2.15.0", "U0CAROL")
+    assert "Complete “Shipping with Flux” first: 2 lessons to go." in answer
+    assert "/learn/flux/flux-0/|Flux lesson 0>" in answer and "Flux lesson 1" in answer
+    assert AuditEvent.objects.get(action="environment.promote", outcome="refused").channel == "slack"
+
+
+def approval_message(slack, user_id: str) -> dict:
+    [message] = slack.posted(user_id)
+    return message
+
+
+def press(post_signed, slack, *, user_id: str, action_id: str, value: str, key: str = "b1") -> None:
+    payload = {
+        "type": "block_actions", "user": {"id": user_id, "team_id": "T0SHIRUBE"}, "team": {"id": "T0SHIRUBE"},
+        "channel": {"id": "D0DIRECT"}, "response_url": slack.response_url(key), "trigger_id": f"trig-{key}",
+        "actions": [{"action_id": action_id, "value": value, "type": "button"}],
+    }  # fmt: skip
+    assert post_signed("/slack/interactivity/", interaction_body(payload)).status_code == 200
+
+
+def test_an_approval_from_the_request_message_button(post_signed, slack, smtp, envs, people, client_for):
+    alice, carol = people["member"], people["lead"]
+    alice.email, carol.email = "alice@example.com", "carol@example.com"
+    alice.save(), carol.save()
+    link(alice, "U0ALICE"), link(carol, "U0CAROL"), link(people["other lead"], "U0DAVE")
+    approval = approval_request(
+        user=alice, environment=envs["production"], tag="v2.15.0", reason="new checkout"
+    )
+    drain()
+    # Both leads are told within the same drain (a worker does it on commit), by Slack and e-mail.
+    message = approval_message(slack, "U0CAROL")
+    assert "alice asks you to approve v2.15.0 for checkout-api-production" in message["text"]
+    buttons = message["blocks"][-1]["elements"]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("approval_approve", str(approval.pk)),
+        ("approval_decline", str(approval.pk)),
+    ]
+    assert approval_message(slack, "U0DAVE") and smtp.to("carol@example.com")
+    assert not slack.posted("U0ALICE")  # never the requester
+
+    press(post_signed, slack, user_id="U0CAROL", action_id=buttons[0]["action_id"], value=buttons[0]["value"])
+    [answer] = run_queued()
+    assert answer.startswith(":white_check_mark: Approved `v2.15.0` for *checkout-api-production*")
+    approval.refresh_from_db()
+    assert (approval.state, approval.approved_by) == ("approved", carol)
+    assert AuditEvent.objects.get(action="environment.approve").channel == "slack"
+    drain()
+    [told] = slack.posted("U0ALICE")
+    assert "carol approved v2.15.0 for checkout-api-production" in told["text"]
+    page = client_for(alice).get("/teams/payments/environments/checkout-api-production/")
+    assert b"approved by carol" in page.content
+    # A second lead pressing Approve later is told by the same gate that it is answered.
+    press(
+        post_signed, slack, user_id="U0DAVE", action_id="approval_approve", value=str(approval.pk), key="b2"
+    )
+    assert run_queued() == [":no_entry: This request is approved."]
+    # The requester pressing it on a forwarded message is refused too.
+    press(
+        post_signed, slack, user_id="U0ALICE", action_id="approval_approve", value=str(approval.pk), key="b3"
+    )
+    assert run_queued() == [":no_entry: You asked for this approval; someone else must give it."]
+
+
+def test_a_decline_asks_for_a_reason_in_a_form_and_tells_the_requester(post_signed, slack, envs, people):
+    alice, carol = people["member"], people["lead"]
+    link(alice, "U0ALICE"), link(carol, "U0CAROL")
+    approval = approval_request(user=alice, environment=envs["production"], tag="v2.15.0")
+    press(post_signed, slack, user_id="U0CAROL", action_id="approval_decline", value=str(approval.pk))
+    [opened] = [c.body for c in slack.calls if c.method == "views.open"]
+    assert opened["trigger_id"] == "trig-b1"
+    view = opened["view"]
+    submission = {
+        "type": "view_submission", "user": {"id": "U0CAROL", "team_id": "T0SHIRUBE"}, "team": {"id": "T0SHIRUBE"},
+        "view": {**view, "state": {"values": {"reason": {"reason": {"type": "plain_text_input",
+                                                                    "value": "Wait for the load test"}}}}},
+    }  # fmt: skip
+    response = post_signed("/slack/interactivity/", interaction_body(submission))
+    assert response.status_code == 200 and response.content == b""  # closes the form
+    [answer] = run_queued()
+    assert "Declined `v2.15.0`" in answer
+    approval.refresh_from_db()
+    assert (approval.state, approval.declined_by, approval.decline_reason) == (
+        "declined",
+        carol,
+        "Wait for the load test",
+    )
+    drain()
+    [told] = slack.posted("U0ALICE")
+    assert "carol declined v2.15.0" in told["text"] and "Wait for the load test" in told["text"]
+    event = AuditEvent.objects.get(action="environment.decline")
+    assert (event.channel, event.parameters["reason"]) == ("slack", "Wait for the load test")
+
+
+def test_a_promotion_to_production_from_slack_after_a_slack_approval(
+    post_signed, slack, envs, people, flux_phase
+):
+    from tests.environments.envfixtures import staging_healthy
+
+    alice, carol = people["member"], people["lead"]
+    link(alice, "U0ALICE"), link(carol, "U0CAROL")
+    complete_phase(alice, flux_phase[0])
+    staging_healthy(envs)
+    refused = command(post_signed, slack, "promote checkout-api-production", "U0ALICE")
+    assert "v2.15.0 needs an approval from a lead of the team or an SRE." in refused
+    approval = approval_request(user=alice, environment=envs["production"], tag="v2.15.0", channel="slack")
+    approved = command(post_signed, slack, "approve checkout-api-production v2.15.0", "U0CAROL", key="c2")
+    assert approved.startswith(":white_check_mark: Approved")
+    # Without a tag, a promotion takes what runs healthy where it promotes from.
+    envs["production"].team.slack_channel = "C0PAYMENTS"
+    envs["production"].team.save()
+    answer = command(post_signed, slack, "promote checkout-api-production", "U0ALICE", key="c3")
+    deployment = Deployment.objects.get()
+    assert f"deployment #{deployment.pk}" in answer
+    assert (deployment.kind, deployment.tag, deployment.approval, deployment.channel) == (
+        "promote",
+        "v2.15.0",
+        approval,
+        "slack",
+    )
+    assert Approval.objects.get().state == "used"
+    # The team's channel hears at once that production is changing, and how.
+    drain()
+    [heard] = slack.posted("C0PAYMENTS")
+    assert heard["text"] == "alice: promote checkout-api-production to v2.15.0\nRequested through slack."
