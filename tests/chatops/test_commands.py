@@ -9,7 +9,7 @@ from apps.chatops import services
 from apps.chatops.models import ChatCommand
 from apps.environments.models import Approval, Deployment
 from apps.environments.services import approval_request
-from apps.notifications.models import Delivery, SlackLink
+from apps.notifications.models import SlackLink
 from tests.chatops.conftest import link
 from tests.environments.envfixtures import complete_phase
 from tests.environments.runnerfixtures import BRANCH_TAG, drive
