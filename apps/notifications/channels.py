@@ -131,7 +131,7 @@ class SlackChannel:
                     status__in=(Delivery.Status.PENDING, Delivery.Status.SENDING),
                 )  # fmt: skip
                 if earlier.exists():
-                    # A thread reads in order: a step waits for the one before it (a failed one does not block).
+                    # A thread reads in order: a step waits for the one before (a failed one does not block).
                     raise Transient("waiting for the thread's earlier message", retry_after=1, counts=False)
         extra = {"thread_ts": thread_ts} if thread_ts else {}
         if thread_ts and notification.kind in BROADCAST_IN_THREAD:

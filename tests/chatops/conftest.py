@@ -14,7 +14,7 @@ def link(user, slack_user_id: str, team_id: str = "T0SHIRUBE") -> SlackLink:
 
 
 @pytest.fixture
-def post_signed(client, slack):
+def post_signed(client, slack):  # noqa: F811 (the fixture, imported above)
     """POST a body to a Slack endpoint signed exactly as Slack signs it (or with the given headers)."""
     from tests.harness.notify_fixtures import slack_sign
 
