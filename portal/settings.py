@@ -412,3 +412,8 @@ CELERY_BEAT_SCHEDULE["chatops-requests-prune"] = {
     "schedule": 600.0,
     "options": {"expires": 550},
 }
+CELERY_BEAT_SCHEDULE["notifications-state-changes"] = {
+    "task": "apps.notifications.tasks.state_changes_flush",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}

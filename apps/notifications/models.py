@@ -144,3 +144,26 @@ class SlackLinkCode(models.Model):
 
     def __str__(self) -> str:
         return f"link code of {self.user_id}"
+
+
+class StateWatch(models.Model):
+    """The last state of something watched (a Flux object's readiness) and the last state told.
+
+    Debounces a state-change notification: one per change of state, at most one per key per
+    quiet period; a change inside the period waits in `pending` and is sent when the period
+    ends if the state is still not the one last told (a flap that came back tells nothing).
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=20)
+    notified_state = models.CharField(max_length=20, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+    quiet_seconds = models.PositiveIntegerField(default=900)
+    pending = models.JSONField(default=dict, blank=True)  # notification_enqueue's arguments for `state`
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["notified_at"], name="state_watch_notified_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.state} (told {self.notified_state or 'nothing'})"

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from apps.notifications.kinds import KINDS, PERSONAL_CHANNELS
-from apps.notifications.models import Delivery, Notification, Preference, SlackLink
+from apps.notifications.models import Delivery, Notification, Preference, SlackLink, StateWatch
 
 
 @dataclass
@@ -52,3 +52,8 @@ def last_notification_at(*, kind: str, team_id: int | None = None):
         rows = rows.filter(team_id=team_id)
     newest = rows.order_by("-created_at").first()
     return newest.created_at if newest else None
+
+
+def watched_states(*, prefix: str) -> dict[str, str]:
+    """The last recorded state of every watched key starting with `prefix` (one query)."""
+    return dict(StateWatch.objects.filter(key__startswith=prefix).values_list("key", "state"))

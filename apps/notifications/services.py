@@ -27,7 +27,15 @@ from apps.accounts.models import Team
 from apps.core.config_audit import config_change_record, config_snapshot
 from apps.notifications.channels import CHANNELS, Permanent, Transient
 from apps.notifications.kinds import KINDS, PERSONAL_CHANNELS
-from apps.notifications.models import Delivery, Notification, Preference, SlackLink, SlackLinkCode, Thread
+from apps.notifications.models import (
+    Delivery,
+    Notification,
+    Preference,
+    SlackLink,
+    SlackLinkCode,
+    StateWatch,
+    Thread,
+)
 
 log = logging.getLogger(__name__)
 Status = Delivery.Status
@@ -261,6 +269,71 @@ def deliveries_prune(*, days: int) -> int:
     Thread.objects.filter(created_at__lt=cutoff).delete()
     SlackLinkCode.objects.filter(expires_at__lt=timezone.now()).delete()
     return deleted
+
+
+# -- State changes, debounced ----------------------------------------------------------------------
+
+
+def _payload_enqueue(payload: dict) -> Notification | None:
+    team = Team.objects.filter(pk=payload.get("team_id")).first() if payload.get("team_id") else None
+    args = {k: v for k, v in payload.items() if k != "team_id"}
+    return notification_enqueue(team=team, **args)
+
+
+@transaction.atomic
+def state_change_notify(
+    *, key: str, state: str, quiet_seconds: int, payload: dict, tell_first: bool = False
+) -> Notification | None:
+    """Tell that `key` is now in `state` (payload: notification_enqueue's arguments, team as team_id).
+
+    Once per change of state and at most once per `quiet_seconds` per key: a change inside the
+    quiet period is kept and told when it ends (`state_changes_flush`), unless the state came
+    back to what was last told. A key seen for the first time is recorded silently unless
+    `tell_first`.
+    """
+    now = timezone.now()
+    watch = StateWatch.objects.select_for_update().filter(key=key).first()
+    if watch is None:
+        watch = StateWatch(
+            key=key, state=state, quiet_seconds=quiet_seconds, notified_state="" if tell_first else state
+        )
+        if not tell_first:
+            watch.save()
+            return None
+    if watch.state != state:
+        watch.state, watch.changed_at = state, now
+    watch.quiet_seconds = quiet_seconds
+    if state == watch.notified_state:
+        watch.pending = {}
+        watch.save()
+        return None
+    if watch.notified_at and now - watch.notified_at < timedelta(seconds=quiet_seconds):
+        watch.pending = payload
+        watch.save()
+        return None
+    watch.notified_state, watch.notified_at, watch.pending = state, now, {}
+    watch.save()
+    return _payload_enqueue(payload)
+
+
+def state_changes_flush() -> int:
+    """Tell the changes that waited for their quiet period to end (beat, every minute); how many."""
+    now = timezone.now()
+    told = 0
+    for watch_id in StateWatch.objects.exclude(pending={}).values_list("pk", flat=True):
+        with transaction.atomic():
+            watch = StateWatch.objects.select_for_update().get(pk=watch_id)
+            due = watch.notified_at is None or now - watch.notified_at >= timedelta(
+                seconds=watch.quiet_seconds
+            )
+            if not watch.pending or not due:
+                continue
+            payload, watch.pending = watch.pending, {}
+            if watch.state != watch.notified_state:
+                watch.notified_state, watch.notified_at = watch.state, now
+                told += _payload_enqueue(payload) is not None
+            watch.save()
+    return told
 
 
 def preference_set(*, user: AbstractBaseUser, kind: str, channel: str, enabled: bool) -> Preference:

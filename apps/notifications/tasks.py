@@ -32,3 +32,8 @@ def deliveries_recover() -> int:
 @shared_task(ignore_result=True)
 def deliveries_prune() -> int:
     return services.deliveries_prune(days=settings.SHIRUBE_NOTIFY_RETENTION_DAYS)
+
+
+@shared_task(ignore_result=True)
+def state_changes_flush() -> int:
+    return services.state_changes_flush()
