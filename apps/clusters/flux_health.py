@@ -37,8 +37,8 @@ def flux_health_notify(*, cluster: Cluster) -> int:
     }
     changes = 0
     for obj in FluxObject.objects.filter(cluster=cluster).only(
-        "uid", "kind", "namespace", "name", "target_namespace", "ready_status", "ready_reason", "ready_message",
-        "suspended",
+        "uid", "kind", "namespace", "name", "target_namespace", "ready_status", "ready_reason",
+        "ready_message", "suspended",
     ):  # fmt: skip
         state = _state(obj)
         key = prefix + obj.uid
@@ -53,7 +53,8 @@ def flux_health_notify(*, cluster: Cluster) -> int:
         else:
             title, text = f"{what} is ready again", ""
         state_change_notify(
-            key=key, state=state, quiet_seconds=QUIET_SECONDS, tell_first=bool(known) and state == "not-ready",
+            key=key, state=state, quiet_seconds=QUIET_SECONDS,
+            tell_first=bool(known) and state == "not-ready",
             payload={"kind": "flux.health", "title": title, "text": text, "team_id": team_id,
                      "team_channel": True, "link": reverse("clusters:flux", args=[slug])},
         )  # fmt: skip

@@ -12,7 +12,6 @@ from apps.clusters.flux_health import QUIET_SECONDS, flux_health_notify
 from apps.clusters.models import FluxObject, Namespace
 from apps.notifications import services
 from apps.notifications.models import Notification, StateWatch
-from tests.clusters.conftest import cluster, sim, teams  # noqa: F401
 from tests.notifications.conftest import drain
 
 pytestmark = pytest.mark.django_db
