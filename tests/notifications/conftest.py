@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from apps.notifications import services
 from apps.notifications.models import Delivery, SlackLink
-from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.clusters.conftest import cluster, sim, teams  # noqa: F401
+from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.harness.notify_fixtures import _slack_server, _smtp_server, slack, smtp  # noqa: F401
 
 
