@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.policy
 import threading
 import time
 from email.message import Message
@@ -23,7 +24,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        message = email.message_from_bytes(envelope.content)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.server.received:
             self.server.messages.append((list(envelope.rcpt_tos), message))
             self.server.received.notify_all()
