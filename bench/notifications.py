@@ -77,12 +77,13 @@ def main() -> None:
         production = Environment.objects.create(
             team=team, app="checkout-api", stage="production", cluster=cluster, namespace="payments",
             kustomization="flux-system/payments", repo_url="https://git.example.com/gitops.git",
-            kustomization_path="apps/payments/kustomization.yaml", image="checkout-api", requires_approval=True,
+            kustomization_path="apps/payments/kustomization.yaml", image="checkout-api",
+            requires_approval=True,
         )  # fmt: skip
 
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=2", "--loglevel=WARNING",
-             "--without-heartbeat", "--without-gossip", "--without-mingle"],
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--concurrency=2",
+             "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
