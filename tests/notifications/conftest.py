@@ -35,17 +35,19 @@ def team(db):
     return TeamFactory(slug="payments", name="Payments", slack_channel="C0PAYMENTS")
 
 
+def person(team, username: str, role: str, slack_user_id: str):
+    """A team member with an e-mail address and a linked Slack account."""
+    user = UserFactory(username=username, email=f"{username}@example.com")
+    MembershipFactory(user=user, team=team, role=role)
+    SlackLink.objects.create(user=user, slack_team_id="T0SHIRUBE", slack_user_id=slack_user_id, via="code")
+    return user
+
+
 @pytest.fixture
 def lead(team):
-    user = UserFactory(username="carol", email="carol@example.com")
-    MembershipFactory(user=user, team=team, role="lead")
-    SlackLink.objects.create(user=user, slack_team_id="T0SHIRUBE", slack_user_id="U0CAROL", via="code")
-    return user
+    return person(team, "carol", "lead", "U0CAROL")
 
 
 @pytest.fixture
 def member(team):
-    user = UserFactory(username="alice", email="alice@example.com")
-    MembershipFactory(user=user, team=team, role="member")
-    SlackLink.objects.create(user=user, slack_team_id="T0SHIRUBE", slack_user_id="U0ALICE", via="code")
-    return user
+    return person(team, "alice", "member", "U0ALICE")

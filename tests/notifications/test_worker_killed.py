@@ -24,20 +24,12 @@ from django.utils import timezone
 
 from apps.notifications import services
 from apps.notifications.models import Delivery, SlackLink
+from tests.environments.test_runner_recovery import wait_for
 from tests.factories import UserFactory
 from tests.harness.notify_fixtures import BOT_TOKEN
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(predicate, what: str, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
