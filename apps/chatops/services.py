@@ -23,6 +23,8 @@ from apps.accounts.models import Team
 from apps.accounts.permissions import can_read_team
 from apps.audit.services import audit_record
 from apps.chatops.models import ChatCommand
+from apps.clusters.flux_actions import ActionRefused, flux_action_request, flux_object_team
+from apps.clusters.models import FluxAction, FluxObject
 from apps.core.inputs import shown
 from apps.environments import notify, selectors
 from apps.environments.models import Approval, Deployment, Environment
@@ -43,11 +45,24 @@ HELP = """*Shirube from Slack*: the same gates, approvals and audit as the web p
 • `/shirube rollback <environment>`: back to the tag before the last deployment
 • `/shirube approve <environment> <tag>`: approve an open request (or press Approve on the request message)
 • `/shirube status <team|environment>`: what runs, and the last deployment
+• `/shirube reconcile|resume <Kind>/<namespace>/<name>`, `/shirube suspend <Kind>/<namespace>/<name> <why>`:
+  Flux actions (`<cluster>:<Kind>/…` where several clusters have the object)
 • `/shirube link <code>`: link your Slack account (get a code on your Shirube settings page)
 Environments are named `<app>-<stage>` (`checkout-api-staging`), or `<team>/<app>-<stage>` where two
 teams share a name."""
 
-VERBS = ("deploy", "promote", "rollback", "approve", "status", "link", "help")
+VERBS = (
+    "deploy",
+    "promote",
+    "rollback",
+    "approve",
+    "status",
+    "reconcile",
+    "suspend",
+    "resume",
+    "link",
+    "help",
+)
 WORD = re.compile(r"\S+")
 
 
@@ -295,6 +310,8 @@ def _dispatch(command: ChatCommand, user, verb: str, args: list[str]) -> str:
             return _decline_request(command, user)
         if verb == "status":
             return _status(user, args)
+        if verb in ("reconcile", "suspend", "resume"):
+            return _flux(user, verb, args)
     except _NotFound as exc:
         return str(exc)
     return HELP
@@ -411,3 +428,41 @@ def _status_line(environment: Environment, state: str, last: Deployment | None) 
     if last is not None:
         line += f"; last: {last.kind} `{last.tag}` {last.status}"
     return line
+
+
+def _flux(user, verb: str, args: list[str]) -> str:
+    """A Flux action through apps.clusters.flux_actions, the same request (and gate) as the Flux page."""
+    if not args or (verb == "suspend" and len(args) < 2) or (verb != "suspend" and len(args) != 1):
+        why = " <why>" if verb == "suspend" else ""
+        return f"Usage: `/shirube {verb} <Kind>/<namespace>/<name>{why}`"
+    cluster, _, ref = args[0].rpartition(":")
+    kind, _, rest = ref.partition("/")
+    namespace, _, name = rest.partition("/")
+    found = FluxObject.objects.filter(kind__iexact=kind, namespace=namespace, name=name).select_related(
+        "cluster"
+    )
+    if cluster:
+        found = found.filter(cluster__name=cluster)
+    found = list(found[:5])
+    if len(found) != 1:
+        if not found:
+            return f"No Flux object `{slack_escape(args[0])}` in the last sync."
+        clusters = ", ".join(f"`{o.cluster.name}:{o.kind}/{o.namespace}/{o.name}`" for o in found)
+        return f"Several clusters have it: say which, {clusters}."
+    obj = found[0]
+    try:
+        action = flux_action_request(
+            user=user, obj=obj, action=verb, reason=" ".join(args[1:]), channel="slack"
+        )
+    except ActionRefused as exc:
+        return f":no_entry: {slack_escape(str(exc))}"
+    team = flux_object_team(obj)
+    page = (
+        f"; <{absolute(reverse('clusters:flux', args=[team.slug]))}|follow it on the Flux page>"
+        if team
+        else ""
+    )
+    what = f"{obj.kind} {obj.namespace}/{obj.name} on {obj.cluster.name}"
+    return (
+        f":arrows_counterclockwise: {FluxAction.Kind(verb).label} requested for {what} (#{action.pk}){page}."
+    )

@@ -250,3 +250,29 @@ def test_a_promotion_to_production_from_slack_after_a_slack_approval(
     drain()
     [heard] = slack.posted("C0PAYMENTS")
     assert heard["text"] == "alice: promote checkout-api-production to v2.15.0\nRequested through slack."
+
+
+def test_flux_actions_from_slack_go_through_the_flux_pages_request(post_signed, slack, cluster, teams, sim):
+    from apps.clusters import sync
+    from apps.clusters.flux_actions import flux_object_team
+    from apps.clusters.models import FluxAction, FluxObject
+    from tests.factories import MembershipFactory, UserFactory
+
+    sync.cluster_sync(cluster=cluster)
+    obj = next(o for o in FluxObject.objects.filter(kind="Kustomization").order_by("name")
+               if flux_object_team(o) == teams["payments"])  # fmt: skip
+    member = MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user
+    outsider = MembershipFactory(team=teams["search"], user=UserFactory(username="bob")).user
+    link(member, "U0ALICE"), link(outsider, "U0BOB")
+    ref = f"{obj.kind}/{obj.namespace}/{obj.name}"
+    assert "Usage: `/shirube suspend" in command(post_signed, slack, f"suspend {ref}", "U0ALICE")
+    answer = command(post_signed, slack, f"reconcile {ref.lower()}", "U0ALICE", key="c2")
+    action = FluxAction.objects.get()
+    assert (
+        f"Reconcile now requested for {obj.kind} {obj.namespace}/{obj.name} on demo (#{action.pk})" in answer
+    )
+    assert (action.requested_by, action.channel) == (member, "slack")
+    refused = command(post_signed, slack, f"suspend {ref} testing", "U0BOB", key="c3")
+    assert refused == ":no_entry: You may not do this here."
+    assert AuditEvent.objects.get(action="flux.suspend", outcome="refused").channel == "slack"
+    assert AuditEvent.objects.get(action="flux.reconcile", outcome="requested").channel == "slack"
