@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -160,6 +161,12 @@ def interaction_receive(*, payload: dict) -> None:
             text=f"decline-request {approval_id} {shown(str(reason.get('value') or ''), 600)}"[:1000],
         )  # fmt: skip
         _enqueue(command)
+
+
+def commands_prune(*, days: int) -> int:
+    """Commands (with their response_url) older than `days` go."""
+    deleted, _ = ChatCommand.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
+    return deleted
 
 
 # -- The worker's side ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from apps.chatops import services, verify
 
@@ -14,4 +15,7 @@ def chat_command_run(command_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def slack_requests_prune() -> int:
-    return verify.slack_requests_prune()
+    """Replay keys past the window, and commands older than the notifications' retention."""
+    return verify.slack_requests_prune() + services.commands_prune(
+        days=settings.SHIRUBE_NOTIFY_RETENTION_DAYS
+    )

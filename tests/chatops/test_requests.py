@@ -86,3 +86,17 @@ def test_a_replay_key_outlives_the_five_minute_window(slack):
     SlackRequest.objects.filter(pk=fresh.pk).update(received_at=timezone.now() - timedelta(minutes=9))
     assert verify.slack_requests_prune() == 1
     assert list(SlackRequest.objects.values_list("key", flat=True)) == ["a" * 64]
+
+
+def test_old_commands_are_pruned_with_the_notifications_retention(slack):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.chatops import services
+
+    old = ChatCommand.objects.create(source="command", slack_team_id="T", slack_user_id="U", text="status x")
+    ChatCommand.objects.create(source="command", slack_team_id="T", slack_user_id="U", text="status y")
+    ChatCommand.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    assert services.commands_prune(days=30) == 1
+    assert list(ChatCommand.objects.values_list("text", flat=True)) == ["status y"]
