@@ -79,8 +79,7 @@ def test_another_teams_user_is_refused_with_the_gates_words_and_audited(post_sig
 
 
 def test_an_unlinked_user_is_told_how_to_link_and_nothing_happens(post_signed, slack, staging, alice):
-    slack.users["U0STRANGER"] = {"id": "U0STRANGER", "is_email_confirmed": True,
-                                 "profile": {"email": "nobody@example.com"}}  # fmt: skip
+    slack_profile(slack, "U0STRANGER", "nobody@example.com", confirmed=True)
     answer = command(post_signed, slack, f"deploy checkout-api-staging {BRANCH_TAG}", "U0STRANGER")
     assert "I do not know who you are in Shirube yet" in answer and "/shirube link <code>" in answer
     assert not Deployment.objects.exists() and not SlackLink.objects.exists()
@@ -89,12 +88,13 @@ def test_an_unlinked_user_is_told_how_to_link_and_nothing_happens(post_signed, s
     assert event.target == "slack:T0SHIRUBE/U0STRANGER"
 
 
+def slack_profile(slack, user_id: str, email: str, *, confirmed: bool) -> None:
+    """What the stand-in's users.info answers for this user, as Slack shapes it."""
+    slack.users[user_id] = {"id": user_id, "is_email_confirmed": confirmed, "profile": {"email": email}}
+
+
 def test_a_confirmed_slack_email_links_once_and_acts(post_signed, slack, staging, alice):
-    slack.users["U0ALICE"] = {
-        "id": "U0ALICE",
-        "is_email_confirmed": True,
-        "profile": {"email": "ALICE@example.com"},
-    }
+    slack_profile(slack, "U0ALICE", "ALICE@example.com", confirmed=True)
     answer = command(post_signed, slack, "status checkout-api-staging", "U0ALICE")
     assert "checkout-api-staging" in answer and "in git" in answer
     assert SlackLink.objects.get().user == alice
@@ -102,11 +102,7 @@ def test_a_confirmed_slack_email_links_once_and_acts(post_signed, slack, staging
 
 
 def test_an_unconfirmed_slack_email_does_not_link(post_signed, slack, staging, alice):
-    slack.users["U0ALICE"] = {
-        "id": "U0ALICE",
-        "is_email_confirmed": False,
-        "profile": {"email": "alice@example.com"},
-    }
+    slack_profile(slack, "U0ALICE", "alice@example.com", confirmed=False)
     answer = command(post_signed, slack, "status checkout-api-staging", "U0ALICE")
     assert "no confirmed e-mail" in answer and not SlackLink.objects.exists()
 
