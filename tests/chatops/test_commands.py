@@ -272,3 +272,74 @@ def test_flux_actions_from_slack_go_through_the_flux_pages_request(post_signed, 
     assert refused == ":no_entry: You may not do this here."
     assert AuditEvent.objects.get(action="flux.suspend", outcome="refused").channel == "slack"
     assert AuditEvent.objects.get(action="flux.reconcile", outcome="requested").channel == "slack"
+
+
+def test_a_production_rollback_from_slack_goes_back_one_tag_and_the_teams_channel_hears_it(
+    post_signed, slack, envs, people, flux_phase
+):
+    from tests.environments.envfixtures import approval
+
+    production, carol = envs["production"], people["lead"]
+    production.team.slack_channel = "C0PAYMENTS"
+    production.team.save()
+    Deployment.objects.create(
+        environment=production, kind="promote", tag="v2.14.3", previous_tag="v2.14.2", sha="a" * 40,
+        status="healthy", idempotency_key="earlier", requested_by=carol,
+    )  # fmt: skip
+    link(carol, "U0CAROL")
+    assert command(post_signed, slack, "rollback", "U0CAROL") == "Usage: `/shirube rollback <environment>`"
+    # The same gates as the web: production needs the phase, then an approval for the tag it goes back to.
+    refused = command(post_signed, slack, "rollback checkout-api-production", "U0CAROL", key="c2")
+    assert "Complete “Shipping with Flux” first" in refused
+    complete_phase(carol, flux_phase[0])
+    approval(production, tag="v2.14.2", requested_by=carol, approved_by=people["sre"])
+    answer = command(post_signed, slack, "rollback checkout-api-production", "U0CAROL", key="c3")
+    deployment = Deployment.objects.get(kind="rollback")
+    assert answer.startswith(
+        f":rocket: Roll back `v2.14.2` to *checkout-api-production*: deployment #{deployment.pk}"
+    )
+    assert (deployment.requested_by, deployment.tag, deployment.channel) == (carol, "v2.14.2", "slack")
+    event = AuditEvent.objects.get(action="environment.rollback", outcome="requested")
+    assert (event.actor, event.channel) == (carol, "slack")
+    drain()
+    [heard] = slack.posted("C0PAYMENTS")
+    assert heard["text"] == "carol: roll back checkout-api-production to v2.14.2\nRequested through slack."
+
+
+def test_status_of_a_team_lists_its_environments_to_those_who_may_read_it(
+    post_signed, slack, envs, people, settings
+):
+    link(people["member"], "U0ALICE"), link(people["other team"], "U0BOB")
+    answer = command(post_signed, slack, "status payments", "U0ALICE")
+    first, *lines = answer.splitlines()
+    assert first.endswith("/teams/payments/environments/|Payments>*: 2 environments")
+    assert sorted(line.split("|")[1].split(">")[0] for line in lines) == [
+        "checkout-api-production",
+        "checkout-api-staging",
+    ]
+    assert any("`v2.15.0` in git" in line for line in lines)
+    # Where team pages are for members only, Slack shows another team no more than the web does.
+    settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = True
+    hidden = command(post_signed, slack, "status payments", "U0BOB", key="c2")
+    assert hidden == "No environment `payments`. Try `/shirube status <team>`."
+    hidden = command(post_signed, slack, "status checkout-api-staging", "U0BOB", key="c3")
+    assert hidden == "No environment `checkout-api-staging`. Try `/shirube status <team>`."
+
+
+def test_a_response_url_is_answered_at_most_five_times(slack):
+    asked = ChatCommand.objects.create(
+        source="command", slack_team_id="T0SHIRUBE", slack_user_id="U0ALICE", text="status payments",
+        response_url=slack.response_url("r1"),
+    )  # fmt: skip
+    for n in range(7):
+        services.respond(asked, f"answer {n}")
+    assert [r["text"] for r in slack.responses()] == [f"answer {n}" for n in range(5)]
+    asked.refresh_from_db()
+    assert asked.responses_sent == 5
+    # A URL that is not Slack's is never called, whatever a forged body said.
+    elsewhere = ChatCommand.objects.create(
+        source="command", slack_team_id="T0SHIRUBE", slack_user_id="U0ALICE", text="help",
+        response_url="http://127.0.0.1:1/steal",
+    )  # fmt: skip
+    services.respond(elsewhere, "secret")
+    assert len(slack.responses()) == 5

@@ -90,6 +90,29 @@ def test_a_finished_deployment_tells_the_requester_and_the_teams_channel(slack, 
     assert "thread_ts" not in told
 
 
+def test_a_failed_deployment_names_the_step_to_requester_and_channel(slack, smtp, staging, alice, flux, sim):  # noqa: F811
+    from tests.environments.runnerfixtures import KUSTOMIZATIONS
+
+    def suspend(obj):
+        obj["spec"]["suspend"] = True
+
+    linked(alice, "U0ALICE", "alice@example.com")
+    staging.team.slack_channel = "C0PAYMENTS"
+    staging.team.save()
+    sim.store.update(KUSTOMIZATIONS, "flux-system", "payments-staging", suspend)
+    deployment = request(alice, staging)
+    assert drive(deployment, flux)[-1] == "failed"
+    assert recipients("deployment.finished") == {"U0ALICE", "alice@example.com", "C0PAYMENTS"}
+    drain()
+    title = f"Deploy of {BRANCH_TAG} to checkout-api-staging failed at reconcile"
+    [told] = slack.posted("C0PAYMENTS")
+    assert told["text"].startswith(title) and "suspended" in told["text"]
+    [direct] = slack.posted("U0ALICE")
+    assert direct["text"].startswith(title)
+    [mail] = smtp.to("alice@example.com")
+    assert mail["Subject"] == f"[Shirube] {title}" and "suspended" in mail.get_payload()
+
+
 def test_a_timed_out_deployment_names_the_step(slack, envs, people):  # noqa: F811
     linked(people["member"], "U0ALICE", "alice@example.com")
     deployment = Deployment.objects.create(
