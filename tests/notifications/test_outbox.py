@@ -210,3 +210,21 @@ def test_a_long_list_stays_within_block_kit_limits_and_links_to_the_rest():
         "…and 106 more: <http://127.0.0.1:8000/teams/payments/readiness/|"
     )
     assert blocks[-1]["type"] == "actions"
+
+
+def test_without_slack_the_demo_prints_the_mail_and_the_sent_page_lists_it(
+    settings, capsys, lead, sre, client_for
+):
+    """`make run`: no bot token, and e-mail to the console (scripts/run_demo.py sets SHIRUBE_EMAIL_BACKEND)."""
+    settings.SHIRUBE_SLACK_BOT_TOKEN = ""
+    settings.SHIRUBE_EMAIL_BACKEND = "console"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    enqueue(users=[lead])
+    assert list(Delivery.objects.values_list("channel", "address")) == [("email", "carol@example.com")]
+    drain()
+    printed = capsys.readouterr().out
+    assert (
+        "Subject: [Shirube] alice asks you to approve 1.2.3" in printed and "To: carol@example.com" in printed
+    )
+    page = client_for(sre).get("/notifications/").content.decode()
+    assert "alice asks you to approve 1.2.3" in page and '<tr data-status="sent">' in page
