@@ -133,13 +133,19 @@ def approval_message(slack, user_id: str) -> dict:
     return message
 
 
-def press(post_signed, slack, *, user_id: str, action_id: str, value: str, key: str = "b1") -> None:
+def press_body(slack, *, user_id: str, action_id: str, value: str, key: str = "b1") -> bytes:
+    """A button press on a message, as Slack posts it to the interactivity URL."""
     payload = {
         "type": "block_actions", "user": {"id": user_id, "team_id": "T0SHIRUBE"}, "team": {"id": "T0SHIRUBE"},
         "channel": {"id": "D0DIRECT"}, "response_url": slack.response_url(key), "trigger_id": f"trig-{key}",
         "actions": [{"action_id": action_id, "value": value, "type": "button"}],
     }  # fmt: skip
-    assert post_signed("/slack/interactivity/", interaction_body(payload)).status_code == 200
+    return interaction_body(payload)
+
+
+def press(post_signed, slack, *, user_id: str, action_id: str, value: str, key: str = "b1") -> None:
+    body = press_body(slack, user_id=user_id, action_id=action_id, value=value, key=key)
+    assert post_signed("/slack/interactivity/", body).status_code == 200
 
 
 def test_an_approval_from_the_request_message_button(post_signed, slack, smtp, envs, people, client_for):
@@ -343,3 +349,27 @@ def test_a_response_url_is_answered_at_most_five_times(slack):
     )  # fmt: skip
     services.respond(elsewhere, "secret")
     assert len(slack.responses()) == 5
+
+
+def test_a_forged_stale_or_replayed_button_press_approves_nothing_more(post_signed, slack, envs, people):
+    import time
+
+    from tests.harness.notify_fixtures import slack_sign
+
+    link(people["lead"], "U0CAROL")
+    approval = approval_request(user=people["member"], environment=envs["production"], tag="v2.15.0")
+    body = press_body(slack, user_id="U0CAROL", action_id="approval_approve", value=str(approval.pk))
+    forged = slack_sign(body, secret="not-the-signing-secret")
+    assert post_signed("/slack/interactivity/", body, **forged).status_code == 401
+    stale = slack_sign(body, timestamp=int(time.time()) - 6 * 60)
+    assert post_signed("/slack/interactivity/", body, **stale).status_code == 401
+    assert not ChatCommand.objects.exists()
+    headers = slack_sign(body)
+    assert post_signed("/slack/interactivity/", body, **headers).status_code == 200
+    assert post_signed("/slack/interactivity/", body, **headers).status_code == 409
+    assert post_signed("/slack/interactivity/", body).status_code == 409  # re-signed, as a retry would be
+    assert ChatCommand.objects.count() == 1
+    run_queued()
+    approval.refresh_from_db()
+    assert (approval.state, approval.approved_by) == ("approved", people["lead"])
+    assert AuditEvent.objects.filter(action="environment.approve").count() == 1
