@@ -454,11 +454,22 @@ class MemberRow:
 
 @dataclass
 class FunnelRow:
+    """One lesson's trouble, in people: each person counts once, however often they clicked or failed."""
+
     lesson: Lesson
     started: int = 0
     completed: int = 0
-    quiz_failures: int = 0
-    stuck: int = 0
+    quiz_failures: int = 0  # people who failed its quiz at least once
+    stuck: int = 0  # people who said they were stuck on it
+
+    @property
+    def unfinished(self) -> int:
+        return self.started - self.completed
+
+    @property
+    def trouble(self) -> tuple[int, int, int]:
+        """What sorts "where people get stuck": people stuck, then failing its quiz, then not finishing."""
+        return (self.stuck, self.quiz_failures, self.unfinished)
 
 
 @dataclass
@@ -466,7 +477,7 @@ class TeamProgress:
     teams: list[Team]
     phases: list[PhaseCard]
     members: list[MemberRow]
-    funnel: list[FunnelRow]
+    funnel: list[FunnelRow]  # only lessons with some trouble, the most troubled first
     stuck_comments: list[StuckFlag]
     # Quiz failures and stuck flags are counted over the viewer's whole scope, and shown only
     # when it holds enough people: otherwise these are left at 0 and this is False.
@@ -534,13 +545,13 @@ def team_progress(
         for row in (
             QuizAttempt.objects.filter(user_id__in=scope_ids, passed=False, lesson__in=visible)
             .values("lesson_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("user_id", distinct=True))
         ):
             funnel[row["lesson_id"]].quiz_failures = row["n"]
         for row in (
             StuckFlag.objects.filter(user_id__in=scope_ids, lesson__in=visible)
             .values("lesson_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("user_id", distinct=True))
         ):
             funnel[row["lesson_id"]].stuck = row["n"]
     comments = []
@@ -550,4 +561,7 @@ def team_progress(
         comments = list(
             StuckFlag.objects.select_related("lesson", "lesson__phase", "user").order_by("-created_at")[:100]
         )
-    return TeamProgress(teams, cards, members, list(funnel.values()), comments, private_counts)
+    # Curriculum order breaks ties (sorted() is stable); a lesson nobody has trouble with is left out.
+    troubled = sorted((row for row in funnel.values() if any(row.trouble)), key=lambda row: row.trouble,
+                      reverse=True)  # fmt: skip
+    return TeamProgress(teams, cards, members, troubled, comments, private_counts)

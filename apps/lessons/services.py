@@ -142,11 +142,19 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
 
     answers maps question id to the chosen choice ids. A question is right when
     exactly its correct choices were chosen. Raises QuizTooSoon while the learner's
-    wait after failed attempts runs (nothing is recorded then).
+    wait after failed attempts runs, and InvalidInput when nothing at all was chosen:
+    an empty form (a stray click on the button) is not an attempt, so it neither counts
+    as a failure that leads see nor makes the next attempt wait. Nothing is recorded then.
     """
     questions = list(lesson.questions.prefetch_related("choices"))
     if not questions:
         raise LessonNotCompletable("This lesson has no quiz.")
+    if not any(answers.get(question.id) for question in questions):
+        raise inputs.InvalidInput(
+            "Choose your answers first: a quiz sent with nothing chosen is not an attempt, and was not "
+            "counted.",
+            field="quiz",
+        )
     results = {}
     for question in questions:
         chosen = set(answers.get(question.id, set()))

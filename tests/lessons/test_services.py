@@ -237,3 +237,13 @@ def test_parallel_attempts_are_taken_one_at_a_time():
         thread.join()
     assert sorted(outcomes) == ["recorded"] * 2 + ["wait"] * 6
     assert QuizAttempt.objects.filter(user=user).count() == 2
+
+
+def test_an_empty_submission_is_refused_and_recorded_nowhere():
+    from apps.core.inputs import InvalidInput
+
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    for empty in ({}, {q.id: set() for q in lesson.questions.all()}):
+        with pytest.raises(InvalidInput, match="not an attempt"):
+            services.quiz_submit(user=user, lesson=lesson, answers=empty)
+    assert not QuizAttempt.objects.exists() and selectors.quiz_next_attempt_at(user=user) is None
