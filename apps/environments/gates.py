@@ -130,17 +130,25 @@ def approval_gate(
         return Gate("approval", False, "Each tag needs an approval here."), None
     approvals = list(
         Approval.objects.filter(environment=environment, tag=tag, used_at__isnull=True)
-        .select_related("approved_by")
+        .select_related("approved_by", "declined_by")
         .order_by("-approved_at")
     )
     for a in approvals:
         a.environment = environment  # the team is already loaded
-    valid = next((a for a in approvals if approval_valid(a, user=user)), None)
+    valid = next((a for a in approvals if not a.declined_at and approval_valid(a, user=user)), None)
     if valid:
         who = valid.approved_by.get_username() if valid.approved_by else "someone"
         until = timezone.localtime(valid.expires_at).strftime("%Y-%m-%d %H:%M")
         return Gate("approval", True, f"Approved by {who} until {until}."), valid
     now = timezone.now()
+    declined = [a for a in approvals if a.declined_at]
+    approvals = [a for a in approvals if not a.declined_at]
+    if declined and not any(a.expires_at > now for a in approvals):
+        # The last answer was a no and nobody asked again: say who and why, not "needs an approval".
+        newest = max(declined, key=lambda a: a.declined_at)
+        who = newest.declined_by.get_username() if newest.declined_by else "A lead"
+        return Gate("approval", False, f"{who} declined {tag}: “{newest.decline_comment}” Ask again once "
+                    "that is addressed."), None  # fmt: skip
     lapsed = [a for a in approvals if a.approved_at and a.expires_at > now and a.approved_by_id != user.pk]
     if lapsed and (reason := approver_lapsed(lapsed[0])):
         return Gate("approval", False, reason), None
@@ -153,18 +161,29 @@ def approval_gate(
     return Gate("approval", False, f"{tag} needs an approval from a lead of the team or an SRE."), None
 
 
-def approve_gate(user: AbstractBaseUser, approval: Approval) -> Gate:
-    """A lead of the same team or an SRE, never the requester, while the request is open."""
+def approval_ask_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
+    """Who may ask for an approval: whoever the role gate lets change the environment at all.
+
+    Someone it refuses could never use an approval, so the page does not offer them the form.
+    """
+    return role_gate(user, environment)
+
+
+def approve_gate(user: AbstractBaseUser, approval: Approval, *, verb: str = "approve") -> Gate:
+    """A lead of the same team or an SRE, never the requester, while the request is open.
+
+    The same people answer either way: `verb` is "approve" or "decline", for the messages.
+    """
     environment = approval.environment
     if not user.is_authenticated or not user.is_active:
         return Gate("approver", False, "Sign in first.")
     if approval.requested_by_id == user.pk:
-        return Gate("approver", False, "You asked for this approval; someone else must give it.")
+        return Gate("approver", False, "You asked for this approval; someone else must answer it.")
     if not may_approve(user, environment):
-        return Gate("approver", False, f"Only leads of {environment.team.name} and SREs approve.")
+        return Gate("approver", False, f"Only leads of {environment.team.name} and SREs {verb}.")
     if approval.state != "pending":
         return Gate("approver", False, f"This request is {approval.state}.")
-    return Gate("approver", True, "You may approve this.")
+    return Gate("approver", True, f"You may {verb} this.")
 
 
 def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
@@ -249,7 +268,8 @@ class EnvironmentActions:
 
     candidates: dict[str, str]  # action -> the tag it would deploy ("" when typed in, or none)
     verdicts: dict[str, Verdict]
-    approvable: set[int]  # the approval requests this user may approve
+    approvable: set[int]  # the approval requests this user may approve (or decline)
+    ask: Gate | None = None  # who may ask for an approval here (None: no approvals here)
 
     @property
     def deploy_blocked(self) -> bool:
@@ -282,7 +302,9 @@ def environment_actions(
         for action, tag in candidates.items()
     }
     approvable = {a.pk for a in approvals if approve_gate(user, a).ok}
-    return EnvironmentActions(candidates, verdicts, approvable)
+    # Asking is checked by the role gate alone, already computed in `person`.
+    ask = person[0] if environment.requires_approval else None
+    return EnvironmentActions(candidates, verdicts, approvable, ask)
 
 
 def rollback_tag(environment: Environment) -> str:

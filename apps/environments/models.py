@@ -200,6 +200,16 @@ class Approval(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Who used it: the deployment's requester, who need not be the person who asked.
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A lead or an SRE said no, and why: the requester sees it and may ask again.
+    declined_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declined_at = models.DateTimeField(null=True, blank=True)
+    decline_comment = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -212,6 +222,8 @@ class Approval(models.Model):
     def state(self) -> str:
         if self.used_at:
             return "used"
+        if self.declined_at:
+            return "declined"
         if self.expires_at <= timezone.now():
             return "expired"
         return "approved" if self.approved_at else "pending"

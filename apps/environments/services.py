@@ -110,7 +110,7 @@ def deployment_request(
             if verdict.approval is not None:
                 # Claim the approval exactly once, even against a concurrent request.
                 claimed = Approval.objects.filter(pk=verdict.approval.pk, used_at__isnull=True).update(
-                    used_at=timezone.now()
+                    used_at=timezone.now(), used_by=user
                 )
                 if not claimed:
                     raise RequestRefused("That approval was just used by another request; ask again.")
@@ -151,14 +151,15 @@ def approval_request(
         _refuse(
             user=user, environment=environment, action="approval", tag=tag, message=problem, bad_input=True
         )
-    role = gates.role_gate(user, environment)
+    role = gates.approval_ask_gate(user, environment)
     if not role.ok:
         _refuse(user=user, environment=environment, action="approval", tag=tag, message=role.message)
     open_request = Approval.objects.filter(
-        environment=environment, tag=tag, used_at__isnull=True, expires_at__gt=timezone.now()
-    ).first()
+        environment=environment, tag=tag, used_at__isnull=True, declined_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).first()  # fmt: skip
     if open_request is not None:
-        return open_request
+        return _approval_asked_again(user=user, approval=open_request, reason=reason)
     now = timezone.now()
     approval = Approval.objects.create(
         environment=environment, tag=tag, reason=reason, requested_by=user,
@@ -168,6 +169,21 @@ def approval_request(
         actor=user, team=environment.team, action="environment.approval", outcome="requested",
         target=environment.audit_target, parameters={"tag": tag, "reason": approval.reason},
         correlation=f"approval-{approval.pk}",
+    )  # fmt: skip
+    return approval
+
+
+def _approval_asked_again(*, user: AbstractBaseUser, approval: Approval, reason: str) -> Approval:
+    """One open request per tag, but nobody's reason is dropped: a new one is added to it (and audited)."""
+    if reason and reason not in approval.reason.splitlines():
+        line = reason if user.pk == approval.requested_by_id else f"{user.get_username()}: {reason}"
+        approval.reason = f"{approval.reason}\n{line}" if approval.reason else line
+        Approval.objects.filter(pk=approval.pk).update(reason=approval.reason)
+    environment = approval.environment
+    audit_record(
+        actor=user, team=environment.team, action="environment.approval", outcome="requested",
+        target=environment.audit_target, parameters={"tag": approval.tag, "reason": reason},
+        message="asked again: the open request for this tag stands", correlation=f"approval-{approval.pk}",
     )  # fmt: skip
     return approval
 
@@ -189,6 +205,35 @@ def approval_grant(*, user: AbstractBaseUser, approval: Approval) -> Approval:
     audit_record(
         actor=user, team=environment.team, action="environment.approve", outcome="succeeded",
         target=environment.audit_target, parameters={"tag": approval.tag},
+        message=f"requested by {approval.requested_by}", correlation=f"approval-{approval.pk}",
+    )  # fmt: skip
+    return approval
+
+
+def approval_decline(*, user: AbstractBaseUser, approval: Approval, comment: str) -> Approval:
+    """A lead of the team or an SRE says no, and why; the requester reads it and may ask again."""
+    environment = approval.environment
+    try:
+        comment = inputs.text(comment, field="comment", max_length=REASON_MAX_LENGTH, multiline=True)
+    except inputs.InvalidInput as exc:
+        _refuse(user=user, environment=environment, action="decline", tag=approval.tag, bad_input=True,
+                message=exc.message)  # fmt: skip
+    if not comment:
+        _refuse(user=user, environment=environment, action="decline", tag=approval.tag, bad_input=True,
+                message="Say why you decline: the person who asked reads it.")  # fmt: skip
+    gate = gates.approve_gate(user, approval, verb="decline")
+    if not gate.ok:
+        _refuse(user=user, environment=environment, action="decline", tag=approval.tag, message=gate.message)
+    answered = Approval.objects.filter(
+        pk=approval.pk, approved_at__isnull=True, used_at__isnull=True, declined_at__isnull=True
+    ).update(declined_by=user, declined_at=timezone.now(), decline_comment=comment)
+    approval.refresh_from_db()
+    if not answered:
+        _refuse(user=user, environment=environment, action="decline", tag=approval.tag,
+                message="Someone else answered this request first.")  # fmt: skip
+    audit_record(
+        actor=user, team=environment.team, action="environment.decline", outcome="succeeded",
+        target=environment.audit_target, parameters={"tag": approval.tag, "comment": comment},
         message=f"requested by {approval.requested_by}", correlation=f"approval-{approval.pk}",
     )  # fmt: skip
     return approval

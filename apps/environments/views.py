@@ -38,6 +38,7 @@ def _page_context(request: HttpRequest, environment, **extra) -> dict:
         "verdicts": actions.verdicts,
         "candidates": actions.candidates,
         "approvable": actions.approvable,
+        "ask_gate": actions.ask,
         "deploy_blocked": actions.deploy_blocked,
         "poll": POLL_SECONDS,
         # A fresh key per rendering: submitting the same form twice finds the first request.
@@ -104,18 +105,38 @@ def approval_create(request: HttpRequest, team_slug: str, env_slug: str) -> Http
     return redirect("environments:detail", team.slug, environment.slug)
 
 
+def _approval_get(environment, approval_id: int) -> Approval:
+    approval = Approval.objects.filter(pk=approval_id, environment=environment).select_related(
+        "environment__team", "environment__cluster", "requested_by"
+    ).first()  # fmt: skip
+    if approval is None:
+        raise Http404("No such approval request")
+    return approval
+
+
 @require_POST
 def approval_approve(request: HttpRequest, team_slug: str, env_slug: str, approval_id: int) -> HttpResponse:
     team = team_get(slug=team_slug, user=request.user)
     environment = selectors.environment_get(team=team, slug=env_slug)
-    approval = Approval.objects.filter(pk=approval_id, environment=environment).select_related(
-        "environment__team", "environment__cluster"
-    ).first()  # fmt: skip
-    if approval is None:
-        raise Http404("No such approval request")
+    approval = _approval_get(environment, approval_id)
     try:
         services.approval_grant(user=request.user, approval=approval)
     except services.RequestRefused as exc:
         return _refused(request, environment, exc)
     messages.success(request, f"Approved {approval.tag} for {environment.slug}.")
+    return redirect("environments:detail", team.slug, environment.slug)
+
+
+@require_POST
+def approval_decline(request: HttpRequest, team_slug: str, env_slug: str, approval_id: int) -> HttpResponse:
+    team = team_get(slug=team_slug, user=request.user)
+    environment = selectors.environment_get(team=team, slug=env_slug)
+    approval = _approval_get(environment, approval_id)
+    try:
+        comment = request.POST.get("comment", "")
+        services.approval_decline(user=request.user, approval=approval, comment=comment)
+    except services.RequestRefused as exc:
+        return _refused(request, environment, exc)
+    who = approval.requested_by.get_username()
+    messages.success(request, f"Declined {approval.tag} for {environment.slug}; {who} sees why.")
     return redirect("environments:detail", team.slug, environment.slug)
