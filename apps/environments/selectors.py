@@ -13,14 +13,32 @@ from django.utils import timezone
 from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events
-from apps.clusters.models import FluxObject, Namespace, Pod
+from apps.clusters.models import FluxObject, Namespace, Pod, Workload
 from apps.clusters.objects import image_parse
 from apps.environments.models import Approval, Deployment, Environment
+
+# Pods in these states will not become ready by waiting: the environment is failing, not rolling out.
+STUCK_POD_REASONS = frozenset({
+    "CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull",
+    "CreateContainerConfigError", "CreateContainerError", "OOMKilled", "RunContainerError",
+})  # fmt: skip
+
+
+# The kinds whose pod templates say which tag the cluster wants (a ReplicaSet's is its Deployment's).
+LIVE_WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet")
 
 
 @dataclass
 class Live:
-    """What the cluster runs for one environment, from the last sync."""
+    """What the cluster runs for one environment, from the last sync.
+
+    The state, in the words the pages use: healthy (every pod runs git's tag and is ready);
+    waiting for Flux (git moved and Flux has not applied that commit yet); rolling out
+    (Flux applied it and the workloads ask for git's tag; pods are being replaced); failing
+    (Flux cannot apply it, or pods are stuck: crash loop, image not pulled, bad configuration);
+    drifted (Flux applied git, yet the workloads in the cluster ask for another tag: a change
+    by hand, or a Kustomization that does not set this image); no pods.
+    """
 
     state: str  # healthy, rolling out, waiting for Flux, drifted, failing, no pods, unknown
     running: Counter = field(default_factory=Counter)  # tag -> pods
@@ -43,8 +61,21 @@ def revision_has(revision: str, sha: str) -> bool:
     return bool(sha) and (revision.endswith(sha) or f"sha1:{sha}" in revision or f"/{sha}" in revision)
 
 
-def environment_live(environment: Environment, *, pods=None, kustomizations=None) -> Live:
-    """Healthy when every pod of the image runs git's tag and is ready; failing when Flux says so."""
+def _image_tags(images: list[str], repository: str) -> list[str]:
+    return [ref.tag for ref in map(image_parse, images) if ref.repository == repository]
+
+
+def _workload_tags(workloads, repository: str) -> set[str]:
+    """The tags of `repository` that the workloads' pod templates ask for (what the cluster wants)."""
+    tags: set[str] = set()
+    for workload in workloads:
+        containers = (workload.template or {}).get("containers") or []
+        tags.update(_image_tags([c.get("image", "") for c in containers], repository))
+    return tags
+
+
+def environment_live(environment: Environment, *, pods=None, kustomizations=None, workloads=None) -> Live:
+    """Healthy when every pod of the image runs git's tag and is ready; see Live for every state."""
     if kustomizations is None:
         kustomizations = _kustomizations([environment])
     kustomization = kustomizations.get(
@@ -52,9 +83,14 @@ def environment_live(environment: Environment, *, pods=None, kustomizations=None
     )
     if pods is None:
         pods = Pod.objects.filter(cluster_id=environment.cluster_id, namespace=environment.namespace)
+    if workloads is None:
+        workloads = Workload.objects.filter(
+            cluster_id=environment.cluster_id, namespace=environment.namespace, kind__in=LIVE_WORKLOAD_KINDS
+        ).only("template")
     live = Live("unknown", kustomization=kustomization)
+    stuck = False
     for pod in pods:
-        tags = [ref.tag for ref in map(image_parse, pod.images) if ref.repository == environment.image]
+        tags = _image_tags(pod.images, environment.image)
         if not tags:
             continue
         live.total += 1
@@ -63,23 +99,36 @@ def environment_live(environment: Environment, *, pods=None, kustomizations=None
             live.ready += 1
         elif pod.reason:
             live.problems.append(f"{pod.name}: {pod.reason}")
+            stuck |= pod.reason in STUCK_POD_REASONS or pod.phase == "Failed"
+    git_tag = environment.git_tag
     if kustomization and kustomization.ready_status == "False":
         live.state = "failing"
     elif not live.total:
         live.state = "no pods"
-    elif set(live.running) == {environment.git_tag} and live.ready == live.total:
+    elif set(live.running) == {git_tag} and live.ready == live.total:
         # Judged by the pods, not by the commit: the Kustomization applies the whole
         # repository, so its revision moves with every commit, to any path.
         live.state = "healthy"
-    elif environment.git_tag and not revision_has(
-        kustomization.last_applied_revision if kustomization else "", environment.git_sha
-    ):
+    elif git_tag and not revision_has(kustomization.last_applied_revision if kustomization else "",
+                                      environment.git_sha):  # fmt: skip
         live.state = "waiting for Flux"
-    elif environment.git_tag and environment.git_tag not in live.running:
+    elif stuck:
+        live.state = "failing"
+    elif git_tag and git_tag not in live.running and _spec_asks_otherwise(workloads, environment):
         live.state = "drifted"
     else:
         live.state = "rolling out"
     return live
+
+
+def _spec_asks_otherwise(workloads, environment: Environment) -> bool:
+    """Drift needs evidence: the cluster's own spec asks for another tag than git's.
+
+    Pods still on the old tag while the spec asks for git's are a rollout (the first seconds
+    of every deploy), and without synced workloads there is no evidence either way.
+    """
+    wanted = _workload_tags(workloads, environment.image)
+    return bool(wanted) and environment.git_tag not in wanted
 
 
 def source_healthy_tag(environment: Environment) -> str | None:
@@ -119,6 +168,12 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
     for pod in query.only("cluster_id", "namespace", "name", "images", "phase", "ready_containers",
                           "total_containers", "reason"):  # fmt: skip
         pods.setdefault((pod.cluster_id, pod.namespace), []).append(pod)
+    workloads: dict[tuple, list[Workload]] = {}
+    query = Workload.objects.none()
+    for cluster_id, namespace in scopes:
+        query = query | Workload.objects.filter(cluster_id=cluster_id, namespace=namespace)
+    for workload in query.filter(kind__in=LIVE_WORKLOAD_KINDS).only("cluster_id", "namespace", "template"):
+        workloads.setdefault((workload.cluster_id, workload.namespace), []).append(workload)
     last: dict[int, Deployment] = {}
     for deployment in Deployment.objects.filter(environment__in=environments).select_related("requested_by"):
         last.setdefault(deployment.environment_id, deployment)
@@ -135,8 +190,11 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
         EnvironmentRow(
             e,
             environment_live(
-                e, pods=pods.get((e.cluster_id, e.namespace), []), kustomizations=kustomizations
-            ),
+                e,
+                pods=pods.get((e.cluster_id, e.namespace), []),
+                kustomizations=kustomizations,
+                workloads=workloads.get((e.cluster_id, e.namespace), []),
+            ),  # fmt: skip
             last.get(e.pk),
             pending.get(e.pk, []),
         )

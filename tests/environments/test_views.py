@@ -15,6 +15,7 @@ from tests.environments.envfixtures import (
     kustomization_row,
     pods_running,
     staging_healthy,
+    workload_wants,
 )
 
 pytestmark = pytest.mark.django_db
@@ -171,15 +172,33 @@ def test_an_approval_request_for_an_environment_without_approvals_is_refused(cli
     assert response.status_code == 403 and "needs no approval" in response.content.decode()
 
 
-def test_live_state_drifted_and_rolling_out(client_for, envs, people):
-    staging = envs["staging"]
+def _state(client, environment) -> str:
+    body = client.get(url("detail", environment)).content.decode()
+    return body.split('data-testid="env-state">', 1)[1].split("<", 1)[0]
+
+
+def test_live_state_words_say_what_happens(client_for, envs, people):
+    """Git asks for v2.15.0 and Flux applied that commit; what do the pods and the cluster's spec say?"""
+    staging, client = envs["staging"], client_for(people["member"])
     kustomization_row(staging, revision=f"main@sha1:{staging.git_sha}")
+    # The first seconds of every deploy: the Deployment asks for the new tag, the old pods still run.
+    workload_wants(staging, "v2.15.0")
     pods_running(staging, "v2.14.0")
-    body = client_for(people["member"]).get(url("detail", staging)).content.decode()
-    assert 'data-testid="env-state">drifted<' in body
-    pods_running(staging, "v2.15.0", ready=False)
-    body = client_for(people["member"]).get(url("detail", staging)).content.decode()
-    assert 'data-testid="env-state">rolling out<' in body and "CrashLoopBackOff" in body
+    assert _state(client, staging) == "rolling out"
+    pods_running(staging, "v2.15.0", ready=False, reason="ContainerCreating")
+    assert _state(client, staging) == "rolling out"
+    # Someone set the image by hand: the cluster's own spec asks for another tag than git.
+    workload_wants(staging, "v2.14.0")
+    pods_running(staging, "v2.14.0")
+    assert _state(client, staging) == "drifted"
+    # Pods on git's tag that will not come up by waiting are failing, not rolling out.
+    workload_wants(staging, "v2.15.0")
+    for reason in ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError"):
+        pods_running(staging, "v2.15.0", ready=False, reason=reason)
+        body = client.get(url("detail", staging)).content.decode()
+        assert 'data-testid="env-state">failing<' in body and reason in body, reason
+    listed = client.get(reverse("environments:list", args=["payments"])).content.decode()
+    assert 'class="env-state state-failing">failing<' in listed
 
 
 def test_the_page_polls_its_own_url(client_for, envs, people):
