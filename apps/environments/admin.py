@@ -86,6 +86,7 @@ class EnvironmentAdmin(ConfigAuditAdmin):
                     "promotes_from",
                     "required_role",
                     "required_phases",
+                    "requirement_grace_days",
                     "requires_approval",
                     "approval_ttl_hours",
                 ]

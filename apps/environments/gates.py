@@ -8,6 +8,7 @@ button (which lessons, whose approval, which staging state).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
@@ -15,7 +16,8 @@ from django.utils import timezone
 from apps.accounts.models import Membership
 from apps.accounts.permissions import is_sre, team_role
 from apps.environments.models import Approval, Deployment, Environment
-from apps.lessons.models import Lesson, Progress
+from apps.lessons.models import Lesson
+from apps.lessons.selectors import completed_lesson_ids, lessons_to_complete
 
 ACTIONS = ("deploy", "promote", "rollback", "pin", "follow", "approve")
 # The actions that change the tag running in the environment, and so need an approval.
@@ -28,6 +30,10 @@ class Gate:
     ok: bool
     message: str
     lessons: list[Lesson] = field(default_factory=list)  # for phases: what unlocks the action
+    # For phases: newly required lessons still in their grace period, what this person must
+    # complete for them (prerequisites included), and when the first of them starts to count.
+    upcoming: list[Lesson] = field(default_factory=list)
+    due: datetime | None = None
 
 
 @dataclass
@@ -66,29 +72,48 @@ def role_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
     return Gate("role", True, f"You are a {role} of {environment.team.name}.")
 
 
-def phases_gate(user: AbstractBaseUser, environment: Environment) -> Gate | None:
-    """The required phases, complete: every published lesson in them done. SREs are exempt."""
+def counts_from(lesson: Lesson, environment: Environment) -> datetime | None:
+    """When a required lesson starts to count for this environment's gate (None: it counts already)."""
+    return lesson.gates_from + environment.requirement_grace if lesson.gates_from else None
+
+
+def phases_gate(
+    user: AbstractBaseUser, environment: Environment, *, now: datetime | None = None
+) -> Gate | None:
+    """The required phases, complete: every published lesson in them done. SREs are exempt.
+
+    A lesson counts once its grace period has passed (counts_from): until then it is listed as
+    upcoming, with the date, and takes nothing away. What is listed is the whole way: the
+    missing lessons and every prerequisite they still need, since none can be completed first.
+    """
     phases = list(environment.required_phases.all())
     if not phases:
         return None
     if is_sre(user):
         return Gate("phases", True, "SREs are exempt from the learning gate.")
-    lessons = list(Lesson.objects.visible().filter(phase__in=phases).select_related("phase"))
-    done = set(
-        Progress.objects.filter(
-            user_id=user.pk, lesson__in=lessons, status=Progress.Status.COMPLETED
-        ).values_list("lesson_id", flat=True)
-    )
-    missing = [lesson for lesson in lessons if lesson.pk not in done]
+    now = now or timezone.now()
+    required = list(Lesson.objects.visible(now).filter(phase__in=phases).select_related("phase"))
+    done = completed_lesson_ids(user=user)
+    starts = {lesson.pk: counts_from(lesson, environment) for lesson in required}
+    counted = [lesson for lesson in required if starts[lesson.pk] is None or starts[lesson.pk] <= now]
+    coming = [lesson for lesson in required if lesson not in counted and lesson.pk not in done]
+    path = lessons_to_complete(lessons=counted, done=done)
+    upcoming = [lesson for lesson in lessons_to_complete(lessons=coming, done=done) if lesson not in path]
+    due = min((starts[lesson.pk] for lesson in coming), default=None)
     titles = ", ".join(f"“{p.title}”" for p in phases)
-    if missing:
-        return Gate(
-            "phases",
-            False,
-            f"Complete {titles} first: {len(missing)} lesson{'s' if len(missing) != 1 else ''} to go.",
-            lessons=missing,
-        )
-    return Gate("phases", True, f"You have completed {titles}.")
+    later = ""
+    if upcoming:
+        when = timezone.localtime(due)
+        later = (f" New: {_lessons_count(upcoming)} more by {when.day} {when:%b %Y}, to keep changing "
+                 "it after that.")  # fmt: skip
+    if path:
+        return Gate("phases", False, f"Complete {titles} first: {_lessons_count(path)} to go.{later}",
+                    lessons=path, upcoming=upcoming, due=due)  # fmt: skip
+    return Gate("phases", True, f"You have completed {titles}.{later}", upcoming=upcoming, due=due)
+
+
+def _lessons_count(lessons: list[Lesson]) -> str:
+    return f"{len(lessons)} lesson{'s' if len(lessons) != 1 else ''}"
 
 
 def may_approve(user: AbstractBaseUser | None, environment: Environment) -> bool:

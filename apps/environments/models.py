@@ -43,8 +43,10 @@ def validate_branch(value: str) -> None:
 ENVIRONMENT_SETTINGS = [
     "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
     "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
-    "required_role", "required_phases", "requires_approval", "approval_ttl_hours",
+    "required_role", "required_phases", "requirement_grace_days", "requires_approval", "approval_ttl_hours",
 ]  # fmt: skip
+# A lesson that becomes required waits at most this long before it counts (a year is already generous).
+REQUIREMENT_GRACE_MAX_DAYS = 365
 
 
 class Environment(models.Model):
@@ -111,6 +113,14 @@ class Environment(models.Model):
         related_name="+",
         help_text="Phases a developer must have completed before deploying here (SREs are exempt).",
     )
+    requirement_grace_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(REQUIREMENT_GRACE_MAX_DAYS)],
+        help_text="Days a lesson newly published into a required phase waits before it counts here, so "
+        "publishing never takes rights away at once. Default: SHIRUBE_REQUIREMENT_GRACE_DAYS (14); "
+        "0: at once.",
+    )
     requires_approval = models.BooleanField(
         default=False, help_text="A lead of the team or an SRE, never the requester, approves each tag."
     )
@@ -170,6 +180,13 @@ class Environment(models.Model):
         # Bounded here too: a row saved before the bound existed must not overflow a date.
         hours = self.approval_ttl_hours or settings.SHIRUBE_APPROVAL_TTL_HOURS
         return timedelta(hours=min(hours, APPROVAL_TTL_MAX_HOURS))
+
+    @property
+    def requirement_grace(self) -> timedelta:
+        days = self.requirement_grace_days
+        if days is None:
+            days = settings.SHIRUBE_REQUIREMENT_GRACE_DAYS
+        return timedelta(days=min(days, REQUIREMENT_GRACE_MAX_DAYS))
 
     @property
     def follows_automation(self) -> bool:

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
-from apps.accounts.models import Team
+from apps.accounts.models import Membership, Team
+from apps.accounts.permissions import is_sre
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events
 from apps.clusters.models import FluxObject, Namespace, Pod, Workload
 from apps.clusters.objects import image_parse
+from apps.environments.gates import person_gates
 from apps.environments.models import Approval, Deployment, Environment
+from apps.lessons.models import Lesson, Progress
 
 # Pods in these states will not become ready by waiting: the environment is failing, not rolling out.
 STUCK_POD_REASONS = frozenset({
@@ -332,3 +336,61 @@ def flux_objects_serving_production(*, objects: list[FluxObject]) -> set[int]:
         or (obj.cluster_id, obj.namespace) in namespaces
         or (obj.cluster_id, obj.target_namespace) in namespaces
     }
+
+
+# -- A lesson's publication, seen from the gates (the lesson admin shows it before publishing) ----
+
+
+@dataclass
+class PublishImpact:
+    """What publishing a lesson changes for one environment whose learning gate requires its phase."""
+
+    environment: Environment
+    due: datetime  # when the lesson starts to count there
+    actions: list[str]  # what the people below could no longer do there from then
+    people: list = field(default_factory=list)  # who may do them now and has not completed the lesson
+    counting: bool = False  # already counts (published, grace over): nothing more changes
+
+
+def _gated_actions(environment: Environment) -> list[str]:
+    """The changes the learning gate stands in front of here, in the page's words."""
+    actions = ["Promote" if environment.promotes_from_id else "Deploy", "Roll back"]
+    if environment.image_policy:
+        actions.append("Pin")
+    return actions
+
+
+def lesson_publish_impact(*, lesson: Lesson, now: datetime | None = None) -> list[PublishImpact]:
+    """Per environment requiring the lesson's phase: from when it would count, and who would lose what.
+
+    For a lesson not yet published: as if it were published now (or at its publish_at). For one
+    in its grace period: the date it starts to count. SREs are exempt from the gate; people the
+    role gate refuses have nothing to lose.
+    """
+    now = now or timezone.now()
+    if lesson.is_visible(now) and lesson.gates_from:
+        starts = lesson.gates_from
+    elif lesson.is_visible(now):
+        starts = None  # published before it was a requirement, or into a phase nothing required then
+    else:
+        starts = max(lesson.publish_at or now, now)
+    completions = Progress.objects.filter(lesson=lesson, status=Progress.Status.COMPLETED)
+    done_by = set(completions.values_list("user_id", flat=True))
+    impacts = []
+    environments = Environment.objects.filter(required_phases=lesson.phase).select_related("team", "cluster")
+    for environment in environments.order_by("team__slug", "app", "stage"):
+        due = starts + environment.requirement_grace if starts else None
+        counting = due is None or due <= now
+        impact = PublishImpact(environment, due or now, _gated_actions(environment), counting=counting)
+        if not counting:
+            members = Membership.objects.filter(team=environment.team, user__is_active=True)
+            members = members.select_related("user")
+            for membership in members.order_by("user__username"):
+                user = membership.user
+                if user.pk in done_by:
+                    continue
+                role, phases = person_gates(user, environment)
+                if role.ok and not is_sre(user) and phases is not None and phases.ok:
+                    impact.people.append(user)
+        impacts.append(impact)
+    return impacts

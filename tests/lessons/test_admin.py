@@ -76,10 +76,12 @@ def test_history_shows_a_diff_and_revert_restores_an_old_version(client_for, sre
 
 def test_bulk_publish_action(client_for, sre):
     drafts = [LessonFactory(status="draft"), LessonFactory(status="review")]
-    client_for(sre).post(
-        reverse("admin:lessons_lesson_changelist"),
-        {"action": "set_published", "_selected_action": [d.pk for d in drafts]},
-    )
+    client = client_for(sre)
+    data = {"action": "set_published", "_selected_action": [d.pk for d in drafts]}
+    asked = client.post(reverse("admin:lessons_lesson_changelist"), data)
+    assert asked.status_code == 200 and "Yes, publish 2 lessons" in asked.content.decode()
+    assert set(Lesson.objects.values_list("status", flat=True)) == {"draft", "review"}  # not yet
+    client.post(reverse("admin:lessons_lesson_changelist"), {**data, "confirmed": "yes"})
     assert set(Lesson.objects.values_list("status", flat=True)) == {"published"}
 
 

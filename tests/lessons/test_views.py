@@ -450,3 +450,21 @@ def test_a_quiz_with_a_retired_question_reads_the_current_questions_only(client_
     data = {f"q{q}": [str(c) for c in choices] for q, choices in right_answers(lesson).items()}
     response = client_for(user).post(lesson_url(lesson, "quiz"), data)
     assert response.status_code == 200 and "Passed: 2 of 2 right" in response.content.decode()
+
+
+def test_an_early_pass_is_kept_and_the_page_says_so(client_for):
+    user = UserFactory()
+    first = LessonFactory(title="Containers")
+    lesson = quiz_lesson(phase=first.phase)
+    lesson.prerequisites.add(first)
+    client = client_for(user)
+    answers = right_answers(lesson)
+    data = {f"q{q}": [str(c) for c in choices] for q, choices in answers.items()}
+    html = client.post(lesson_url(lesson, "quiz"), data).content.decode()
+    assert "Your pass is kept: the lesson completes by itself once you complete Containers." in html
+    assert (
+        "You passed the quiz. The lesson completes by itself"
+        in client.get(lesson_url(lesson)).content.decode()
+    )
+    client.post(lesson_url(first, "done"))
+    assert "✓ Completed" in client.get(lesson_url(lesson)).content.decode()
