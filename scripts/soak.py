@@ -213,6 +213,10 @@ def change(user: User, record: Record, env_path: str, kind: str, tag: str = "", 
     """Ask for a deployment of `kind` and follow it to its end; the tag it ended on."""
     before = newest_deployment(user.get(env_path))
     data = {"kind": kind, "tag": tag, "idempotency_key": uuid.uuid4().hex}
+    if kind == "deploy":
+        # The soak's tags are in the demo registry, but Flux's scan lists only ten of its 42 tags:
+        # a person ticks "I checked" for such a tag, and so does the soak.
+        data["confirm_unverified"] = "on"
     began = time.monotonic()
     page = user.post(f"{env_path}deployments/", data, form_page=env_path)
     status, row = newest_deployment(page)

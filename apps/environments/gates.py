@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.permissions import is_sre, team_role
-from apps.environments.models import Approval, Deployment, Environment
+from apps.environments.models import Approval, Environment, HealthyTag
 from apps.lessons.models import Lesson
 from apps.lessons.selectors import completed_lesson_ids, lessons_to_complete
 
@@ -211,6 +211,30 @@ def approve_gate(user: AbstractBaseUser, approval: Approval, *, verb: str = "app
     return Gate("approver", True, f"You may {verb} this.")
 
 
+def break_glass_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
+    """The people the environment names may roll it back without approval or the learning gate."""
+    if not user.is_authenticated or not user.is_active:
+        return Gate("break_glass", False, "Sign in first.")
+    if not environment.break_glass_users.filter(pk=user.pk).exists():
+        return Gate("break_glass", False, f"Only the people {environment.slug} names for break-glass "
+                    "rollback may roll it back without an approval.")  # fmt: skip
+    return Gate("break_glass", True, "You may break the glass here: roll back to the last healthy tag now, "
+                "with a reason, reviewed afterwards.")  # fmt: skip
+
+
+def review_gate(user: AbstractBaseUser, deployment) -> Gate:
+    """A lead of the team or an SRE reviews a break-glass rollback; never the person who broke the glass."""
+    if not deployment.break_glass:
+        return Gate("review", False, "Only break-glass rollbacks are reviewed.")
+    if deployment.reviewed_at is not None:
+        return Gate("review", False, "It has been reviewed already.")
+    if deployment.requested_by_id == user.pk:
+        return Gate("review", False, "You broke the glass; someone else reviews it.")
+    if not may_approve(user, deployment.environment):
+        return Gate("review", False, f"Only leads of {deployment.environment.team.name} and SREs review it.")
+    return Gate("review", True, "You may review this.")
+
+
 def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
     """Whether the action makes sense here at all, whoever asks."""
     source = environment.promotes_from
@@ -219,7 +243,8 @@ def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
     if action == "promote" and not source:
         return Gate("applicable", False, "This environment is not promoted to from another one.")
     if action == "rollback" and not tag:
-        return Gate("applicable", False, "There is no earlier deployment to roll back to.")
+        return Gate("applicable", False, "No other tag has been seen running healthy here, so there is "
+                    "nothing to roll back to.")  # fmt: skip
     if action in ("pin", "follow") and not environment.image_policy:
         return Gate("applicable", False, "This environment does not follow an image policy.")
     if action == "follow" and environment.tag_changes_gated:
@@ -295,6 +320,8 @@ class EnvironmentActions:
     verdicts: dict[str, Verdict]
     approvable: set[int]  # the approval requests this user may approve (or decline)
     ask: Gate | None = None  # who may ask for an approval here (None: no approvals here)
+    # Offered when this person may break the glass and the ordinary rollback is closed to them.
+    break_glass: bool = False
 
     @property
     def deploy_blocked(self) -> bool:
@@ -329,18 +356,20 @@ def environment_actions(
     approvable = {a.pk for a in approvals if approve_gate(user, a).ok}
     # Asking is checked by the role gate alone, already computed in `person`.
     ask = person[0] if environment.requires_approval else None
-    return EnvironmentActions(candidates, verdicts, approvable, ask)
+    break_glass = (
+        not verdicts["rollback"].allowed
+        and applicable_gate(environment, "rollback", candidates["rollback"]).ok
+        and break_glass_gate(user, environment).ok
+    )
+    return EnvironmentActions(candidates, verdicts, approvable, ask, break_glass)
 
 
 def rollback_tag(environment: Environment) -> str:
-    """The tag before the newest change that reached git, or "" when there is none."""
-    last = (
-        Deployment.objects.filter(environment=environment, kind__in=TAG_CHANGES)
-        .exclude(sha="")
-        .exclude(previous_tag="")
-        .order_by("-requested_at", "-id")
-        .first()
-    )
-    if last is None or last.previous_tag == environment.git_tag:
-        return ""
-    return last.previous_tag
+    """The tag last seen running healthy here, other than the one git asks for now, or "".
+
+    Never simply "the tag before the last deployment": that may be a typo that never ran, and
+    rolling back to it in an incident would make things worse. HealthyTag rows are written when a
+    deployment ends healthy, when a tag change starts from a healthy state, and after syncs.
+    """
+    row = HealthyTag.objects.filter(environment=environment).exclude(tag=environment.git_tag).first()
+    return row.tag if row else ""

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.dispatch import receiver
 
-from apps.clusters.signals import flux_objects_production
+from apps.clusters.signals import cluster_snapshot_changed, flux_objects_production
 from apps.environments.models import Environment
 from apps.environments.selectors import flux_objects_serving_production
 from apps.lessons.signals import phases_required
@@ -22,3 +23,12 @@ def phases_required_by_environments(sender, *, phase_ids, **kwargs) -> set[int]:
     requirement there."""
     through = Environment.required_phases.through.objects
     return set(through.filter(phase_id__in=phase_ids).values_list("phase_id", flat=True))
+
+
+@receiver(cluster_snapshot_changed)
+def healthy_tags_after_sync(sender, *, cluster, **kwargs) -> None:
+    """Note the tags that run healthy now (automation moves staging without a deployment), once the
+    sync's writes are committed; they are what Roll back goes to."""
+    from apps.environments.tasks import healthy_tags_observe
+
+    transaction.on_commit(lambda: healthy_tags_observe.delay(cluster.pk))

@@ -18,7 +18,7 @@ from apps.audit.selectors import audit_events
 from apps.clusters.models import FluxObject, Namespace, Pod, Workload
 from apps.clusters.objects import image_parse
 from apps.environments.gates import person_gates
-from apps.environments.models import Approval, Deployment, Environment
+from apps.environments.models import Approval, Deployment, Environment, HealthyTag
 from apps.lessons.models import Lesson, Progress
 
 # Pods in these states will not become ready by waiting: the environment is failing, not rolling out.
@@ -154,6 +154,7 @@ class EnvironmentRow:
     live: Live
     last: Deployment | None
     pending: list[Approval] = field(default_factory=list)  # approval requests still open
+    reviews: int = 0  # break-glass rollbacks waiting for a review
 
 
 def team_environments(*, team: Team) -> list[EnvironmentRow]:
@@ -190,6 +191,9 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
     ).select_related("requested_by")
     for approval in open_requests:
         pending.setdefault(approval.environment_id, []).append(approval)
+    reviews = Counter(
+        break_glass_unreviewed().filter(environment__in=environments).values_list("environment_id", flat=True)
+    )
     return [
         EnvironmentRow(
             e,
@@ -201,6 +205,7 @@ def team_environments(*, team: Team) -> list[EnvironmentRow]:
             ),  # fmt: skip
             last.get(e.pk),
             pending.get(e.pk, []),
+            reviews[e.pk],
         )
         for e in environments
     ]
@@ -224,11 +229,56 @@ class NewestTags:
     seen: list[str] = field(default_factory=list)  # the ImageRepository's newest tags
     scan_time: str = ""
     tag_count: int | None = None
+    scanned: bool = False  # the environment names an ImageRepository the last sync found
 
     @property
     def complete(self) -> bool:
         """The scan listed every tag it found, so a tag missing from it does not exist."""
         return self.tag_count is not None and self.tag_count <= len(self.seen)
+
+
+@dataclass
+class TagEvidence:
+    """What Shirube knows about whether a tag exists in the environment's image repository."""
+
+    confirmed: str = ""  # how it is known to exist ("" when it is not)
+    missing: str = ""  # why it is known not to exist
+    unknown: str = ""  # why neither can be said (Flux's scan lists only ten tags)
+
+
+def tag_evidence(environment: Environment, tag: str, *, newest: NewestTags | None = None) -> TagEvidence:
+    """Whether `tag` exists: Flux's scan (its ten latestTags, or all of them when it found no more),
+    the image policy's pick, or the tag having run healthy or ready in an environment of this image.
+
+    Flux reports only a sample of a repository's tags (the first ten in descending order), so a
+    real feature build is often in no status Shirube can read: that is "unknown", not missing.
+    """
+    newest = newest or newest_tags(environment)
+    if tag in newest.seen:
+        return TagEvidence(confirmed=f"the registry scan of {environment.image_repository} lists it")
+    if tag == newest.policy_tag:
+        return TagEvidence(confirmed=f"the image policy {environment.image_policy} picked it")
+    same_image = Environment.objects.filter(image=environment.image)
+    ran = HealthyTag.objects.filter(environment__in=same_image, tag=tag).select_related("environment").first()
+    if ran is not None:
+        return TagEvidence(confirmed=f"it ran healthy in {ran.environment.slug}")
+    for env in same_image.only("cluster_id", "namespace", "image"):
+        pods = Pod.objects.filter(
+            cluster_id=env.cluster_id, namespace=env.namespace, phase="Running", ready_containers__gt=0
+        )
+        if any(tag in _image_tags(pod.images, env.image) for pod in pods.only("images")):
+            return TagEvidence(confirmed=f"pods in {env.namespace} run it")  # so it was pulled
+    if newest.scanned and newest.complete:
+        return TagEvidence(missing=f"The registry scan of {environment.image} lists every tag it found "
+                           f"({newest.tag_count}), and {tag} is not one of them.")  # fmt: skip
+    if newest.scanned:
+        found = newest.tag_count or "some"
+        return TagEvidence(unknown=f"Flux's last scan of {environment.image} found {found} tags but reports "
+                           f"only {len(newest.seen)} of them, and {tag} is not among those; no environment "
+                           "has run it either.")  # fmt: skip
+    where = "is set for this environment" if not environment.image_repository else "is in the last sync"
+    return TagEvidence(unknown=f"There is no registry scan to check it against (no ImageRepository {where}), "
+                       "and no environment has run it.")  # fmt: skip
 
 
 def newest_tags(environment: Environment) -> NewestTags:
@@ -249,6 +299,7 @@ def newest_tags(environment: Environment) -> NewestTags:
         if kind == "ImagePolicy":
             result.policy_tag = row.details.get("tag", "")
         else:
+            result.scanned = True
             result.seen = list(row.details.get("latestTags") or [])
             result.scan_time = row.details.get("scanTime", "")
             result.tag_count = row.details.get("tagCount")
@@ -266,6 +317,7 @@ class EnvironmentPage:
     approvals: list[Approval]
     events: list[AuditEvent]
     namespace_known: bool
+    reviews: list[Deployment] = field(default_factory=list)  # break-glass rollbacks to review
 
 
 def environment_page(*, environment: Environment, user: AbstractBaseUser) -> EnvironmentPage:
@@ -290,10 +342,17 @@ def environment_page(*, environment: Environment, user: AbstractBaseUser) -> Env
     namespace_known = Namespace.objects.filter(
         cluster_id=environment.cluster_id, name=environment.namespace
     ).exists()
+    reviews = list(break_glass_unreviewed().filter(environment=environment).select_related("requested_by"))
     return EnvironmentPage(
         environment, live, source_live, newest_tags(environment), deployments, active, approvals, events,
-        namespace_known,
+        namespace_known, reviews,
     )  # fmt: skip
+
+
+def break_glass_unreviewed():
+    """Break-glass rollbacks nobody has reviewed yet, oldest first."""
+    unreviewed = Deployment.objects.filter(break_glass=True, reviewed_at__isnull=True)
+    return unreviewed.order_by("requested_at", "id")
 
 
 def flux_objects_serving_production(*, objects: list[FluxObject]) -> set[int]:

@@ -66,7 +66,8 @@ def test_the_production_page_names_the_lessons_that_unlock_promotion(client_for,
 
 def test_a_deploy_form_queues_one_deployment_even_when_submitted_twice(client_for, envs, people):
     client = client_for(people["member"])
-    form = {"kind": "deploy", "tag": "feature-x-3f2a1c9-1732600000", "idempotency_key": "form-1"}
+    form = {"kind": "deploy", "tag": "feature-x-3f2a1c9-1732600000", "idempotency_key": "form-1",
+            "confirm_unverified": "on"}  # fmt: skip
     first = client.post(url("deployments", envs["staging"]), form)
     second = client.post(url("deployments", envs["staging"]), form)
     assert first.status_code == second.status_code == 302
@@ -99,7 +100,15 @@ def test_a_tag_the_registry_scan_has_not_seen_is_refused_when_the_scan_lists_eve
     response = client_for(people["member"]).post(
         url("deployments", staging), {"kind": "deploy", "tag": "v9.9.9", "idempotency_key": "k"}
     )
-    assert response.status_code == 400 and "has not seen the tag v9.9.9" in response.content.decode()
+    body = response.content.decode()
+    assert (
+        response.status_code == 400 and "lists every tag it found (2), and v9.9.9 is not one of them" in body
+    )
+    confirmed = client_for(people["member"]).post(
+        url("deployments", staging),
+        {"kind": "deploy", "tag": "v9.9.9", "idempotency_key": "k2", "confirm_unverified": "on"},
+    )
+    assert confirmed.status_code == 400 and not Deployment.objects.exists()  # no word overrides a full scan
 
 
 def test_another_team_is_refused_with_a_403_and_an_audit_event(client_for, envs, people):
@@ -211,7 +220,8 @@ def test_the_page_polls_its_own_url(client_for, envs, people):
 def test_the_page_reloads_when_the_deployment_it_showed_finishes(client_for, envs, people):
     staging = envs["staging"]
     client = client_for(people["member"])
-    client.post(url("deployments", staging), {"kind": "deploy", "tag": "v2.16.0", "idempotency_key": "k"})
+    client.post(url("deployments", staging),
+                {"kind": "deploy", "tag": "v2.16.0", "idempotency_key": "k", "confirm_unverified": "on"})  # fmt: skip
     deployment = Deployment.objects.get()
     body = client.get(url("detail", staging)).content.decode()
     assert f'?watch={deployment.pk}"' in body
