@@ -79,6 +79,20 @@ def tag_check(environment: Environment, tag: str) -> str | None:
     return _tag_verdict(environment, tag)[0] or None
 
 
+def _free_text(*, user, environment: Environment, action: str, tag: str, value: str, field: str,
+               required: str = "") -> str:  # fmt: skip
+    """A reason, comment or note checked by the input rules; `required` is the refusal when it is empty."""
+    try:
+        value = inputs.text(value, field=field, max_length=REASON_MAX_LENGTH, multiline=True)
+    except inputs.InvalidInput as exc:
+        _refuse(
+            user=user, environment=environment, action=action, tag=tag, bad_input=True, message=exc.message
+        )
+    if required and not value:
+        _refuse(user=user, environment=environment, action=action, tag=tag, bad_input=True, message=required)
+    return value
+
+
 def _request_key(*, user, environment: Environment, action: str, tag: str, idempotency_key: str):
     """The checked request key, and the deployment it already made (a repeated form), if any."""
     try:
@@ -202,15 +216,10 @@ def deployment_break_glass(
     if existing is not None:
         return existing
     tag = gates.rollback_tag(environment)
-    try:
-        reason = inputs.text(reason, field="reason", max_length=REASON_MAX_LENGTH, multiline=True)
-    except inputs.InvalidInput as exc:
-        _refuse(user=user, environment=environment, action=action, tag=tag, bad_input=True,
-                message=exc.message)  # fmt: skip
-    if not reason:
-        _refuse(user=user, environment=environment, action=action, tag=tag, bad_input=True,
-                message="Say why you break the glass (the incident, what is broken): everyone is "
-                "told.")  # fmt: skip
+    why = "Say why you break the glass (the incident, what is broken): everyone is told."
+    reason = _free_text(
+        user=user, environment=environment, action=action, tag=tag, value=reason, field="reason", required=why
+    )
     checks = (gates.break_glass_gate(user, environment), gates.applicable_gate(environment, ROLLBACK, tag))
     for gate in checks:
         if not gate.ok:
@@ -237,14 +246,10 @@ def deployment_break_glass(
 def deployment_review(*, user: AbstractBaseUser, deployment: Deployment, note: str) -> Deployment:
     """A lead of the team or an SRE (not who broke the glass) reviews a break-glass rollback."""
     environment = deployment.environment
-    try:
-        note = inputs.text(note, field="note", max_length=REASON_MAX_LENGTH, multiline=True)
-    except inputs.InvalidInput as exc:
-        _refuse(user=user, environment=environment, action="break_glass_review", tag=deployment.tag,
-                bad_input=True, message=exc.message)  # fmt: skip
-    if not note:
-        _refuse(user=user, environment=environment, action="break_glass_review", tag=deployment.tag,
-                bad_input=True, message="Write what the review found (a postmortem link does).")  # fmt: skip
+    note = _free_text(
+        user=user, environment=environment, action="break_glass_review", tag=deployment.tag, value=note,
+        field="note", required="Write what the review found (a postmortem link does).",
+    )  # fmt: skip
     gate = gates.review_gate(user, deployment)
     if not gate.ok:
         _refuse(user=user, environment=environment, action="break_glass_review", tag=deployment.tag,
@@ -293,11 +298,9 @@ def approval_request(
 ) -> Approval:
     """A team member asks a lead or an SRE to approve one tag here."""
     tag = (tag or "").strip()
-    try:
-        reason = inputs.text(reason, field="reason", max_length=REASON_MAX_LENGTH, multiline=True)
-    except inputs.InvalidInput as exc:
-        _refuse(user=user, environment=environment, action="approval", tag=tag, bad_input=True,
-                message=exc.message)  # fmt: skip
+    reason = _free_text(
+        user=user, environment=environment, action="approval", tag=tag, value=reason, field="reason"
+    )
     if not environment.requires_approval:
         _refuse(user=user, environment=environment, action="approval", tag=tag,
                 message="This environment needs no approval.")  # fmt: skip
@@ -367,14 +370,10 @@ def approval_grant(*, user: AbstractBaseUser, approval: Approval) -> Approval:
 def approval_decline(*, user: AbstractBaseUser, approval: Approval, comment: str) -> Approval:
     """A lead of the team or an SRE says no, and why; the requester reads it and may ask again."""
     environment = approval.environment
-    try:
-        comment = inputs.text(comment, field="comment", max_length=REASON_MAX_LENGTH, multiline=True)
-    except inputs.InvalidInput as exc:
-        _refuse(user=user, environment=environment, action="decline", tag=approval.tag, bad_input=True,
-                message=exc.message)  # fmt: skip
-    if not comment:
-        _refuse(user=user, environment=environment, action="decline", tag=approval.tag, bad_input=True,
-                message="Say why you decline: the person who asked reads it.")  # fmt: skip
+    comment = _free_text(
+        user=user, environment=environment, action="decline", tag=approval.tag, value=comment,
+        field="comment", required="Say why you decline: the person who asked reads it.",
+    )  # fmt: skip
     gate = gates.approve_gate(user, approval, verb="decline")
     if not gate.ok:
         _refuse(user=user, environment=environment, action="decline", tag=approval.tag, message=gate.message)
