@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kubesim import objects as o
-from kubesim.flux import flux_demo_objects, reconcile_step, register_flux
+from kubesim.flux import (
+    CHECKOUT_API_IMAGE,
+    CHECKOUT_API_REGISTRY,
+    flux_demo_objects,
+    reconcile_step,
+    register_flux,
+)
 from kubesim.rollout import rollout_done, rollouts_step
 from kubesim.store import Store, timestamp
 
@@ -48,6 +54,8 @@ def seed_demo(store: Store) -> None:
     objects += flux_demo_objects(now)
     for obj in objects:
         store.create(obj)
+    # The registry behind payments' ImageRepository: a tag outside it (a typo) cannot be pulled.
+    store.images[CHECKOUT_API_IMAGE] = set(CHECKOUT_API_REGISTRY)
 
 
 def _payments(now: datetime) -> list[dict]:

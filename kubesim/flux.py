@@ -37,6 +37,7 @@ GITREPOSITORIES = "gitrepositories.source.toolkit.fluxcd.io"
 KUSTOMIZATIONS = "kustomizations.kustomize.toolkit.fluxcd.io"
 AUTOMATIONS = "imageupdateautomations.image.toolkit.fluxcd.io"
 POLICIES = "imagepolicies.image.toolkit.fluxcd.io"
+IMAGEREPOSITORIES = "imagerepositories.image.toolkit.fluxcd.io"
 
 
 def register_flux(registry: Registry, versions: dict[str, list[str]] | None = None) -> None:
@@ -170,6 +171,45 @@ CHECKOUT_API_TAGS = [
 ]
 
 
+# Everything the registry holds for it: those, and 32 older builds (42 tags, as a real
+# repository with a few months of history has). Flux's scan reports the count and only the
+# first ten in descending alphabetical order (its `latestTags`), so most tags, feature builds
+# among them, are in no status Shirube can read.
+CHECKOUT_API_REGISTRY = CHECKOUT_API_TAGS + [
+    *(f"main-{n * 7919 % 16**7:07x}-{1763000000 + n * 86400}" for n in range(1, 13)),
+    *(f"v2.{minor}.{patch}" for minor in (12, 13) for patch in range(4)),
+    *(f"feature-{name}-{n * 104729 % 16**7:07x}-{1762000000 + n * 3600}"
+      for n, name in enumerate(["ledger-split", "refund-ui", "retry-budget", "pdb-tuning"] * 3)),
+]  # fmt: skip
+CHECKOUT_API_IMAGE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api"
+
+
+def scan_result(tags: list[str], when: str) -> dict:
+    """An ImageRepository's `status.lastScanResult` for a registry holding `tags`, as Flux writes it."""
+    return {"scanTime": when, "tagCount": len(tags), "latestTags": sorted(set(tags), reverse=True)[:10]}
+
+
+def image_push(store: Store, image: str, tag: str) -> None:
+    """CI pushed `image:tag`: the registry holds it, and each ImageRepository of that image rescans."""
+    store.images.setdefault(image, set()).add(tag)
+    when = timestamp(datetime.now(UTC))
+    try:
+        repositories = store.list(IMAGEREPOSITORIES)
+    except LookupError:
+        return  # no Flux image kinds registered: a registry only
+    for repository in repositories:
+        if (repository.get("spec") or {}).get("image") != image:
+            continue
+
+        def rescan(current: dict) -> None:
+            current.setdefault("status", {})["lastScanResult"] = scan_result(
+                sorted(store.images[image]), when
+            )
+
+        meta = repository["metadata"]
+        store.update(IMAGEREPOSITORIES, meta["namespace"], meta["name"], rescan, status_only=True)
+
+
 def flux_demo_objects(now: datetime | None = None) -> list[dict]:
     """The payments apps (production and staging) healthy, search failing, Helm and images.
 
@@ -232,9 +272,9 @@ def flux_demo_objects(now: datetime | None = None) -> list[dict]:
               ],
               "lastAttemptedRevision": "20.3.0", "failures": 1}),
         _obj("image.toolkit.fluxcd.io/v1", "ImageRepository", "payments", "checkout-api",
-             {"image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/payments/checkout-api", "interval": "5m"},
+             {"image": CHECKOUT_API_IMAGE, "interval": "5m"},
              {"conditions": [_ready(True, "Succeeded", "successful scan: found 42 tags", when)],
-              "lastScanResult": {"scanTime": when, "tagCount": 42, "latestTags": list(CHECKOUT_API_TAGS)}}),
+              "lastScanResult": scan_result(CHECKOUT_API_REGISTRY, when)}),
         _obj("image.toolkit.fluxcd.io/v1", "ImagePolicy", "payments", "checkout-api",
              {"imageRepositoryRef": {"name": "checkout-api"},
               "filterTags": {"pattern": "^main-[a-f0-9]+-(?P<ts>[0-9]+)", "extract": "$ts"},

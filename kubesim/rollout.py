@@ -2,7 +2,9 @@
 
 A changed template gets a new ReplicaSet (a revision) in the first step; then each
 step one new pod is started (ContainerCreating, not ready), the one started the step
-before becomes Running and ready, and one old pod is retired. Going back to an older
+before becomes Running and ready, and one old pod is retired once a new one is ready.
+A new pod whose image the registry (`Store.images`) does not hold waits in
+ImagePullBackOff instead, and the rollout stalls there with the old pods serving. Going back to an older
 template reuses its ReplicaSet as a new revision, as a rollback does. A Deployment of
 N replicas is done within N + 2 steps. Scaled-down ReplicaSets beyond
 `revisionHistoryLimit` are deleted, oldest first.
@@ -120,26 +122,56 @@ def _rollout_one(store: Store, namespace: str, name: str) -> None:
 
     started = datetime.now(UTC) - timedelta(seconds=10)
     for i, pod in enumerate(state.new_pods):
-        if _container_creating(pod):
-            # Started last step: its containers are up and ready now.
+        # The kubelet retries a failed pull: a tag pushed since (late, not a typo) comes up.
+        retried = _pull_failed(pod) and _pullable(store, pod)
+        if _container_creating(pod) or retried:
+            # Started last step: its containers are up and ready now, or its image cannot be pulled.
+            if _pullable(store, pod):
+                came_up = lambda p: o.running(p, started=started)  # noqa: E731
+            else:
+                came_up = o.image_pull_backoff
             state.new_pods[i] = store.update(
-                "pods",
-                namespace,
-                pod["metadata"]["name"],
-                lambda p: o.running(p, started=started),
-                status_only=True,
+                "pods", namespace, pod["metadata"]["name"], came_up, status_only=True
             )
+    if any(_pull_failed(pod) for pod in state.new_pods):
+        # Stalled, as the Deployment controller stalls: the old pods keep serving (maxUnavailable
+        # 25% of a few replicas rounds down to none), the new one waits in ImagePullBackOff.
+        _write_statuses(store, state)
+        return
     if len(state.new_pods) < desired:
         state.new_pods.append(store.create(_new_pod(new_rs, state.new_pods)))
     elif len(state.new_pods) > desired and not state.old_pods:
         extra = state.new_pods.pop()
         store.delete("pods", namespace, extra["metadata"]["name"])
-    if state.old_pods and len(state.new_pods) + len(state.old_pods) > desired:
+    # An old pod goes only once a new one is up (maxUnavailable 0, what 25% of a few replicas
+    # rounds down to): the service never has fewer ready pods than it asks for.
+    up = sum(1 for pod in state.new_pods if o.is_ready(pod))
+    if state.old_pods and up + len(state.old_pods) > desired:
         victim = state.old_pods.pop(0)
         store.delete("pods", victim["metadata"]["namespace"], victim["metadata"]["name"])
     _write_statuses(store, state)
     old = [rs for rs in state.replicasets if rs is not new_rs]
     _prune_history(store, dep, old)
+
+
+def _pullable(store: Store, pod: dict) -> bool:
+    """Whether the registry (Store.images) has every image the pod asks for; unknown repositories do."""
+    for container in pod["spec"]["containers"]:
+        image = container["image"].partition("@")[0]
+        name, colon, tag = image.rpartition(":")
+        if not colon or "/" in tag:  # no tag (a registry port is not one): `latest`
+            name, tag = image, "latest"
+        held = store.images.get(name)
+        if held is not None and tag not in held:
+            return False
+    return True
+
+
+def _pull_failed(pod: dict) -> bool:
+    return any(
+        ((s.get("state") or {}).get("waiting") or {}).get("reason") in ("ErrImagePull", "ImagePullBackOff")
+        for s in (pod.get("status") or {}).get("containerStatuses") or []
+    )
 
 
 def _container_creating(pod: dict) -> bool:

@@ -111,6 +111,11 @@ class Store:
         # The newest resourceVersion that fell out of the log: watches from an
         # older version cannot be served completely and get 410 Expired.
         self._log_floor = 0
+        # The container registry behind the cluster, as far as kubesim plays one: repository
+        # (an image without its tag) -> the tags it holds. A pod whose image names a listed
+        # repository and a tag it does not hold cannot be pulled (kubesim.rollout); any
+        # repository not listed pulls whatever is asked, as before.
+        self.images: dict[str, set[str]] = {}
 
     # -- lookups -------------------------------------------------------------
 

@@ -287,6 +287,9 @@ SHIRUBE_GIT_TIMEOUT = env_int("SHIRUBE_GIT_TIMEOUT", 60, minimum=5)
 SHIRUBE_GIT_PUSH_ATTEMPTS = env_int("SHIRUBE_GIT_PUSH_ATTEMPTS", 3, minimum=1)
 # At most 30 days (apps.environments.models.APPROVAL_TTL_MAX_HOURS): an approval is for one tag now.
 SHIRUBE_APPROVAL_TTL_HOURS = env_int("SHIRUBE_APPROVAL_TTL_HOURS", 24, minimum=1, maximum=24 * 30)
+# Days a lesson newly published into a phase an environment requires waits before that gate counts
+# it (an environment can set its own): publishing must not take Promote and Roll back away at once.
+SHIRUBE_REQUIREMENT_GRACE_DAYS = env_int("SHIRUBE_REQUIREMENT_GRACE_DAYS", 14, minimum=0, maximum=365)
 # How long a deployment may stay in each step before it is marked failed.
 SHIRUBE_DEPLOY_QUEUE_TIMEOUT = env_int("SHIRUBE_DEPLOY_QUEUE_TIMEOUT", 900, minimum=10)
 # A committing worker beats every few seconds while git runs; this long without a beat, it is dead.

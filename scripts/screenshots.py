@@ -46,6 +46,8 @@ with sync_playwright() as p:
     page.goto(f"{BASE}/teams/payments/environments/checkout-api-staging/")
     page.get_by_label("Image tag").fill("feature-x-3f2a1c9-1732600000")
     page.get_by_role("button", name="Deploy", exact=True).click()
+    page.get_by_test_id("confirm-unverified").check()  # Flux's scan lists ten of the 42 tags
+    page.get_by_role("button", name="Deploy", exact=True).click()
     page.wait_for_selector(".deployment-active")
     page.wait_for_timeout(4000)
     page.screenshot(path=OUT / "environment-deploying.png")

@@ -49,7 +49,10 @@ TAGS = [
     "main-9e8d7c6-1764140000",
 ]
 FINISHED = {"healthy", "done", "failed"}
-ACTION_FINISHED = {"succeeded", "failed", "timed_out"}
+# "still_failing": Flux reconciled the object and it still fails (the demo's payments-cache
+# HelmRelease always does): the action worked, so it is not an error of the soak.
+ACTION_FINISHED = {"succeeded", "still_failing", "failed", "timed_out"}
+ACTION_WORKED = {"succeeded", "still_failing"}
 # How the Flux page names each action in its status line ("Suspend by alice: Done").
 ACTION_LABELS = {"reconcile": "Reconcile now", "suspend": "Suspend", "resume": "Resume"}
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -210,6 +213,10 @@ def change(user: User, record: Record, env_path: str, kind: str, tag: str = "", 
     """Ask for a deployment of `kind` and follow it to its end; the tag it ended on."""
     before = newest_deployment(user.get(env_path))
     data = {"kind": kind, "tag": tag, "idempotency_key": uuid.uuid4().hex}
+    if kind == "deploy":
+        # The soak's tags are in the demo registry, but Flux's scan lists only ten of its 42 tags:
+        # a person ticks "I checked" for such a tag, and so does the soak.
+        data["confirm_unverified"] = "on"
     began = time.monotonic()
     page = user.post(f"{env_path}deployments/", data, form_page=env_path)
     status, row = newest_deployment(page)
@@ -280,7 +287,7 @@ def flux_action(user: User, record: Record, kind: str, namespace: str, name: str
     seconds = round(time.monotonic() - began, 1)
     record.outcome(f"flux {action}", object=f"{kind}/{namespace}/{name}", status=status, seconds=seconds)
     print(f"  {user.name}: {action} {kind} {namespace}/{name}: {status} in {seconds:g} s", flush=True)
-    if status != "succeeded":
+    if status not in ACTION_WORKED:
         record.error(f"flux {action} {kind}/{name}", status)
 
 

@@ -1,4 +1,14 @@
 from django.apps import AppConfig
+from django.apps import apps as django_apps
+
+
+def _sre_group_refresh(sender, **kwargs) -> None:
+    """Once every app's permissions exist (the last app's post_migrate), derive the SRE group's."""
+    migrated = [config for config in django_apps.get_app_configs() if config.models_module is not None]
+    if migrated and sender is migrated[-1]:
+        from apps.accounts.services import sre_group_refresh
+
+        sre_group_refresh()
 
 
 class AccountsConfig(AppConfig):
@@ -7,6 +17,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Teams and people"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        post_migrate.connect(_sre_group_refresh, dispatch_uid="accounts.sre_group_refresh")
+
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 

@@ -4,18 +4,54 @@ from __future__ import annotations
 
 import re
 
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.models import SRE_GROUP, GroupMapping, IdpIdentity, Membership, Team
 from apps.accounts.permissions import is_sre
 from apps.core.config_audit import config_change_record, config_snapshot, config_snapshot_stored
 
-# SREs administer what the portal holds; they are not superusers.
-SRE_APPS = ("accounts", "lessons", "clusters", "audit", "reversion")
+# SREs administer what the portal holds; they are not superusers. Their group's permissions are
+# derived from the installed apps (every app of the portal's own, `apps.*`), so a new app is covered
+# the next time `migrate` runs, without anyone remembering to list it. Added to those, as
+# "app" (every model) or "app.model" (these actions): lesson history, and people, through a user
+# admin that for SREs cannot grant superuser or raw permissions. People are deactivated, never
+# deleted: their progress and their audit trail stay.
+SRE_ALSO: dict[str, tuple[str, ...] | None] = {"reversion": None, "auth.user": ("add", "change", "view")}
+# Kept from SREs whatever the apps: anything that shows one learner's doing (docs/security.md,
+# "Who sees what"), and raw permissions. Model -> the actions SREs keep on it.
+SRE_PRIVATE: dict[str, tuple[str, ...]] = {
+    "lessons.quizattempt": (),  # individual quiz attempts (it has no admin, either)
+    "lessons.checklisttick": (),  # what one learner ticked
+    # Comments are read (authors hidden unless signed) and may be removed (with their lesson too),
+    # never edited or written in someone's name.
+    "lessons.stuckflag": ("view", "delete"),
+    "auth.group": (),  # a group's permissions are raw permissions
+    "auth.permission": (),
+}
+
+
+def sre_permissions() -> QuerySet[Permission]:
+    """Every permission on the portal's own apps and SRE_ALSO, but the private ones (SRE_PRIVATE)."""
+    labels = {config.label for config in django_apps.get_app_configs() if config.name.startswith("apps.")}
+    wanted = Q(content_type__app_label__in=labels)
+    for name, actions in SRE_ALSO.items():
+        label, _, model = name.partition(".")
+        scope = Q(content_type__app_label=label)
+        if model:
+            scope &= Q(content_type__model=model, codename__in=[f"{a}_{model}" for a in actions or ()])
+        wanted |= scope
+    permissions = Permission.objects.filter(wanted)
+    for model, kept in SRE_PRIVATE.items():
+        label, name = model.split(".")
+        private = Q(content_type__app_label=label, content_type__model=name)
+        permissions = permissions.exclude(private & ~Q(codename__in=[f"{a}_{name}" for a in kept]))
+    return permissions
 
 
 # Each change below widens or narrows who may do what, so each is an audit event
@@ -24,12 +60,22 @@ SRE_APPS = ("accounts", "lessons", "clusters", "audit", "reversion")
 
 @transaction.atomic
 def sre_group_ensure(*, by: AbstractBaseUser | None = None) -> Group:
-    """The SRE group, with every permission on the portal's own apps."""
+    """The SRE group, with the permissions sre_permissions() derives."""
     group, created = Group.objects.get_or_create(name=SRE_GROUP)
     before = {} if created else config_snapshot(group)
-    group.permissions.set(Permission.objects.filter(content_type__app_label__in=SRE_APPS))
+    group.permissions.set(sre_permissions())
     config_change_record(by=by, instance=group, verb="created" if created else "changed", before=before)
     return group
+
+
+def sre_group_refresh() -> Group | None:
+    """After `migrate` (new apps, new models): derive the SRE group's permissions again, if it exists.
+
+    A database without SREs yet gets the group when the first one is made (user_make_sre).
+    """
+    if not Group.objects.filter(name=SRE_GROUP).exists():
+        return None
+    return sre_group_ensure()
 
 
 @transaction.atomic

@@ -1,9 +1,10 @@
 """A Flux action's steps, one per task run (apps.core.stepping): send the patch, then look for Flux's answer.
 
-queued -> (patch) -> waiting -> succeeded | timed out, or failed on an error. A
-suspend is done once the patch is accepted; a reconcile or a resume waits until
-Flux writes the request's token into `status.lastHandledReconcileAt`, looking every
-POLL_SECONDS for at most SHIRUBE_RECONCILE_TIMEOUT. No step sleeps: between looks
+queued -> (patch) -> waiting -> succeeded | still failing | timed out, or failed on an
+error. A suspend is done once the patch is accepted; a reconcile or a resume waits until
+Flux writes the request's token into `status.lastHandledReconcileAt` and its Ready
+condition says True (succeeded) or False (still failing, with Flux's reason), looking
+every POLL_SECONDS for at most SHIRUBE_RECONCILE_TIMEOUT. No step sleeps: between looks
 the task is queued again with a countdown, like a deployment (environments.runner).
 """
 
@@ -18,6 +19,8 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.clusters import kube
 from apps.clusters.models import FluxAction, FluxObject
+from apps.clusters.objects import condition
+from apps.clusters.redact import redact
 from apps.core.stepping import past, step_taken, steps_stalled
 
 log = logging.getLogger(__name__)
@@ -123,16 +126,47 @@ def _step_waiting(flux_action: FluxAction, path: str) -> float | None:
         status, error = {}, str(exc)
     else:
         error = ""
-    if status.get("lastHandledReconcileAt") == flux_action.token:
-        verb = "Resumed and reconciled" if flux_action.action == FluxAction.Kind.RESUME else "Reconciled"
-        _finish(flux_action, Status.SUCCEEDED, f"{verb}.")
+    handled = status.get("lastHandledReconcileAt") == flux_action.token
+    if handled and (answer := _flux_answer(flux_action, status)):
+        _finish(flux_action, *answer)
         return None
     if past(flux_action.step_started_at or flux_action.requested_at, timeout):
-        why = f" (the last look failed: {error})" if error else ""
-        message = f"Flux did not acknowledge the request within {timeout} s; it may still do so{why}."
+        if handled:
+            ready = condition(status.get("conditions"))
+            message = (f"Flux took the request but has not finished within {timeout} s: "
+                       f"{_condition_words(ready) or 'no Ready condition yet'}.")  # fmt: skip
+        else:
+            why = f" (the last look failed: {error})" if error else ""
+            message = f"Flux did not acknowledge the request within {timeout} s; it may still do so{why}."
         _finish(flux_action, Status.TIMED_OUT, message)
         return None
+    if handled:
+        FluxAction.objects.filter(pk=flux_action.pk, status=Status.WAITING).update(
+            message="Flux took the request and is reconciling it."
+        )
     return POLL_SECONDS
+
+
+def _condition_words(ready: dict) -> str:
+    """A Ready condition as a page may show it: reason and message, credentials redacted, bounded."""
+    words = ": ".join(part for part in (ready.get("reason"), ready.get("message")) if part)
+    return redact(words)[:500]
+
+
+def _flux_answer(flux_action: FluxAction, status: dict) -> tuple[str, str] | None:
+    """What Flux's answer means, once it has handled the request: (status, message), or None if still busy.
+
+    Acknowledging a reconcile is not the object being well: a HelmRelease whose upgrade
+    fails is reconciled and still failing, and says so, instead of "Done".
+    """
+    resumed = "Resumed; " if flux_action.action == FluxAction.Kind.RESUME else ""
+    ready = condition(status.get("conditions"))
+    if ready.get("status") == "True":
+        return Status.SUCCEEDED, f"{resumed}Flux reconciled it and it is ready."
+    if ready.get("status") == "False":
+        words = _condition_words(ready)
+        return Status.STILL_FAILING, f"{resumed}Flux reconciled it; it is still failing: {words}"
+    return None  # Unknown (still progressing) or no condition yet: look again
 
 
 def _fail(flux_action: FluxAction, exc: kube.KubeError | kube.ClusterUnreachable) -> None:
@@ -153,7 +187,8 @@ def _finish(flux_action: FluxAction, status: str, message: str) -> None:
     flux_action.status, flux_action.message, flux_action.finished_at = status, message[:2000], now
     audit_record(
         actor=flux_action.requested_by, team=flux_action.team, action=f"flux.{flux_action.action}",
-        outcome={"succeeded": "succeeded", "failed": "failed", "timed_out": "timed out"}[status],
+        outcome={"succeeded": "succeeded", "still_failing": "still failing", "failed": "failed",
+                 "timed_out": "timed out"}[status],  # fmt: skip
         target=flux_action.target, parameters={"reason": flux_action.reason} if flux_action.reason else {},
         message=message, correlation=str(flux_action.pk), channel=flux_action.channel,
     )  # fmt: skip

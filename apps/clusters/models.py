@@ -295,6 +295,9 @@ class FluxAction(models.Model):
         QUEUED = "queued", "Queued"
         WAITING = "waiting", "Waiting for Flux"
         SUCCEEDED = "succeeded", "Done"
+        # Flux took the request and reconciled, and the object is still not ready: the action
+        # worked, the object did not get better. Never "Done" under "Not ready".
+        STILL_FAILING = "still_failing", "Reconciled, still failing"
         FAILED = "failed", "Failed"
         TIMED_OUT = "timed_out", "Timed out"
 
@@ -332,4 +335,6 @@ class FluxAction(models.Model):
 
     @property
     def done(self) -> bool:
-        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED, self.Status.TIMED_OUT}
+        return self.status in {
+            self.Status.SUCCEEDED, self.Status.STILL_FAILING, self.Status.FAILED, self.Status.TIMED_OUT
+        }  # fmt: skip

@@ -57,7 +57,7 @@ class EnvironmentAdmin(ConfigAuditAdmin):
     list_display = ["__str__", "stage", "cluster", "namespace", "git_tag", "requires_approval", "git_error"]
     list_filter = ["stage", "team", "cluster"]
     search_fields = ["app", "namespace", "image"]
-    filter_horizontal = ["required_phases"]
+    filter_horizontal = ["required_phases", "break_glass_users"]
     actions = [refresh_now]
     readonly_fields = ["slug", "git_sha", "git_tag", "git_digest", "git_marker", "git_checked_at",
                        "git_error", "pinned_by", "pinned_at"]  # fmt: skip
@@ -86,9 +86,11 @@ class EnvironmentAdmin(ConfigAuditAdmin):
                     "promotes_from",
                     "required_role",
                     "required_phases",
+                    "requirement_grace_days",
                     "requires_approval",
                     "approval_ttl_hours",
                     "approvals_notify_sres",
+                    "break_glass_users",
                 ]
             },
         ),  # fmt: skip
@@ -121,10 +123,28 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class ReviewPending(admin.SimpleListFilter):
+    """Break-glass rollbacks nobody has reviewed yet: the list SREs work through."""
+
+    title = "break-glass review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Waiting for a review"), ("done", "Reviewed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(break_glass=True, reviewed_at__isnull=True)
+        if self.value() == "done":
+            return queryset.filter(break_glass=True, reviewed_at__isnull=False)
+        return queryset
+
+
 @admin.register(Deployment)
 class DeploymentAdmin(ReadOnlyAdmin):
-    list_display = ["requested_at", "environment", "kind", "tag", "status", "requested_by", "sha"]
-    list_filter = ["status", "kind"]
+    list_display = ["requested_at", "environment", "kind", "tag", "status", "requested_by", "sha",
+                    "break_glass", "reviewed_by"]  # fmt: skip
+    list_filter = [ReviewPending, "status", "kind", "break_glass"]
     search_fields = ["tag", "sha"]
 
 

@@ -8,14 +8,16 @@ button (which lessons, whose approval, which staging state).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.permissions import is_sre, team_role
-from apps.environments.models import Approval, Deployment, Environment
-from apps.lessons.models import Lesson, Progress
+from apps.environments.models import Approval, Environment, HealthyTag
+from apps.lessons.models import Lesson
+from apps.lessons.selectors import completed_lesson_ids, lessons_to_complete
 
 ACTIONS = ("deploy", "promote", "rollback", "pin", "follow", "approve")
 # The actions that change the tag running in the environment, and so need an approval.
@@ -28,6 +30,10 @@ class Gate:
     ok: bool
     message: str
     lessons: list[Lesson] = field(default_factory=list)  # for phases: what unlocks the action
+    # For phases: newly required lessons still in their grace period, what this person must
+    # complete for them (prerequisites included), and when the first of them starts to count.
+    upcoming: list[Lesson] = field(default_factory=list)
+    due: datetime | None = None
 
 
 @dataclass
@@ -66,29 +72,48 @@ def role_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
     return Gate("role", True, f"You are a {role} of {environment.team.name}.")
 
 
-def phases_gate(user: AbstractBaseUser, environment: Environment) -> Gate | None:
-    """The required phases, complete: every published lesson in them done. SREs are exempt."""
+def counts_from(lesson: Lesson, environment: Environment) -> datetime | None:
+    """When a required lesson starts to count for this environment's gate (None: it counts already)."""
+    return lesson.gates_from + environment.requirement_grace if lesson.gates_from else None
+
+
+def phases_gate(
+    user: AbstractBaseUser, environment: Environment, *, now: datetime | None = None
+) -> Gate | None:
+    """The required phases, complete: every published lesson in them done. SREs are exempt.
+
+    A lesson counts once its grace period has passed (counts_from): until then it is listed as
+    upcoming, with the date, and takes nothing away. What is listed is the whole way: the
+    missing lessons and every prerequisite they still need, since none can be completed first.
+    """
     phases = list(environment.required_phases.all())
     if not phases:
         return None
     if is_sre(user):
         return Gate("phases", True, "SREs are exempt from the learning gate.")
-    lessons = list(Lesson.objects.visible().filter(phase__in=phases).select_related("phase"))
-    done = set(
-        Progress.objects.filter(
-            user_id=user.pk, lesson__in=lessons, status=Progress.Status.COMPLETED
-        ).values_list("lesson_id", flat=True)
-    )
-    missing = [lesson for lesson in lessons if lesson.pk not in done]
+    now = now or timezone.now()
+    required = list(Lesson.objects.visible(now).filter(phase__in=phases).select_related("phase"))
+    done = completed_lesson_ids(user=user)
+    starts = {lesson.pk: counts_from(lesson, environment) for lesson in required}
+    counted = [lesson for lesson in required if starts[lesson.pk] is None or starts[lesson.pk] <= now]
+    coming = [lesson for lesson in required if lesson not in counted and lesson.pk not in done]
+    path = lessons_to_complete(lessons=counted, done=done)
+    upcoming = [lesson for lesson in lessons_to_complete(lessons=coming, done=done) if lesson not in path]
+    due = min((starts[lesson.pk] for lesson in coming), default=None)
     titles = ", ".join(f"“{p.title}”" for p in phases)
-    if missing:
-        return Gate(
-            "phases",
-            False,
-            f"Complete {titles} first: {len(missing)} lesson{'s' if len(missing) != 1 else ''} to go.",
-            lessons=missing,
-        )
-    return Gate("phases", True, f"You have completed {titles}.")
+    later = ""
+    if upcoming:
+        when = timezone.localtime(due)
+        later = (f" New: {_lessons_count(upcoming)} more by {when.day} {when:%b %Y}, to keep changing "
+                 "it after that.")  # fmt: skip
+    if path:
+        return Gate("phases", False, f"Complete {titles} first: {_lessons_count(path)} to go.{later}",
+                    lessons=path, upcoming=upcoming, due=due)  # fmt: skip
+    return Gate("phases", True, f"You have completed {titles}.{later}", upcoming=upcoming, due=due)
+
+
+def _lessons_count(lessons: list[Lesson]) -> str:
+    return f"{len(lessons)} lesson{'s' if len(lessons) != 1 else ''}"
 
 
 def may_approve(user: AbstractBaseUser | None, environment: Environment) -> bool:
@@ -135,12 +160,20 @@ def approval_gate(
     )
     for a in approvals:
         a.environment = environment  # the team is already loaded
-    valid = next((a for a in approvals if approval_valid(a, user=user)), None)
+    valid = next((a for a in approvals if not a.declined_at and approval_valid(a, user=user)), None)
     if valid:
         who = valid.approved_by.get_username() if valid.approved_by else "someone"
         until = timezone.localtime(valid.expires_at).strftime("%Y-%m-%d %H:%M")
         return Gate("approval", True, f"Approved by {who} until {until}."), valid
     now = timezone.now()
+    declined = [a for a in approvals if a.declined_at]
+    approvals = [a for a in approvals if not a.declined_at]
+    if declined and not any(a.expires_at > now for a in approvals):
+        # The last answer was a no and nobody asked again: say who and why, not "needs an approval".
+        newest = max(declined, key=lambda a: a.declined_at)
+        who = newest.declined_by.get_username() if newest.declined_by else "A lead"
+        return Gate("approval", False, f"{who} declined {tag}: “{newest.decline_reason}” Ask again once "
+                    "that is addressed."), None  # fmt: skip
     lapsed = [a for a in approvals if a.approved_at and a.expires_at > now and a.approved_by_id != user.pk]
     if lapsed and (reason := approver_lapsed(lapsed[0])):
         return Gate("approval", False, reason), None
@@ -150,25 +183,56 @@ def approval_gate(
         return Gate("approval", False, f"The approval for {tag} has expired; ask again."), None
     if any(a.approved_at is None and a.declined_at is None and a.expires_at > now for a in approvals):
         return Gate("approval", False, f"Waiting for a lead or an SRE to approve {tag}."), None
-    if declined := next((a for a in approvals if a.declined_at and a.expires_at > now), None):
-        why = f": “{declined.decline_reason}”" if declined.decline_reason else ""
-        who = declined.declined_by.get_username() if declined.declined_by else "a lead"
-        return Gate("approval", False, f"{who} declined {tag}{why}. Ask again once it is addressed."), None
     return Gate("approval", False, f"{tag} needs an approval from a lead of the team or an SRE."), None
 
 
-def approve_gate(user: AbstractBaseUser, approval: Approval) -> Gate:
-    """A lead of the same team or an SRE, never the requester, while the request is open."""
+def approval_ask_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
+    """Who may ask for an approval: whoever the role gate lets change the environment at all.
+
+    Someone it refuses could never use an approval, so the page does not offer them the form.
+    """
+    return role_gate(user, environment)
+
+
+def approve_gate(user: AbstractBaseUser, approval: Approval, *, verb: str = "approve") -> Gate:
+    """A lead of the same team or an SRE, never the requester, while the request is open.
+
+    The same people answer either way: `verb` is "approve" or "decline", for the messages.
+    """
     environment = approval.environment
     if not user.is_authenticated or not user.is_active:
         return Gate("approver", False, "Sign in first.")
     if approval.requested_by_id == user.pk:
-        return Gate("approver", False, "You asked for this approval; someone else must give it.")
+        return Gate("approver", False, "You asked for this approval; someone else must answer it.")
     if not may_approve(user, environment):
-        return Gate("approver", False, f"Only leads of {environment.team.name} and SREs approve.")
+        return Gate("approver", False, f"Only leads of {environment.team.name} and SREs {verb}.")
     if approval.state != "pending":
         return Gate("approver", False, f"This request is {approval.state}.")
-    return Gate("approver", True, "You may approve this.")
+    return Gate("approver", True, f"You may {verb} this.")
+
+
+def break_glass_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
+    """The people the environment names may roll it back without approval or the learning gate."""
+    if not user.is_authenticated or not user.is_active:
+        return Gate("break_glass", False, "Sign in first.")
+    if not environment.break_glass_users.filter(pk=user.pk).exists():
+        return Gate("break_glass", False, f"Only the people {environment.slug} names for break-glass "
+                    "rollback may roll it back without an approval.")  # fmt: skip
+    return Gate("break_glass", True, "You may break the glass here: roll back to the last healthy tag now, "
+                "with a reason, reviewed afterwards.")  # fmt: skip
+
+
+def review_gate(user: AbstractBaseUser, deployment) -> Gate:
+    """A lead of the team or an SRE reviews a break-glass rollback; never the person who broke the glass."""
+    if not deployment.break_glass:
+        return Gate("review", False, "Only break-glass rollbacks are reviewed.")
+    if deployment.reviewed_at is not None:
+        return Gate("review", False, "It has been reviewed already.")
+    if deployment.requested_by_id == user.pk:
+        return Gate("review", False, "You broke the glass; someone else reviews it.")
+    if not may_approve(user, deployment.environment):
+        return Gate("review", False, f"Only leads of {deployment.environment.team.name} and SREs review it.")
+    return Gate("review", True, "You may review this.")
 
 
 def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
@@ -179,7 +243,8 @@ def applicable_gate(environment: Environment, action: str, tag: str) -> Gate:
     if action == "promote" and not source:
         return Gate("applicable", False, "This environment is not promoted to from another one.")
     if action == "rollback" and not tag:
-        return Gate("applicable", False, "There is no earlier deployment to roll back to.")
+        return Gate("applicable", False, "No other tag has been seen running healthy here, so there is "
+                    "nothing to roll back to.")  # fmt: skip
     if action in ("pin", "follow") and not environment.image_policy:
         return Gate("applicable", False, "This environment does not follow an image policy.")
     if action == "follow" and environment.tag_changes_gated:
@@ -253,7 +318,10 @@ class EnvironmentActions:
 
     candidates: dict[str, str]  # action -> the tag it would deploy ("" when typed in, or none)
     verdicts: dict[str, Verdict]
-    approvable: set[int]  # the approval requests this user may approve
+    approvable: set[int]  # the approval requests this user may approve (or decline)
+    ask: Gate | None = None  # who may ask for an approval here (None: no approvals here)
+    # Offered when this person may break the glass and the ordinary rollback is closed to them.
+    break_glass: bool = False
 
     @property
     def deploy_blocked(self) -> bool:
@@ -286,18 +354,22 @@ def environment_actions(
         for action, tag in candidates.items()
     }
     approvable = {a.pk for a in approvals if approve_gate(user, a).ok}
-    return EnvironmentActions(candidates, verdicts, approvable)
+    # Asking is checked by the role gate alone, already computed in `person`.
+    ask = person[0] if environment.requires_approval else None
+    break_glass = (
+        not verdicts["rollback"].allowed
+        and applicable_gate(environment, "rollback", candidates["rollback"]).ok
+        and break_glass_gate(user, environment).ok
+    )
+    return EnvironmentActions(candidates, verdicts, approvable, ask, break_glass)
 
 
 def rollback_tag(environment: Environment) -> str:
-    """The tag before the newest change that reached git, or "" when there is none."""
-    last = (
-        Deployment.objects.filter(environment=environment, kind__in=TAG_CHANGES)
-        .exclude(sha="")
-        .exclude(previous_tag="")
-        .order_by("-requested_at", "-id")
-        .first()
-    )
-    if last is None or last.previous_tag == environment.git_tag:
-        return ""
-    return last.previous_tag
+    """The tag last seen running healthy here, other than the one git asks for now, or "".
+
+    Never simply "the tag before the last deployment": that may be a typo that never ran, and
+    rolling back to it in an incident would make things worse. HealthyTag rows are written when a
+    deployment ends healthy, when a tag change starts from a healthy state, and after syncs.
+    """
+    row = HealthyTag.objects.filter(environment=environment).exclude(tag=environment.git_tag).first()
+    return row.tag if row else ""

@@ -43,8 +43,11 @@ def validate_branch(value: str) -> None:
 ENVIRONMENT_SETTINGS = [
     "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
     "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
-    "required_role", "required_phases", "requires_approval", "approval_ttl_hours", "approvals_notify_sres",
+    "required_role", "required_phases", "requirement_grace_days", "requires_approval", "approval_ttl_hours",
+    "approvals_notify_sres", "break_glass_users",
 ]  # fmt: skip
+# A lesson that becomes required waits at most this long before it counts (a year is already generous).
+REQUIREMENT_GRACE_MAX_DAYS = 365
 
 
 class Environment(models.Model):
@@ -111,6 +114,14 @@ class Environment(models.Model):
         related_name="+",
         help_text="Phases a developer must have completed before deploying here (SREs are exempt).",
     )
+    requirement_grace_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(REQUIREMENT_GRACE_MAX_DAYS)],
+        help_text="Days a lesson newly published into a required phase waits before it counts here, so "
+        "publishing never takes rights away at once. Default: SHIRUBE_REQUIREMENT_GRACE_DAYS (14); "
+        "0: at once.",
+    )
     requires_approval = models.BooleanField(
         default=False, help_text="A lead of the team or an SRE, never the requester, approves each tag."
     )
@@ -125,6 +136,15 @@ class Environment(models.Model):
         "tell SREs of approval requests", default=False,
         help_text="Approval requests go to the team's leads; with this, to the SREs too.",
     )  # fmt: skip
+    break_glass_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        verbose_name="break-glass rollback",
+        help_text="People who may roll this environment back to its last healthy tag without an approval or "
+        "the learning gate, in an incident. They must give a reason; each use is audited, announced and "
+        "waits for a lead's or an SRE's review.",
+    )
     # What git says, refreshed by a task (page views never touch git).
     git_sha = models.CharField(max_length=40, blank=True, editable=False)
     git_tag = models.CharField(max_length=128, blank=True, editable=False)
@@ -176,6 +196,13 @@ class Environment(models.Model):
         return timedelta(hours=min(hours, APPROVAL_TTL_MAX_HOURS))
 
     @property
+    def requirement_grace(self) -> timedelta:
+        days = self.requirement_grace_days
+        if days is None:
+            days = settings.SHIRUBE_REQUIREMENT_GRACE_DAYS
+        return timedelta(days=min(days, REQUIREMENT_GRACE_MAX_DAYS))
+
+    @property
     def follows_automation(self) -> bool:
         """Git carries the setter marker, so ImageUpdateAutomation moves the tag."""
         return bool(self.git_marker)
@@ -204,6 +231,11 @@ class Approval(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # Who used it: the deployment's requester, who need not be the person who asked.
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A lead or an SRE said no, and why: the requester sees it and may ask again.
     declined_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -279,6 +311,16 @@ class Deployment(models.Model):
     message = models.TextField(blank=True)  # progress, or why it failed
     failed_step = models.CharField(max_length=20, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The registry scan could not confirm the tag exists, and the requester said it does (staging only).
+    tag_unconfirmed = models.BooleanField(default=False)
+    # A break-glass rollback: no approval or learning gate, a reason, and a review afterwards.
+    break_glass = models.BooleanField(default=False)
+    reason = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-requested_at", "-id"]
@@ -292,5 +334,31 @@ class Deployment(models.Model):
         return self.status in self.FINISHED
 
     @property
+    def review_pending(self) -> bool:
+        return self.break_glass and self.reviewed_at is None
+
+    @property
     def target(self) -> str:
         return self.environment.audit_target
+
+
+class HealthyTag(models.Model):
+    """A tag seen running healthy in an environment: every pod on it and ready.
+
+    Roll back goes to the newest of these other than git's tag, never to a tag that only
+    was in git (a typo'd tag never ran), and they prove a tag exists in the registry.
+    """
+
+    environment = models.ForeignKey(Environment, on_delete=models.CASCADE, related_name="healthy_tags")
+    tag = models.CharField(max_length=128)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["environment", "tag"], name="healthy_tag_per_environment")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.environment} {self.tag}"

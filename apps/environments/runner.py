@@ -28,7 +28,8 @@ from apps.clusters.objects import condition, image_parse, is_ready
 from apps.core.stepping import past, step_taken, steps_stalled
 from apps.environments import gates, gitops, notify
 from apps.environments.models import Deployment, Environment
-from apps.environments.selectors import revision_has
+from apps.environments.selectors import environment_live, revision_has
+from apps.environments.services import healthy_tag_record
 
 log = logging.getLogger(__name__)
 Status = Deployment.Status
@@ -103,6 +104,8 @@ def _finish(
     with transaction.atomic():  # the outcome, its audit event and its notification, together
         deployment.save(update_fields=["status", "message", "failed_step", "finished_at"])
         _audit(deployment, outcome, message, **({"step": step} if step else {}))
+        if status == Status.HEALTHY:
+            healthy_tag_record(environment=deployment.environment, tag=deployment.tag)
         notify.deployment_finished(deployment, timed_out=timed_out)
     cluster_id = deployment.environment.cluster_id
 
@@ -147,6 +150,8 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
         Environment.objects.select_for_update().get(pk=deployment.environment_id)
         others = Deployment.objects.filter(environment_id=deployment.environment_id).exclude(pk=deployment.pk)
         busy = others.filter(status__in=Deployment.ACTIVE).first()
+        if busy is not None and _superseded_by_rollback(busy, deployment):
+            busy = None
         earlier = others.filter(status=Status.QUEUED, requested_at__lt=deployment.requested_at).exists()
         claimed = 0
         if busy is None and not earlier:
@@ -167,7 +172,31 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
     if refusal := _refusal_at_commit(deployment):
         _finish(deployment, Status.FAILED, refusal, step="gates")
         return None
+    environment = deployment.environment
+    if environment_live(environment).state == "healthy":
+        # What is being left ran healthy (as of the last sync): the rollback target, should this fail.
+        healthy_tag_record(environment=environment, tag=environment.git_tag)
     return _commit(deployment)
+
+
+def _superseded_by_rollback(busy: Deployment, deployment: Deployment) -> bool:
+    """A rollback does not wait out the rollout it undoes: stop watching a change already in git.
+
+    In an incident the change being rolled back is usually the one whose pods never become
+    ready, and its watch would hold the environment until SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT (ten
+    minutes). Its commit is pushed, so nothing is lost by no longer watching it; one still
+    committing is waited for, since its push may yet land after ours.
+    """
+    if deployment.kind != Deployment.Kind.ROLLBACK or busy.status not in (
+        Status.COMMITTED,
+        Status.RECONCILING,
+    ):
+        return False
+    if _refusal_at_commit(deployment):
+        return False  # it will be refused once its turn comes: keep watching the other one
+    _finish(busy, Status.FAILED, f"Superseded by rollback #{deployment.pk} to {deployment.tag} before its "
+            f"rollout finished ({busy.message.rstrip('.')}).", step="rollout")  # fmt: skip
+    return True
 
 
 def _refusal_at_commit(deployment: Deployment) -> str | None:
@@ -178,6 +207,11 @@ def _refusal_at_commit(deployment: Deployment) -> str | None:
     env = deployment.environment
     if deployment.kind == Deployment.Kind.FOLLOW:
         gate = gates.applicable_gate(env, deployment.kind, deployment.tag)
+        if not gate.ok:
+            return gate.message
+    if deployment.break_glass and deployment.requested_by is not None:
+        # Named when they asked; the SRE may have taken them off the list since.
+        gate = gates.break_glass_gate(deployment.requested_by, env)
         if not gate.ok:
             return gate.message
     if deployment.approval_id:
@@ -202,6 +236,9 @@ def _commit_message(deployment: Deployment) -> str:
         "",
         f"Requested by {who} through Shirube (deployment #{deployment.pk}, {env.team.slug}/{env.slug}).",
     ]
+    if deployment.break_glass:
+        # One line: a reason with line breaks could forge a trailer such as Approved-by.
+        lines.append(f"Break-glass, without approval: {' '.join(deployment.reason.split())}")
     if deployment.approval_id and deployment.approval.approved_by:
         lines.append(f"Approved-by: {deployment.approval.approved_by.get_username()}")
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.core.stepping import chains_restart, step_next
-from apps.environments import runner
+from apps.environments import runner, services
 from apps.environments.models import Environment
 
 
@@ -43,3 +43,9 @@ def environments_refresh_all() -> int:
     for environment_id in ids:
         environment_refresh.apply_async((environment_id,), expires=settings.SHIRUBE_GIT_REFRESH_INTERVAL)
     return len(ids)
+
+
+@shared_task(ignore_result=True)
+def healthy_tags_observe(cluster_id: int) -> int:
+    """After a sync wrote something: which environments on the cluster run git's tag healthy now."""
+    return services.healthy_tags_observe(cluster_id=cluster_id)

@@ -27,4 +27,14 @@ urlpatterns = [
         views.approval_decline,
         name="decline",
     ),
+    path(
+        "teams/<slug:team_slug>/environments/<slug:env_slug>/break-glass/",
+        views.break_glass,
+        name="break_glass",
+    ),
+    path(
+        "teams/<slug:team_slug>/environments/<slug:env_slug>/break-glass/<int:deployment_id>/review/",
+        views.break_glass_review,
+        name="break_glass_review",
+    ),
 ]

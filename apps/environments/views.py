@@ -38,6 +38,8 @@ def _page_context(request: HttpRequest, environment, **extra) -> dict:
         "verdicts": actions.verdicts,
         "candidates": actions.candidates,
         "approvable": actions.approvable,
+        "ask_gate": actions.ask,
+        "break_glass": actions.break_glass,
         "deploy_blocked": actions.deploy_blocked,
         "poll": POLL_SECONDS,
         # A fresh key per rendering: submitting the same form twice finds the first request.
@@ -68,7 +70,8 @@ def environment_detail(request: HttpRequest, team_slug: str, env_slug: str) -> H
 
 def _refused(request: HttpRequest, environment, exc: services.RequestRefused) -> HttpResponse:
     status = 400 if isinstance(exc, services.BadInput) else 403
-    context = _page_context(request, environment, action_error=str(exc), form=request.POST)
+    context = _page_context(request, environment, action_error=str(exc), form=request.POST,
+                            confirm_tag=isinstance(exc, services.TagUnconfirmed))  # fmt: skip
     template = "environments/detail.html#live" if request.htmx else "environments/detail.html"
     return render(request, template, context, status=status)
 
@@ -82,6 +85,7 @@ def deployment_create(request: HttpRequest, team_slug: str, env_slug: str) -> Ht
         deployment = services.deployment_request(
             user=request.user, environment=environment, kind=kind, tag=request.POST.get("tag", ""),
             idempotency_key=request.POST.get("idempotency_key", ""),
+            confirm_unverified=request.POST.get("confirm_unverified") == "on",
         )  # fmt: skip
     except services.RequestRefused as exc:
         return _refused(request, environment, exc)
@@ -106,7 +110,7 @@ def approval_create(request: HttpRequest, team_slug: str, env_slug: str) -> Http
 
 def _approval_get(environment, approval_id: int) -> Approval:
     approval = Approval.objects.filter(pk=approval_id, environment=environment).select_related(
-        "environment__team", "environment__cluster"
+        "environment__team", "environment__cluster", "requested_by"
     ).first()  # fmt: skip
     if approval is None:
         raise Http404("No such approval request")
@@ -132,10 +136,46 @@ def approval_decline(request: HttpRequest, team_slug: str, env_slug: str, approv
     environment = selectors.environment_get(team=team, slug=env_slug)
     approval = _approval_get(environment, approval_id)
     try:
-        services.approval_decline(user=request.user, approval=approval, reason=request.POST.get("reason", ""))
+        reason = request.POST.get("reason", "")
+        services.approval_decline(user=request.user, approval=approval, reason=reason)
     except services.RequestRefused as exc:
         return _refused(request, environment, exc)
-    messages.success(
-        request, f"Declined {approval.tag} for {environment.slug}; {approval.requested_by} is told why."
-    )
+    who = approval.requested_by.get_username()
+    messages.success(request, f"Declined {approval.tag} for {environment.slug}; {who} sees why.")
+    return redirect("environments:detail", team.slug, environment.slug)
+
+
+@require_POST
+def break_glass(request: HttpRequest, team_slug: str, env_slug: str) -> HttpResponse:
+    team = team_get(slug=team_slug, user=request.user)
+    environment = selectors.environment_get(team=team, slug=env_slug)
+    try:
+        deployment = services.deployment_break_glass(
+            user=request.user, environment=environment, reason=request.POST.get("reason", ""),
+            idempotency_key=request.POST.get("idempotency_key", ""),
+        )  # fmt: skip
+    except services.RequestRefused as exc:
+        return _refused(request, environment, exc)
+    messages.warning(request, f"Break glass: rolling {environment.slug} back to {deployment.tag}. The team's "
+                     "leads and the SREs are told, and will review it.")  # fmt: skip
+    return redirect("environments:detail", team.slug, environment.slug)
+
+
+@require_POST
+def break_glass_review(
+    request: HttpRequest, team_slug: str, env_slug: str, deployment_id: int
+) -> HttpResponse:
+    team = team_get(slug=team_slug, user=request.user)
+    environment = selectors.environment_get(team=team, slug=env_slug)
+    rollbacks = Deployment.objects.filter(environment=environment, break_glass=True)
+    deployment = rollbacks.filter(pk=deployment_id).select_related("requested_by").first()
+    if deployment is None:
+        raise Http404("No such break-glass rollback")
+    deployment.environment = environment
+    try:
+        note = request.POST.get("note", "")
+        services.deployment_review(user=request.user, deployment=deployment, note=note)
+    except services.RequestRefused as exc:
+        return _refused(request, environment, exc)
+    messages.success(request, f"Reviewed the break-glass rollback to {deployment.tag}.")
     return redirect("environments:detail", team.slug, environment.slug)

@@ -6,6 +6,7 @@ import difflib
 
 import reversion
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -103,7 +104,28 @@ def _status_action(status: str, description: str, done: str):
 
 
 submit_for_review = _status_action(Lesson.Status.IN_REVIEW, "Submit for review", "submitted for review")
-publish_now = _status_action(Lesson.Status.PUBLISHED, "Publish now", "published")
+_publish = _status_action(Lesson.Status.PUBLISHED, "Publish now", "published")
+
+
+@admin.action(description="Publish now")
+def set_published(modeladmin, request, queryset):
+    """Publish, after a page that says which environments' gates each lesson joins and who would lose
+    which right when its grace period ends (environments' template tag renders it)."""
+    if request.POST.get("confirmed") != "yes":
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.model._meta,
+            "lessons": queryset.select_related("phase"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "title": "Publish these lessons?",
+        }
+        return render(request, "admin/lessons/lesson/publish_confirm.html", context)
+    return _publish(modeladmin, request, queryset)
+
+
+publish_now = set_published
+
+
 return_to_draft = _status_action(Lesson.Status.DRAFT, "Return to draft", "returned to draft")
 archive = _status_action(Lesson.Status.ARCHIVED, "Archive (hide from learners, keep progress)", "archived")
 
@@ -157,6 +179,7 @@ class LessonAdmin(VersionAdmin):
 
     def save_model(self, request, obj, form, change):
         services.lesson_render(lesson=obj)
+        services.lesson_requirement_update(lesson=obj)
         super().save_model(request, obj, form, change)
 
     def get_urls(self):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.lessons.content import ContentTree, ImportReport, LessonSpec, QuestionSpec, read_tree
 from apps.lessons.models import ChecklistItem, Choice, Lesson, Phase, Question
-from apps.lessons.services import lesson_render, phase_render
+from apps.lessons.services import lesson_render, lesson_requirement_update, phase_render
 
 
 def lesson_content_hash(lesson: Lesson) -> str:
@@ -47,6 +47,7 @@ def _write_lesson(lesson: Lesson, spec: LessonSpec, phase: Phase, owners: dict) 
     lesson.source_path = spec.path
     lesson.source_hash = spec.source_hash
     lesson.status = Lesson.Status.PUBLISHED
+    lesson_requirement_update(lesson=lesson)  # a new lesson in a gating phase waits out its grace
     if spec.last_reviewed:
         lesson.last_reviewed = spec.last_reviewed
     if spec.owner and spec.owner in owners:

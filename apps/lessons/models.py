@@ -62,6 +62,11 @@ class Lesson(models.Model):
     publish_at = models.DateTimeField(
         null=True, blank=True, help_text="Published lessons appear from this time (empty: now)."
     )
+    # When the lesson became a requirement of an environment's learning gate (published into,
+    # or moved into, a phase an environment requires); gates count it only after their grace
+    # period from here, so publishing never takes anyone's rights away at once. Empty: counts
+    # already (published before this existed, or into a phase nothing required then).
+    gates_from = models.DateTimeField(null=True, blank=True, editable=False)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -34,6 +34,35 @@ def missing_prerequisites(*, user: AbstractBaseUser, lesson: Lesson) -> list[Les
     return [p for p in lesson.prerequisites.visible().select_related("phase") if p.id not in done]
 
 
+def lessons_to_complete(*, lessons: list[Lesson], done: set[int]) -> list[Lesson]:
+    """Every lesson a learner must still complete to complete `lessons`: those not done, and their
+    published prerequisites not done, and theirs, all the way down, in curriculum order.
+
+    A lesson cannot be completed before its prerequisites, so "6 lessons to go" that needs three
+    more first is a wrong count (issue 13). Two queries, however deep the chain.
+    """
+    needed = {lesson.pk for lesson in lessons if lesson.pk not in done}
+    edges: dict[int, list[int]] = defaultdict(list)
+    for lesson_id, prerequisite_id in Lesson.prerequisites.through.objects.values_list(
+        "from_lesson_id", "to_lesson_id"
+    ):
+        edges[lesson_id].append(prerequisite_id)
+    frontier = list(needed)
+    while frontier:
+        for prerequisite_id in edges[frontier.pop()]:
+            if prerequisite_id not in done and prerequisite_id not in needed:
+                needed.add(prerequisite_id)
+                frontier.append(prerequisite_id)
+    # Prerequisites that are not published do not block (a learner cannot complete a draft).
+    rows = Lesson.objects.visible().filter(pk__in=needed).select_related("phase")
+    return list(rows.order_by("phase__order", "order"))
+
+
+def quiz_passed(*, user: AbstractBaseUser, lesson: Lesson) -> bool:
+    """Whether the user has passed the lesson's quiz (it counts once its prerequisites are complete)."""
+    return QuizAttempt.objects.filter(user_id=user.pk, lesson=lesson, passed=True).exists()
+
+
 @dataclass
 class PhaseCard:
     phase: Phase
@@ -317,6 +346,8 @@ class LessonPage:
     previous: Lesson | None
     next: Lesson | None
     next_attempt_at: datetime | None = None
+    # The quiz is passed but the prerequisites are not complete: the lesson completes by itself then.
+    passed_early: bool = False
 
     @property
     def wait_seconds(self) -> int:
@@ -356,6 +387,8 @@ def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
         attempts = QuizAttempt.objects.filter(user_id=user.pk, lesson=lesson).count()
         _choices_shuffled(questions, user=user, attempt=attempts)
         page.next_attempt_at = quiz_next_attempt_at(user=user)
+        completed = progress is not None and progress.status == Progress.Status.COMPLETED
+        page.passed_early = bool(missing) and not completed and quiz_passed(user=user, lesson=lesson)
     return page
 
 
@@ -454,11 +487,22 @@ class MemberRow:
 
 @dataclass
 class FunnelRow:
+    """One lesson's trouble, in people: each person counts once, however often they clicked or failed."""
+
     lesson: Lesson
     started: int = 0
     completed: int = 0
-    quiz_failures: int = 0
-    stuck: int = 0
+    quiz_failures: int = 0  # people who failed its quiz at least once
+    stuck: int = 0  # people who said they were stuck on it
+
+    @property
+    def unfinished(self) -> int:
+        return self.started - self.completed
+
+    @property
+    def trouble(self) -> tuple[int, int, int]:
+        """What sorts "where people get stuck": people stuck, then failing its quiz, then not finishing."""
+        return (self.stuck, self.quiz_failures, self.unfinished)
 
 
 @dataclass
@@ -466,7 +510,7 @@ class TeamProgress:
     teams: list[Team]
     phases: list[PhaseCard]
     members: list[MemberRow]
-    funnel: list[FunnelRow]
+    funnel: list[FunnelRow]  # only lessons with some trouble, the most troubled first
     stuck_comments: list[StuckFlag]
     # Quiz failures and stuck flags are counted over the viewer's whole scope, and shown only
     # when it holds enough people: otherwise these are left at 0 and this is False.
@@ -534,13 +578,13 @@ def team_progress(
         for row in (
             QuizAttempt.objects.filter(user_id__in=scope_ids, passed=False, lesson__in=visible)
             .values("lesson_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("user_id", distinct=True))
         ):
             funnel[row["lesson_id"]].quiz_failures = row["n"]
         for row in (
             StuckFlag.objects.filter(user_id__in=scope_ids, lesson__in=visible)
             .values("lesson_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("user_id", distinct=True))
         ):
             funnel[row["lesson_id"]].stuck = row["n"]
     comments = []
@@ -550,4 +594,7 @@ def team_progress(
         comments = list(
             StuckFlag.objects.select_related("lesson", "lesson__phase", "user").order_by("-created_at")[:100]
         )
-    return TeamProgress(teams, cards, members, list(funnel.values()), comments, private_counts)
+    # Curriculum order breaks ties (sorted() is stable); a lesson nobody has trouble with is left out.
+    troubled = sorted((row for row in funnel.values() if any(row.trouble)), key=lambda row: row.trouble,
+                      reverse=True)  # fmt: skip
+    return TeamProgress(teams, cards, members, troubled, comments, private_counts)

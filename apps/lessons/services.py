@@ -30,6 +30,7 @@ from apps.lessons.selectors import (
     quiz_pass_mark,
     seconds_until,
 )
+from apps.lessons.signals import phases_required
 
 
 class PrerequisitesIncomplete(Exception):
@@ -52,6 +53,30 @@ def phase_render(*, phase: Phase) -> None:
     phase.intro_html = render_markdown(phase.intro)
 
 
+def lesson_requirement_update(*, lesson: Lesson) -> None:
+    """Before a lesson is saved: stamp `gates_from` if this save makes it a new requirement.
+
+    A lesson becomes one when it is published (now, or at its publish_at) into a phase an
+    environment requires, or moved into such a phase while published. Gates count it only once
+    their grace period from then has passed (apps.environments.gates), so that an SRE
+    publishing a lesson never takes Promote and Roll back away from everyone at once. The
+    caller saves (with `gates_from` among the fields).
+    """
+    if lesson.status != Lesson.Status.PUBLISHED:
+        return
+    stored = Lesson.objects.filter(pk=lesson.pk).values("status", "phase_id").first() if lesson.pk else None
+    if stored and stored["status"] == Lesson.Status.PUBLISHED and stored["phase_id"] == lesson.phase_id:
+        return  # the same requirement as before: an edit, not a new one
+    now = timezone.now()
+    required: set[int] = set()
+    for _receiver, answer in phases_required.send(sender=Lesson, phase_ids={lesson.phase_id}):
+        required |= set(answer or ())
+    if lesson.phase_id in required:
+        lesson.gates_from = max(lesson.publish_at or now, now)
+    else:
+        lesson.gates_from = None  # nothing requires its phase now: nobody has a right to lose
+
+
 def lesson_set_status(*, lesson: Lesson, status: str, by: AbstractBaseUser, publish_at=None) -> Lesson:
     """Move a lesson through draft -> in review -> published (or archived)."""
     if status not in Lesson.Status.values:
@@ -60,7 +85,8 @@ def lesson_set_status(*, lesson: Lesson, status: str, by: AbstractBaseUser, publ
         lesson.status = status
         if status == Lesson.Status.PUBLISHED and publish_at is not None:
             lesson.publish_at = publish_at
-        lesson.save(update_fields=["status", "publish_at", "updated_at"])
+        lesson_requirement_update(lesson=lesson)
+        lesson.save(update_fields=["status", "publish_at", "gates_from", "updated_at"])
         reversion.set_user(by)
         reversion.set_comment(f"Status set to {lesson.get_status_display()}")
     return lesson
@@ -82,7 +108,26 @@ def _complete(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
         progress.status = Progress.Status.COMPLETED
         progress.completed_at = timezone.now()
         progress.save(update_fields=["status", "completed_at"])
+        _complete_passed_early(user=user, after=lesson)
     return progress
+
+
+def _complete_passed_early(*, user: AbstractBaseUser, after: Lesson) -> None:
+    """Complete the lessons whose quiz the user passed before `after`, their prerequisite, was done.
+
+    A pass is kept rather than thrown away (issue 13): it counts as soon as the last
+    prerequisite is complete, and that completion may unblock the next one in turn.
+    """
+    completed = Progress.objects.filter(user=user, status=Progress.Status.COMPLETED).values("lesson_id")
+    waiting = (
+        after.unlocks.visible()
+        .filter(attempts__user=user, attempts__passed=True)
+        .exclude(pk__in=completed)
+        .distinct()
+    )
+    for lesson in waiting:
+        if not missing_prerequisites(user=user, lesson=lesson):
+            _complete(user=user, lesson=lesson)
 
 
 def _require_prerequisites(*, user: AbstractBaseUser, lesson: Lesson) -> None:
@@ -142,11 +187,19 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
 
     answers maps question id to the chosen choice ids. A question is right when
     exactly its correct choices were chosen. Raises QuizTooSoon while the learner's
-    wait after failed attempts runs (nothing is recorded then).
+    wait after failed attempts runs, and InvalidInput when nothing at all was chosen:
+    an empty form (a stray click on the button) is not an attempt, so it neither counts
+    as a failure that leads see nor makes the next attempt wait. Nothing is recorded then.
     """
     questions = list(lesson.questions.prefetch_related("choices"))
     if not questions:
         raise LessonNotCompletable("This lesson has no quiz.")
+    if not any(answers.get(question.id) for question in questions):
+        raise inputs.InvalidInput(
+            "Choose your answers first: a quiz sent with nothing chosen is not an attempt, and was not "
+            "counted.",
+            field="quiz",
+        )
     results = {}
     for question in questions:
         chosen = set(answers.get(question.id, set()))

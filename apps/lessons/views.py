@@ -84,10 +84,9 @@ def quiz_submit(request: HttpRequest, phase_slug: str, lesson_slug: str) -> Http
         return redirect("lessons:lesson", phase_slug, lesson_slug)
     try:
         answers = parse_quiz_answers(request.POST, choices)
+        result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
     except inputs.InvalidInput as exc:
         return _quiz_response(request, lesson, status=400, quiz_error=exc.message)
-    try:
-        result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
     except services.QuizTooSoon as exc:
         return _quiz_response(request, lesson, status=429, quiz_error=str(exc), kept=answers)
     kept = {question_id: r.chosen for question_id, r in result.results.items()}

@@ -86,6 +86,10 @@ def test_deploy_to_staging_then_promote_with_approval_then_roll_back(
     expect(page.get_by_test_id("automation")).to_contain_text("Follows the image policy")
     page.get_by_label("Image tag").fill(BRANCH_TAG)
     page.get_by_role("button", name="Deploy", exact=True).click()
+    # Flux's scan lists ten of the registry's 42 tags: Shirube asks her to check this one first.
+    expect(page.locator(".message.error")).to_contain_text(f"Shirube cannot confirm that {BRANCH_TAG} exists")
+    page.get_by_test_id("confirm-unverified").check()
+    page.get_by_role("button", name="Deploy", exact=True).click()
     expect(page.get_by_test_id("deployment-status")).to_be_visible()
     expect(page.locator(".deployment-healthy").first).to_contain_text(BRANCH_TAG, timeout=60_000)
     expect(page.get_by_test_id("env-state")).to_have_text("healthy", timeout=30_000)

@@ -48,5 +48,7 @@ def test_a_developer_suspends_resumes_and_reconciles(
     expect(node.get_by_role("button", name="Suspend")).to_be_visible(timeout=30_000)
 
     node.get_by_role("button", name="Reconcile now").click()
-    expect(node).to_contain_text("Reconcile now by alice: Done — Reconciled.", timeout=30_000)
+    expect(node).to_contain_text(
+        "Reconcile now by alice: Done — Flux reconciled it and it is ready.", timeout=30_000
+    )
     expect(page.locator(".audit")).to_contain_text("flux.reconcile")

@@ -197,3 +197,63 @@ def test_the_flux_page_query_count_does_not_grow_with_flux_objects(client_for, s
         html = client.get("/teams/payments/flux/").content.decode()
     assert "payments-apps-9" in html
     assert 0 < small == len(large_ctx.captured_queries), (small, len(large_ctx.captured_queries))
+
+
+# -- Honest words (issue 13): acknowledged is not healthy --------------------------------------
+
+
+def test_reconciling_a_failing_helm_release_says_it_is_still_failing(client_for, synced, sim, alice):
+    release = FluxObject.objects.select_related("cluster").get(kind="HelmRelease", name="payments-cache")
+    action = flux_actions.flux_action_request(user=alice, obj=release, action="reconcile")
+    done = drive(action.pk, flux=lambda: reconcile_step(sim.store))
+    assert done.status == "still_failing" and done.done
+    assert done.message.startswith(
+        "Flux reconciled it; it is still failing: UpgradeFailed: Helm upgrade failed for release"
+    )
+    assert AuditEvent.objects.filter(correlation=str(action.pk), outcome="still failing").exists()
+    sync.cluster_sync(cluster=synced)
+    html = client_for(alice).get("/teams/payments/flux/").content.decode()
+    node = html.split('id="flux-helmrelease-payments-payments-cache"', 1)[1].split('class="flux-node', 1)[0]
+    assert "Not ready: UpgradeFailed" in node
+    assert "Reconcile now by alice: <strong>Reconciled, still failing</strong>" in node
+    assert "status-still_failing" in node and "<strong>Done</strong>" not in node
+
+
+def test_a_reconcile_waits_while_flux_is_still_progressing_and_then_says_ready(synced, sim, alice):
+    def ready(status: str, reason: str) -> None:
+        def change(obj):
+            obj["status"]["conditions"] = [{"type": "Ready", "status": status, "reason": reason,
+                                            "message": reason, "lastTransitionTime": "2026-01-01T00:00:00Z"}]  # fmt: skip
+
+        sim.store.update(KUSTOMIZATIONS, "flux-system", "payments-apps", change, status_only=True)
+
+    ready("Unknown", "Progressing")
+    action = flux_actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
+    flux_runner.flux_action_advance(action_id=action.pk)  # the patch
+    reconcile_step(sim.store)  # Flux takes the request; Ready is still Unknown
+    assert flux_runner.flux_action_advance(action_id=action.pk) == flux_runner.POLL_SECONDS
+    waiting = FluxAction.objects.get(pk=action.pk)
+    assert waiting.status == "waiting" and waiting.message == "Flux took the request and is reconciling it."
+    ready("True", "ReconciliationSucceeded")
+    done = drive(action.pk, steps=1)
+    assert (done.status, done.message) == ("succeeded", "Flux reconciled it and it is ready.")
+
+
+def test_a_reconcile_still_progressing_at_the_deadline_says_so(synced, sim, alice, settings):
+    def progressing(obj):
+        obj["status"]["conditions"] = [{"type": "Ready", "status": "Unknown", "reason": "Progressing",
+                                        "message": "Running 'upgrade'", "lastTransitionTime": "2026-01-01T00:00:00Z"}]  # fmt: skip
+
+    sim.store.update(KUSTOMIZATIONS, "flux-system", "payments-apps", progressing, status_only=True)
+    action = flux_actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
+    flux_runner.flux_action_advance(action_id=action.pk)
+    reconcile_step(sim.store)
+    FluxAction.objects.filter(pk=action.pk).update(
+        step_started_at=timezone.now() - timedelta(seconds=settings.SHIRUBE_RECONCILE_TIMEOUT + 1)
+    )
+    done = drive(action.pk, steps=1)
+    assert done.status == "timed_out"
+    assert done.message == (
+        f"Flux took the request but has not finished within {settings.SHIRUBE_RECONCILE_TIMEOUT} s: "
+        "Progressing: Running 'upgrade'."
+    )

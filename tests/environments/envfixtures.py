@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from apps.accounts.models import Membership
-from apps.clusters.models import Cluster, FluxObject, Namespace, Pod
+from apps.clusters.models import Cluster, FluxObject, Namespace, Pod, Workload
 from apps.environments.models import Approval, Environment
 from apps.lessons.models import Progress
 from tests.factories import LessonFactory, MembershipFactory, PhaseFactory, UserFactory
@@ -95,15 +95,33 @@ def kustomization_row(environment: Environment, *, revision: str, ready: str = "
     )[0]  # fmt: skip
 
 
-def pods_running(environment: Environment, tag: str, *, count: int = 2, ready: bool = True) -> None:
+def pods_running(
+    environment: Environment,
+    tag: str,
+    *,
+    count: int = 2,
+    ready: bool = True,
+    reason: str = "CrashLoopBackOff",
+) -> None:
+    """`count` pods of the environment's image on `tag`; not ready ones wait with `reason`."""
     Pod.objects.filter(cluster=environment.cluster, namespace=environment.namespace).delete()
     for n in range(count):
         Pod.objects.create(
             cluster=environment.cluster, namespace=environment.namespace, name=f"{environment.app}-{tag}-{n}",
-            uid=f"pod-{environment.slug}-{tag}-{n}", resource_version="1", phase="Running",
+            uid=f"pod-{environment.slug}-{tag}-{n}", resource_version="1",
+            phase="Running" if ready or reason == "CrashLoopBackOff" else "Pending",
             ready_containers=1 if ready else 0, total_containers=1, images=[f"{IMAGE}:{tag}"],
-            reason="" if ready else "CrashLoopBackOff",
+            reason="" if ready else reason,
         )  # fmt: skip
+
+
+def workload_wants(environment: Environment, tag: str) -> Workload:
+    """The environment's Deployment as synced, its pod template asking for `tag`."""
+    return Workload.objects.update_or_create(
+        cluster=environment.cluster, namespace=environment.namespace, name=environment.app, kind="Deployment",
+        defaults={"uid": f"dep-{environment.slug}", "resource_version": "1",
+                  "template": {"containers": [{"name": "app", "image": f"{IMAGE}:{tag}"}]}},
+    )[0]  # fmt: skip
 
 
 def staging_healthy(envs, tag: str = "v2.15.0") -> None:

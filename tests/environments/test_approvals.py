@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import SRE_GROUP, Membership
+from apps.audit.models import AuditEvent
 from apps.environments import runner, services
 from apps.environments.models import APPROVAL_TTL_MAX_HOURS, Approval, Deployment, Environment
 from portal.env import env_int
@@ -162,3 +163,94 @@ def test_the_default_lifetime_setting_is_bounded_too():
     )  # fmt: skip
     assert result.returncode != 0
     assert f"SHIRUBE_APPROVAL_TTL_HOURS={APPROVAL_TTL_MAX_HOURS + 1} must be at most" in result.stderr
+
+
+# -- Asking, declining, using (issue 13) ---------------------------------------------------
+
+
+def _ask(client, production, reason):
+    return client.post(
+        reverse("environments:approvals", args=["payments", production.slug]), {"tag": TAG, "reason": reason}
+    )
+
+
+def test_a_second_request_keeps_its_reason(ready, people, client_for):
+    assert _ask(client_for(people["member"]), ready, "checkout fix for INC-7").status_code == 302
+    assert _ask(client_for(people["lead"]), ready, "also unblocks the refund rollout").status_code == 302
+    (asked,) = Approval.objects.all()  # still one request for the tag
+    assert asked.requested_by == people["member"]
+    assert asked.reason == "checkout fix for INC-7\ncarol: also unblocks the refund rollout"
+    events = AuditEvent.objects.filter(action="environment.approval", outcome="requested").order_by("id")
+    assert [e.parameters["reason"] for e in events] == [
+        "checkout fix for INC-7",
+        "also unblocks the refund rollout",
+    ]
+    page = client_for(people["sre"]).get(reverse("environments:detail", args=["payments", ready.slug]))
+    assert "also unblocks the refund rollout" in page.content.decode()
+
+
+def test_a_lead_declines_with_a_comment_and_the_requester_sees_why(ready, people, client_for):
+    asked = services.approval_request(user=people["member"], environment=ready, tag=TAG, reason="fix")
+    decline = reverse("environments:decline", args=["payments", ready.slug, asked.pk])
+    lead = client_for(people["lead"])
+    refused = lead.post(decline, {"comment": ""})
+    assert refused.status_code == 400 and "Say why you decline" in refused.content.decode()
+    assert lead.post(decline, {"comment": "wait for the load test"}).status_code == 302
+    asked.refresh_from_db()
+    assert (asked.state, asked.declined_by, asked.decline_reason) == (
+        "declined",
+        people["lead"],
+        "wait for the load test",
+    )
+    refusal, event = AuditEvent.objects.filter(action="environment.decline").order_by("id")
+    assert refusal.outcome == "failed" and "Say why" in refusal.message
+    assert event.outcome == "succeeded" and event.parameters["comment"] == "wait for the load test"
+    # The requester's gate says who declined and why; the page shows it.
+    member = client_for(people["member"])
+    refused = member.post(reverse("environments:deployments", args=["payments", ready.slug]),
+                          {"kind": "promote", "tag": TAG, "idempotency_key": "after-decline"})  # fmt: skip
+    assert refused.status_code == 403 and "carol declined v2.15.0: “wait for the load test”" in (
+        refused.content.decode()
+    )
+    # A declined request cannot be approved afterwards, and asking again opens a new one.
+    with pytest.raises(services.RequestRefused, match="declined"):
+        services.approval_grant(user=people["sre"], approval=asked)
+    again = services.approval_request(
+        user=people["member"], environment=ready, tag=TAG, reason="load test ok"
+    )
+    assert again.pk != asked.pk and again.state == "pending"
+
+
+@pytest.mark.parametrize("who", ["member", "other team", "requester"])
+def test_only_leads_and_sres_decline_and_never_their_own_request(ready, people, who):
+    asked = services.approval_request(user=people["lead"], environment=ready, tag=TAG, reason="fix")
+    user = people["lead"] if who == "requester" else people[who]
+    with pytest.raises(services.RequestRefused):
+        services.approval_decline(user=user, approval=asked, reason="no")
+    asked.refresh_from_db()
+    assert asked.state == "pending"
+    assert AuditEvent.objects.filter(action="environment.decline", outcome="refused").count() == 1
+
+
+def test_used_by_names_the_person_who_used_it(ready, people, client_for):
+    asked = services.approval_request(user=people["lead"], environment=ready, tag=TAG, reason="fix")
+    services.approval_grant(user=people["sre"], approval=asked)
+    promote(people["member"], ready)  # alice uses the approval carol asked for
+    asked.refresh_from_db()
+    assert asked.used_by == people["member"] and asked.state == "used"
+    page = client_for(people["lead"]).get(reverse("environments:detail", args=["payments", ready.slug]))
+    state = page.content.decode().split('data-testid="approval-state">', 1)[1].split("</td>", 1)[0]
+    assert state.startswith("used by alice") and "approved by sre-user" in state
+
+
+@pytest.mark.parametrize(
+    "role,offered", [("other team", False), ("member", True), ("lead", True), ("sre", True)]
+)
+def test_the_ask_form_is_offered_only_to_people_who_may_ask(ready, people, client_for, role, offered):
+    body = client_for(people[role]).get(reverse("environments:detail", args=["payments", ready.slug]))
+    html = body.content.decode()
+    assert ("Ask for approval</button>" in html) is offered
+    if not offered:
+        assert "Only members of Payments may change this environment" in html
+        with pytest.raises(services.RequestRefused):
+            services.approval_request(user=people[role], environment=ready, tag=TAG, reason="x")

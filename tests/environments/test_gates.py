@@ -13,7 +13,7 @@ import pytest
 
 from apps.audit.models import AuditEvent
 from apps.environments import gates, services
-from apps.environments.models import Deployment
+from apps.environments.models import Deployment, HealthyTag
 from tests.environments.envfixtures import (
     ROLES,
     approval,
@@ -29,9 +29,10 @@ APPROVERS = {"lead", "sre"}
 
 
 def _request(user, environment, kind, tag=""):
+    """The gates of who asks; the tag's existence is not what these tables test (see test_tags.py)."""
     key = f"{kind}-{getattr(user, 'pk', 'anon')}-{environment.pk}-{tag}"
     return services.deployment_request(
-        user=user, environment=environment, kind=kind, tag=tag, idempotency_key=key
+        user=user, environment=environment, kind=kind, tag=tag, idempotency_key=key, confirm_unverified=True
     )
 
 
@@ -178,10 +179,7 @@ def test_promote_matrix(envs, people, flux_phase, role, phases_done, approval_st
 )
 def test_rollback_matrix(envs, people, flux_phase, role, phases_done, approval_state):
     production = envs["production"]
-    Deployment.objects.create(
-        environment=production, kind="promote", tag="v2.14.3", previous_tag="v2.14.2", sha="a" * 40,
-        status="healthy", idempotency_key="earlier", requested_by=people["lead"],
-    )  # fmt: skip
+    HealthyTag.objects.create(environment=production, tag="v2.14.2")  # ran healthy before v2.14.3
     user = people[role]
     if phases_done and role != "anonymous":
         complete_phase(user, flux_phase[0])
@@ -189,12 +187,18 @@ def test_rollback_matrix(envs, people, flux_phase, role, phases_done, approval_s
     assert _outcome(user, production, "rollback") == _expected(role, phases_done, approval_state)
 
 
-def test_rollback_goes_to_the_tag_before_the_last_deployment(envs, people, flux_phase):
-    production = envs["production"]
+def test_rollback_goes_to_the_last_tag_seen_healthy_never_one_that_only_was_in_git(envs, people, flux_phase):
+    production = envs["production"]  # git: v2.14.3
     assert gates.rollback_tag(production) == ""
+    # The deployment before went from v2.14.2, a tag that never ran (a typo), to v2.14.3.
     Deployment.objects.create(environment=production, kind="promote", tag="v2.14.3", previous_tag="v2.14.2",
                               sha="a" * 40, status="healthy", idempotency_key="k1")  # fmt: skip
-    assert gates.rollback_tag(production) == "v2.14.2"
+    assert gates.rollback_tag(production) == ""
+    services.healthy_tag_record(environment=production, tag="v2.14.1")
+    services.healthy_tag_record(environment=production, tag="v2.14.3")  # git's own: not a target
+    assert gates.rollback_tag(production) == "v2.14.1"
+    HealthyTag.objects.create(environment=production, tag="v2.14.2")
+    assert gates.rollback_tag(production) == "v2.14.2"  # the most recently seen healthy
     complete_phase(people["lead"], flux_phase[0])
     approval(production, tag="v2.14.2", requested_by=people["lead"], approved_by=people["sre"])
     deployment = _request(people["lead"], production, "rollback")

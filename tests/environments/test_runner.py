@@ -241,3 +241,24 @@ def test_the_watchdog_finds_deployments_whose_task_chain_was_lost(staging, alice
     assert runner.deployments_stalled() == [deployment.pk]
     Deployment.objects.filter(pk=deployment.pk).update(status="healthy")
     assert runner.deployments_stalled() == []
+
+
+def test_a_normal_rollout_reads_rolling_out_and_never_drifted(staging, alice, flux, cluster):
+    """Synced between every step (the page's view of it): old pods on the way out are a rollout."""
+    from apps.clusters import sync
+    from apps.environments.selectors import environment_live
+
+    deployment = request(alice, staging)
+    states = []
+    for _ in range(40):
+        delay = runner.deployment_advance(deployment_id=deployment.pk)
+        sync.cluster_sync(cluster=cluster)
+        staging.refresh_from_db()
+        states.append(environment_live(staging).state)
+        if delay is None:
+            break
+        flux()
+    deployment.refresh_from_db()
+    assert deployment.status == "healthy", deployment.message
+    assert "rolling out" in states and states[-1] == "healthy"
+    assert "drifted" not in states and "failing" not in states, states

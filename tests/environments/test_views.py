@@ -15,6 +15,7 @@ from tests.environments.envfixtures import (
     kustomization_row,
     pods_running,
     staging_healthy,
+    workload_wants,
 )
 
 pytestmark = pytest.mark.django_db
@@ -65,7 +66,8 @@ def test_the_production_page_names_the_lessons_that_unlock_promotion(client_for,
 
 def test_a_deploy_form_queues_one_deployment_even_when_submitted_twice(client_for, envs, people):
     client = client_for(people["member"])
-    form = {"kind": "deploy", "tag": "feature-x-3f2a1c9-1732600000", "idempotency_key": "form-1"}
+    form = {"kind": "deploy", "tag": "feature-x-3f2a1c9-1732600000", "idempotency_key": "form-1",
+            "confirm_unverified": "on"}  # fmt: skip
     first = client.post(url("deployments", envs["staging"]), form)
     second = client.post(url("deployments", envs["staging"]), form)
     assert first.status_code == second.status_code == 302
@@ -98,7 +100,15 @@ def test_a_tag_the_registry_scan_has_not_seen_is_refused_when_the_scan_lists_eve
     response = client_for(people["member"]).post(
         url("deployments", staging), {"kind": "deploy", "tag": "v9.9.9", "idempotency_key": "k"}
     )
-    assert response.status_code == 400 and "has not seen the tag v9.9.9" in response.content.decode()
+    body = response.content.decode()
+    assert (
+        response.status_code == 400 and "lists every tag it found (2), and v9.9.9 is not one of them" in body
+    )
+    confirmed = client_for(people["member"]).post(
+        url("deployments", staging),
+        {"kind": "deploy", "tag": "v9.9.9", "idempotency_key": "k2", "confirm_unverified": "on"},
+    )
+    assert confirmed.status_code == 400 and not Deployment.objects.exists()  # no word overrides a full scan
 
 
 def test_another_team_is_refused_with_a_403_and_an_audit_event(client_for, envs, people):
@@ -171,15 +181,33 @@ def test_an_approval_request_for_an_environment_without_approvals_is_refused(cli
     assert response.status_code == 403 and "needs no approval" in response.content.decode()
 
 
-def test_live_state_drifted_and_rolling_out(client_for, envs, people):
-    staging = envs["staging"]
+def _state(client, environment) -> str:
+    body = client.get(url("detail", environment)).content.decode()
+    return body.split('data-testid="env-state">', 1)[1].split("<", 1)[0]
+
+
+def test_live_state_words_say_what_happens(client_for, envs, people):
+    """Git asks for v2.15.0 and Flux applied that commit; what do the pods and the cluster's spec say?"""
+    staging, client = envs["staging"], client_for(people["member"])
     kustomization_row(staging, revision=f"main@sha1:{staging.git_sha}")
+    # The first seconds of every deploy: the Deployment asks for the new tag, the old pods still run.
+    workload_wants(staging, "v2.15.0")
     pods_running(staging, "v2.14.0")
-    body = client_for(people["member"]).get(url("detail", staging)).content.decode()
-    assert 'data-testid="env-state">drifted<' in body
-    pods_running(staging, "v2.15.0", ready=False)
-    body = client_for(people["member"]).get(url("detail", staging)).content.decode()
-    assert 'data-testid="env-state">rolling out<' in body and "CrashLoopBackOff" in body
+    assert _state(client, staging) == "rolling out"
+    pods_running(staging, "v2.15.0", ready=False, reason="ContainerCreating")
+    assert _state(client, staging) == "rolling out"
+    # Someone set the image by hand: the cluster's own spec asks for another tag than git.
+    workload_wants(staging, "v2.14.0")
+    pods_running(staging, "v2.14.0")
+    assert _state(client, staging) == "drifted"
+    # Pods on git's tag that will not come up by waiting are failing, not rolling out.
+    workload_wants(staging, "v2.15.0")
+    for reason in ("CrashLoopBackOff", "ErrImagePull", "ImagePullBackOff", "CreateContainerConfigError"):
+        pods_running(staging, "v2.15.0", ready=False, reason=reason)
+        body = client.get(url("detail", staging)).content.decode()
+        assert 'data-testid="env-state">failing<' in body and reason in body, reason
+    listed = client.get(reverse("environments:list", args=["payments"])).content.decode()
+    assert 'class="env-state state-failing">failing<' in listed
 
 
 def test_the_page_polls_its_own_url(client_for, envs, people):
@@ -192,7 +220,8 @@ def test_the_page_polls_its_own_url(client_for, envs, people):
 def test_the_page_reloads_when_the_deployment_it_showed_finishes(client_for, envs, people):
     staging = envs["staging"]
     client = client_for(people["member"])
-    client.post(url("deployments", staging), {"kind": "deploy", "tag": "v2.16.0", "idempotency_key": "k"})
+    client.post(url("deployments", staging),
+                {"kind": "deploy", "tag": "v2.16.0", "idempotency_key": "k", "confirm_unverified": "on"})  # fmt: skip
     deployment = Deployment.objects.get()
     body = client.get(url("detail", staging)).content.decode()
     assert f'?watch={deployment.pk}"' in body

@@ -15,7 +15,7 @@ from kubernetes import client, config
 from kubesim import objects as o
 from kubesim.demo import evolve, seed_demo
 from kubesim.demo_repo import demo_repo_init
-from kubesim.flux import GITREPOSITORIES, KUSTOMIZATIONS, REQUESTED_AT
+from kubesim.flux import GITREPOSITORIES, KUSTOMIZATIONS, REQUESTED_AT, image_push
 from kubesim.gitops import GitOpsPlayer
 from kubesim.kustomize import image_repository
 from kubesim.store import Store
@@ -217,6 +217,7 @@ def test_a_commit_to_staging_rolls_out_and_production_is_unaffected(store, bare,
 
 
 def test_a_production_deploy_rolls_every_replica(store, bare, player, tmp_path):
+    image_push(store, CHECKOUT, "v2.15.0")  # CI released it
     production = read(bare, PRODUCTION)
     sha = commit(bare, tmp_path / "work", {PRODUCTION: with_tag(production, CHECKOUT, "v2.15.0")})
     request_deploy(store, "payments-apps", "2025-11-26T11:00:00Z")
@@ -438,3 +439,35 @@ def test_the_cli_plays_flux_for_the_repository(tmp_path):
         _, stderr = process.communicate(timeout=10)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+
+
+def test_a_tag_the_registry_does_not_hold_stalls_in_image_pull_backoff(store, bare, player, tmp_path):
+    """A typo'd tag: the new pod cannot pull its image, and the old pods keep serving (issue 13)."""
+    staging = read(bare, STAGING)
+    commit(bare, tmp_path / "work", {STAGING: with_tag(staging, CHECKOUT, "feature-x-doesnotexist-1")})
+    request_deploy(store, "payments-staging", "2025-11-26T12:00:00Z")
+    before = {p["metadata"]["name"] for p in pods(store, "payments-staging", "checkout-api")}
+    for tick in range(1, 4):  # apply, new ReplicaSet and its first pod, the pull fails
+        evolve(store, tick, player)
+    stalled = pods(store, "payments-staging", "checkout-api")
+    for tick in range(4, 10):
+        evolve(store, tick, player)
+    current = pods(store, "payments-staging", "checkout-api")
+    assert {p["metadata"]["name"] for p in current} == {p["metadata"]["name"] for p in stalled}  # stalled
+    stuck = [p for p in current if p["metadata"]["name"] not in before]
+    assert len(stuck) == 1 and not o.is_ready(stuck[0])
+    waiting = stuck[0]["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ImagePullBackOff" and "not found" in waiting["message"]
+    serving = [p for p in current if p["metadata"]["name"] in before]
+    assert serving and all(o.is_ready(p) for p in serving)  # the old pods left keep serving
+    # Pushed after all (the tag was not a typo, only late): the waiting pod comes up.
+    image_push(store, CHECKOUT, "feature-x-doesnotexist-1")
+    assert (
+        "feature-x-doesnotexist-1"
+        not in store.peek("imagerepositories.image.toolkit.fluxcd.io", "payments", "checkout-api")["status"][
+            "lastScanResult"
+        ]["latestTags"]
+    )  # the scan lists only the ten alphabetically last
+    evolve(store, 10, player)  # the kubelet pulls again, and now it works
+    pulled = {p["metadata"]["name"]: p for p in pods(store, "payments-staging", "checkout-api")}
+    assert o.is_ready(pulled[stuck[0]["metadata"]["name"]])

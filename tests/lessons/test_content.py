@@ -455,8 +455,11 @@ def test_a_changed_quiz_keeps_earlier_attempts_meaningful(tmp_path):
     assert [q.id for q in current[:2]] == [rows["q-fail"].id, rows["q-order"].id]
     retired = Question.all_objects.get(id=rows["q-grace"].id)
     assert retired.retired_at is not None and retired.choices.count() == 2
-    # A new attempt is scored on the current quiz only: three questions, not four.
-    result = quiz_submit(user=alice, lesson=lesson, answers={rows["q-grace"].id: {choice["c-before"]}})
+    # A new attempt is scored on the current quiz only: three questions, not four, and the
+    # retired question's (right) answer counts for nothing.
+    result = quiz_submit(user=alice, lesson=lesson, answers={
+        rows["q-grace"].id: {choice["c-before"]}, rows["q-order"].id: {choice["c-serial"]},
+    })  # fmt: skip
     assert result.total == 3 and result.score == 0
     # A removed id that comes back is the same question again.
     lesson_file.write_text(quiz_file([reworded, ORDER, new, GRACE]))

@@ -237,3 +237,41 @@ def test_parallel_attempts_are_taken_one_at_a_time():
         thread.join()
     assert sorted(outcomes) == ["recorded"] * 2 + ["wait"] * 6
     assert QuizAttempt.objects.filter(user=user).count() == 2
+
+
+def test_an_empty_submission_is_refused_and_recorded_nowhere():
+    from apps.core.inputs import InvalidInput
+
+    user, lesson = UserFactory(), quiz_lesson(questions=3)
+    for empty in ({}, {q.id: set() for q in lesson.questions.all()}):
+        with pytest.raises(InvalidInput, match="not an attempt"):
+            services.quiz_submit(user=user, lesson=lesson, answers=empty)
+    assert not QuizAttempt.objects.exists() and selectors.quiz_next_attempt_at(user=user) is None
+
+
+def test_a_quiz_passed_before_its_prerequisites_is_kept_and_completes_with_them():
+    """The pass is not thrown away: completing the last prerequisite completes the lesson, down a chain."""
+    user = UserFactory()
+    first = LessonFactory()  # marked done
+    second = quiz_lesson(questions=3, phase=first.phase)
+    third = quiz_lesson(questions=3, phase=first.phase)
+    second.prerequisites.add(first)
+    third.prerequisites.add(second)
+    assert not services.quiz_submit(user=user, lesson=third, answers=right_answers(third)).completed
+    assert not services.quiz_submit(user=user, lesson=second, answers=right_answers(second)).completed
+    assert selectors.lesson_page(lesson=third, user=user).passed_early
+    services.lesson_mark_done(user=user, lesson=first)
+    done = set(Progress.objects.filter(user=user, status="completed").values_list("lesson_id", flat=True))
+    assert done == {first.id, second.id, third.id}
+    assert not selectors.lesson_page(lesson=third, user=user).passed_early
+
+
+def test_a_failed_attempt_is_not_kept_as_a_pass():
+    user = UserFactory()
+    first, second = LessonFactory(), quiz_lesson(questions=3)
+    second.prerequisites.add(first)
+    answers = right_answers(second)
+    answers[next(iter(answers))] = {second.questions.first().choices.filter(correct=False).first().id}
+    assert not services.quiz_submit(user=user, lesson=second, answers=answers).passed
+    services.lesson_mark_done(user=user, lesson=first)
+    assert not Progress.objects.filter(user=user, lesson=second, status="completed").exists()

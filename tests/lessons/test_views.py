@@ -79,9 +79,27 @@ def test_the_quiz_answers_with_a_fragment_for_htmx(client_for):
 
 def test_the_quiz_works_without_javascript(client_for):
     user, lesson = UserFactory(), quiz_lesson()
-    response = client_for(user).post(lesson_url(lesson, "quiz"), {})
+    question = lesson.questions.first()
+    wrong = question.choices.filter(correct=False).first()
+    response = client_for(user).post(lesson_url(lesson, "quiz"), {f"q{question.id}": [str(wrong.id)]})
     html = response.content.decode()
     assert "<html" in html and "0 of 3 right; 3 needed" in html
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_empty_quiz_is_not_an_attempt(client_for, htmx):
+    """A stray click on the button: no failure for leads to count, no wait for the next real attempt."""
+    user, lesson = UserFactory(), quiz_lesson()
+    client = client_for(user)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    for _ in range(3):
+        response = client.post(lesson_url(lesson, "quiz"), {}, **headers)
+        assert response.status_code == 400
+        assert "not an attempt" in response.content.decode()
+    assert not QuizAttempt.objects.exists()
+    answers = right_answers(lesson)
+    data = {f"q{q}": [str(c) for c in choices] for q, choices in answers.items()}
+    assert "Lesson completed" in client.post(lesson_url(lesson, "quiz"), data).content.decode()
 
 
 @pytest.mark.parametrize("garbage", ["abc", "-1", "9" * 40, "²", "1.0"])
@@ -144,7 +162,7 @@ def test_search_finds_lessons_by_body_with_postgres_full_text(client_for):
 
 
 def _team_setup(*, others: int = 2):
-    """A team: a lead, dana (who failed a quiz and flagged the lesson twice) and `others` more."""
+    """A team: a lead, dana (who failed a quiz twice and flagged the lesson twice) and `others` more."""
     team = TeamFactory(slug="payments")
     lead = MembershipFactory(team=team, role=Membership.Role.LEAD).user
     member = MembershipFactory(team=team, user=UserFactory(username="dana")).user
@@ -152,6 +170,7 @@ def _team_setup(*, others: int = 2):
         MembershipFactory(team=team)
     lesson = LessonFactory(title="Probes lesson")
     Progress.objects.create(user=member, lesson=lesson, status="completed")
+    QuizAttemptFactory(user=member, lesson=lesson, passed=False)
     QuizAttemptFactory(user=member, lesson=lesson, passed=False)
     StuckFlag.objects.create(user=member, lesson=lesson, comment="unsigned secret words")
     StuckFlag.objects.create(user=member, lesson=lesson, comment="signed words", signed=True)
@@ -168,18 +187,41 @@ def test_leads_see_completion_and_counts_but_no_comments(client_for):
     html = client_for(lead).get("/learn/teams/").content.decode()
     assert "dana" in html and "1/1" in html
     row = re.search(r"Probes lesson</a>.*?</tr>", html, re.S).group(0)
-    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [1, 1, 1, 2]
+    # Started, completed, failed the quiz, stuck: dana once in each, whatever she clicked.
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [1, 1, 1, 1]
     assert "secret words" not in html and "signed words" not in html
+
+
+def test_where_people_get_stuck_is_sorted_by_trouble_and_hides_the_untroubled(client_for):
+    team, lead, dana, probes = _team_setup()
+    others = [m.user for m in team.memberships.exclude(user__in=[lead, dana])]
+    quiet = LessonFactory(title="Quiet lesson", phase=probes.phase)  # started and completed by all
+    unread = LessonFactory(title="Unread lesson", phase=probes.phase)  # nobody started it
+    worst = LessonFactory(title="Storage lesson", phase=probes.phase)  # three people stuck
+    unfinished = LessonFactory(title="Unfinished lesson", phase=probes.phase)  # started, not completed
+    for person in [dana, *others]:
+        Progress.objects.create(user=person, lesson=quiet, status="completed")
+        Progress.objects.create(user=person, lesson=worst)
+        StuckFlag.objects.create(user=person, lesson=worst)
+    Progress.objects.create(user=dana, lesson=unfinished)
+    html = client_for(lead).get("/learn/teams/").content.decode()
+    section = html.split("Where people get stuck", 1)[1].split("</section>", 1)[0]
+    listed = re.findall(r'">([^<]+ lesson)</a>', section)
+    assert listed == ["Storage lesson", "Probes lesson", "Unfinished lesson"]
+    assert unread.title not in section and quiet.title not in section
 
 
 @pytest.mark.parametrize("others", [0, 1])
 def test_a_team_too_small_for_counts_to_hide_anyone_gets_none(client_for, others):
     """With dana and at most one more person besides the lead, "1 quiz failure" would name dana."""
-    _, lead, _, _ = _team_setup(others=others)
+    _, lead, dana, probes = _team_setup(others=others)
+    Progress.objects.create(user=dana, lesson=LessonFactory(title="Storage lesson", phase=probes.phase))
     html = client_for(lead).get("/learn/teams/").content.decode()
-    assert "dana" in html and "1/1" in html  # who completed what stays visible
-    row = re.search(r"Probes lesson</a>.*?</tr>", html, re.S).group(0)
-    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [1, 1]  # started, completed; no more
+    assert "dana" in html and "1/2" in html  # who completed what stays visible
+    row = re.search(r"Storage lesson</a>.*?</tr>", html, re.S).group(0)
+    assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)] == [1, 0]  # started, completed; no more
+    # Her failures and flags on the lesson she completed do not even put it on the list.
+    assert "Probes lesson</a>" not in html.split("Where people get stuck", 1)[1]
     assert "not counted for fewer than 3 people besides you" in html
 
 
@@ -195,7 +237,8 @@ def test_choosing_one_team_does_not_narrow_the_counts(client_for):
     for query in ["", "?team=payments", "?team=search"]:
         html = client.get("/learn/teams/" + query).content.decode()
         row = re.search(r"Probes lesson</a>.*?</tr>", html, re.S).group(0)
-        assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)][-2:] == [2, 2], query
+        # Failed the quiz: dana and eve; stuck: dana (twice, one person).
+        assert [int(n) for n in re.findall(r"<td>(\d+)</td>", row)][-2:] == [2, 1], query
 
 
 def test_sres_see_every_comment_whichever_team_is_chosen(client_for, sre):
@@ -407,3 +450,21 @@ def test_a_quiz_with_a_retired_question_reads_the_current_questions_only(client_
     data = {f"q{q}": [str(c) for c in choices] for q, choices in right_answers(lesson).items()}
     response = client_for(user).post(lesson_url(lesson, "quiz"), data)
     assert response.status_code == 200 and "Passed: 2 of 2 right" in response.content.decode()
+
+
+def test_an_early_pass_is_kept_and_the_page_says_so(client_for):
+    user = UserFactory()
+    first = LessonFactory(title="Containers")
+    lesson = quiz_lesson(phase=first.phase)
+    lesson.prerequisites.add(first)
+    client = client_for(user)
+    answers = right_answers(lesson)
+    data = {f"q{q}": [str(c) for c in choices] for q, choices in answers.items()}
+    html = client.post(lesson_url(lesson, "quiz"), data).content.decode()
+    assert "Your pass is kept: the lesson completes by itself once you complete Containers." in html
+    assert (
+        "You passed the quiz. The lesson completes by itself"
+        in client.get(lesson_url(lesson)).content.decode()
+    )
+    client.post(lesson_url(first, "done"))
+    assert "✓ Completed" in client.get(lesson_url(lesson)).content.decode()

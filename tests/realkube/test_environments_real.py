@@ -76,8 +76,9 @@ def test_a_deploy_reaches_healthy_through_the_real_api_server(real_kube, tmp_pat
         kustomization=f"{flux_ns}/payments-staging", repo_url=str(repo),
         kustomization_path="apps/payments/staging/kustomization.yaml", image=IMAGE,
     )  # fmt: skip
+    # No ImageRepository here to confirm the tag: alice vouches for it, as the page asks her to.
     deployment = services.deployment_request(user=alice, environment=environment, kind="deploy", tag=TAG,
-                                             idempotency_key=f"real-{suffix}")  # fmt: skip
+                                             idempotency_key=f"real-{suffix}", confirm_unverified=True)  # fmt: skip
 
     def step() -> str:
         runner.deployment_advance(deployment_id=deployment.pk)
