@@ -29,7 +29,13 @@ from apps.clusters.models import FluxAction, FluxObject
 from apps.core.inputs import shown
 from apps.environments import notify, selectors
 from apps.environments.models import Approval, Deployment, Environment
-from apps.environments.services import RequestRefused, approval_decline, approval_grant, deployment_request
+from apps.environments.services import (
+    RequestRefused,
+    TagUnconfirmed,
+    approval_decline,
+    approval_grant,
+    deployment_request,
+)
 from apps.notifications import services as notifications
 from apps.notifications.channels import Permanent, Transient, slack_call
 from apps.notifications.models import SlackLink
@@ -41,7 +47,7 @@ MAX_RESPONSES = 5  # Slack: a response_url takes 5 answers within 30 minutes
 DECLINE_CALLBACK = "approval_decline_reason"
 
 HELP = """*Shirube from Slack*: the same gates, approvals and audit as the web pages.
-• `/shirube deploy <environment> <tag>`: deploy a tag (staging)
+• `/shirube deploy <environment> <tag> [--confirm]`: deploy a tag (staging); `--confirm` when no scan lists it
 • `/shirube promote <environment> [<tag>]`: promote what runs healthy where it is promoted from
 • `/shirube rollback <environment>`: back to the tag before the last deployment
 • `/shirube approve <environment> <tag>`: approve an open request (or press Approve on the request message)
@@ -325,8 +331,11 @@ def _dispatch(command: ChatCommand, user, verb: str, args: list[str]) -> str:
 
 
 def _change(command: ChatCommand, user, verb: str, args: list[str]) -> str:
-    usage = {"deploy": "deploy <environment> <tag>", "promote": "promote <environment> [<tag>]",
+    usage = {"deploy": "deploy <environment> <tag> [--confirm]", "promote": "promote <environment> [<tag>]",
              "rollback": "rollback <environment>"}[verb]  # fmt: skip
+    # A tag no registry scan vouches for needs the requester's word, as the page's checkbox asks.
+    confirm = verb == "deploy" and args[-1:] == ["--confirm"]
+    args = args[:-1] if confirm else args
     if not args or (verb == "deploy" and len(args) != 2) or len(args) > 2:
         return f"Usage: `/shirube {usage}`"
     environment = _environment(user, args[0])
@@ -340,8 +349,12 @@ def _change(command: ChatCommand, user, verb: str, args: list[str]) -> str:
         try:
             deployment = deployment_request(
                 user=user, environment=environment, kind=verb, tag=tag, idempotency_key=f"slack-{command.pk}",
-                channel="slack",
+                channel="slack", confirm_unverified=confirm,
             )  # fmt: skip
+        except TagUnconfirmed as exc:
+            refused = RequestRefused(
+                f"{exc} Send `/shirube deploy {environment.slug} {tag} --confirm` to do so."
+            )
         except RequestRefused as exc:
             refused = exc  # raised once this block has committed: the refusal's audit event must stay
         if refused is None and command.channel_id:

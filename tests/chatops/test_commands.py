@@ -40,7 +40,12 @@ def test_a_deploy_from_a_signed_slash_command_runs_the_same_state_machine(
     post_signed, slack, staging, alice, flux, client_for
 ):  # fmt: skip
     link(alice, "U0ALICE")
-    answer = command(post_signed, slack, f"deploy checkout-api-staging {BRANCH_TAG}", "U0ALICE")
+    # No scan vouches for the branch build's tag: Slack asks for the requester's word, as the page does.
+    unconfirmed = command(
+        post_signed, slack, f"deploy checkout-api-staging {BRANCH_TAG}", "U0ALICE", key="c0"
+    )
+    assert "cannot confirm" in unconfirmed and "--confirm" in unconfirmed and not Deployment.objects.exists()
+    answer = command(post_signed, slack, f"deploy checkout-api-staging {BRANCH_TAG} --confirm", "U0ALICE")
     deployment = Deployment.objects.get()
     assert f"deployment #{deployment.pk}" in answer
     assert (deployment.requested_by, deployment.kind, deployment.tag, deployment.channel) == (
@@ -188,7 +193,7 @@ def test_an_approval_from_the_request_message_button(post_signed, slack, smtp, e
     press(
         post_signed, slack, user_id="U0ALICE", action_id="approval_approve", value=str(approval.pk), key="b3"
     )
-    assert run_queued() == [":no_entry: You asked for this approval; someone else must give it."]
+    assert run_queued() == [":no_entry: You asked for this approval; someone else must answer it."]
 
 
 def test_a_decline_asks_for_a_reason_in_a_form_and_tells_the_requester(post_signed, slack, envs, people):
@@ -283,6 +288,7 @@ def test_flux_actions_from_slack_go_through_the_flux_pages_request(post_signed, 
 def test_a_production_rollback_from_slack_goes_back_one_tag_and_the_teams_channel_hears_it(
     post_signed, slack, envs, people, flux_phase
 ):
+    from apps.environments.services import healthy_tag_record
     from tests.environments.envfixtures import approval
 
     production, carol = envs["production"], people["lead"]
@@ -292,6 +298,8 @@ def test_a_production_rollback_from_slack_goes_back_one_tag_and_the_teams_channe
         environment=production, kind="promote", tag="v2.14.3", previous_tag="v2.14.2", sha="a" * 40,
         status="healthy", idempotency_key="earlier", requested_by=carol,
     )  # fmt: skip
+    # v2.14.2 ran healthy here before the promotion: the tag a rollback goes back to.
+    healthy_tag_record(environment=production, tag="v2.14.2")
     link(carol, "U0CAROL")
     assert command(post_signed, slack, "rollback", "U0CAROL") == "Usage: `/shirube rollback <environment>`"
     # The same gates as the web: production needs the phase, then an approval for the tag it goes back to.

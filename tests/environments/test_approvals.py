@@ -193,9 +193,9 @@ def test_a_lead_declines_with_a_comment_and_the_requester_sees_why(ready, people
     asked = services.approval_request(user=people["member"], environment=ready, tag=TAG, reason="fix")
     decline = reverse("environments:decline", args=["payments", ready.slug, asked.pk])
     lead = client_for(people["lead"])
-    refused = lead.post(decline, {"comment": ""})
+    refused = lead.post(decline, {"reason": ""})
     assert refused.status_code == 400 and "Say why you decline" in refused.content.decode()
-    assert lead.post(decline, {"comment": "wait for the load test"}).status_code == 302
+    assert lead.post(decline, {"reason": "wait for the load test"}).status_code == 302
     asked.refresh_from_db()
     assert (asked.state, asked.declined_by, asked.decline_reason) == (
         "declined",
@@ -204,7 +204,7 @@ def test_a_lead_declines_with_a_comment_and_the_requester_sees_why(ready, people
     )
     refusal, event = AuditEvent.objects.filter(action="environment.decline").order_by("id")
     assert refusal.outcome == "failed" and "Say why" in refusal.message
-    assert event.outcome == "succeeded" and event.parameters["comment"] == "wait for the load test"
+    assert event.outcome == "succeeded" and event.parameters["reason"] == "wait for the load test"
     # The requester's gate says who declined and why; the page shows it.
     member = client_for(people["member"])
     refused = member.post(reverse("environments:deployments", args=["payments", ready.slug]),

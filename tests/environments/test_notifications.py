@@ -72,7 +72,7 @@ def test_a_decline_on_the_web_tells_the_requester_why(slack, envs, people, clien
 
 def test_the_requester_cannot_decline_their_own_request(envs, people):
     approval = services.approval_request(user=people["member"], environment=envs["production"], tag="v2.15.0")
-    with pytest.raises(services.RequestRefused, match="someone else must give it"):
+    with pytest.raises(services.RequestRefused, match="someone else must answer it"):
         services.approval_decline(user=people["member"], approval=approval, reason="no")
 
 
