@@ -49,7 +49,7 @@ DECLINE_CALLBACK = "approval_decline_reason"
 HELP = """*Shirube from Slack*: the same gates, approvals and audit as the web pages.
 • `/shirube deploy <environment> <tag> [--confirm]`: deploy a tag (staging); `--confirm` when no scan lists it
 • `/shirube promote <environment> [<tag>]`: promote what runs healthy where it is promoted from
-• `/shirube rollback <environment>`: back to the tag before the last deployment
+• `/shirube rollback <environment>`: back to the tag last seen running healthy there
 • `/shirube approve <environment> <tag>`: approve an open request (or press Approve on the request message)
 • `/shirube status <team|environment>`: what runs, and the last deployment
 • `/shirube reconcile|resume <Kind>/<namespace>/<name>`, `/shirube suspend <Kind>/<namespace>/<name> <why>`:
