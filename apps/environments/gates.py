@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.permissions import is_sre, team_role
+from apps.core import timefmt
 from apps.environments.models import Approval, Deployment, Environment
 from apps.lessons.models import Lesson, Progress
 
@@ -138,8 +139,7 @@ def approval_gate(
     valid = next((a for a in approvals if approval_valid(a, user=user)), None)
     if valid:
         who = valid.approved_by.get_username() if valid.approved_by else "someone"
-        until = timezone.localtime(valid.expires_at).strftime("%Y-%m-%d %H:%M")
-        return Gate("approval", True, f"Approved by {who} until {until}."), valid
+        return Gate("approval", True, f"Approved by {who} until {timefmt.when(valid.expires_at)}."), valid
     now = timezone.now()
     lapsed = [a for a in approvals if a.approved_at and a.expires_at > now and a.approved_by_id != user.pk]
     if lapsed and (reason := approver_lapsed(lapsed[0])):

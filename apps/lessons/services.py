@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core import inputs
+from apps.core import inputs, timefmt
 from apps.lessons.models import (
     STUCK_COMMENT_MAX_LENGTH,
     ChecklistItem,
@@ -105,9 +105,9 @@ class QuizTooSoon(Exception):
 
     def __init__(self, until: datetime):
         self.until = until
-        seconds = max(1, seconds_until(until))
+        wait = timefmt.duration(max(1, seconds_until(until)))
         super().__init__(
-            f"You can check your answers again in {seconds} s: time to re-read the parts of the lesson "
+            f"You can check your answers again in {wait}: time to re-read the parts of the lesson "
             "the questions are about. Your answers are kept."
         )
 
