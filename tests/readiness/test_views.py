@@ -50,3 +50,29 @@ def test_the_overview_is_for_sres(client_for, alice, sre, evaluated):
     html = client_for(sre).get("/readiness/").content.decode()
     assert 'data-team="payments"' in html and 'data-team="search"' in html
     assert 'href="/readiness/"' in html  # the SRE nav link
+
+
+def test_the_trend_is_a_chart_with_dates_a_description_and_a_table(client_for, alice, evaluated, teams):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.readiness.models import TeamScore
+
+    today = timezone.localdate()
+    TeamScore.objects.create(team=teams["payments"], day=today - timedelta(days=29), score=42)
+    TeamScore.objects.create(team=teams["payments"], day=today - timedelta(days=10), score=30)
+    html = client_for(alice).get("/teams/payments/readiness/").content.decode()
+    first, low = today - timedelta(days=29), today - timedelta(days=10)
+    chart = html[
+        html.index('<svg class="readiness-trend"') : html.index("</svg>", html.index("readiness-trend"))
+    ]
+    assert 'role="img"' in chart and 'aria-labelledby="trend-title trend-desc"' in chart
+    assert '<title id="trend-title">Readiness score, last 30 days</title>' in chart
+    assert f"From 42% on {first:%-d %b %Y}" in chart and f"lowest 30% on {low:%-d %b %Y}" in chart
+    assert (
+        f">{first:%-d %b %Y}</text>" in chart and f">{today:%-d %b %Y}</text>" in chart
+    )  # dates on the axis
+    assert ">100%</text>" in chart and ">0%</text>" in chart
+    table = html[html.index('class="trend-table"') :]
+    assert f"<td>{low:%-d %b %Y}</td><td>30%</td>" in table
