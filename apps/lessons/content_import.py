@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from apps.lessons.content import ContentTree, ImportReport, LessonSpec, QuestionSpec, read_tree
 from apps.lessons.models import ChecklistItem, Choice, Lesson, Phase, Question
-from apps.lessons.services import lesson_render, phase_render
+from apps.lessons.services import lesson_render, lessons_rerender_stale, phase_render
 
 
 def lesson_content_hash(lesson: Lesson) -> str:
@@ -186,4 +186,8 @@ def load_content(root: Path, *, check: bool = False, prune: bool = False, force:
         report = import_tree(tree, prune=prune, force=force)
         if check:
             transaction.set_rollback(True)
+    if not check:
+        # Unchanged files are skipped, so a lesson rendered by an older renderer would wait for
+        # beat's hourly re-render; every start (make run, the web container) catches it up now.
+        lessons_rerender_stale()
     return report
