@@ -32,6 +32,10 @@ def lesson_content_hash(lesson: Lesson) -> str:
             for q in lesson.questions.all()
         ],
     }
+    if lesson.sections:
+        # Only when set: lessons imported before sections existed keep their fingerprint, so
+        # adding the field does not make every one of them look edited in the admin.
+        payload["sections"] = lesson.sections
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -44,6 +48,7 @@ def _write_lesson(lesson: Lesson, spec: LessonSpec, phase: Phase, owners: dict) 
     lesson.body = spec.body
     lesson.related_reasons = spec.related_reasons
     lesson.related_rules = spec.related_rules
+    lesson.sections = spec.sections
     lesson.source_path = spec.path
     lesson.source_hash = spec.source_hash
     lesson.status = Lesson.Status.PUBLISHED

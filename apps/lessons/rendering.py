@@ -154,5 +154,10 @@ def render_markdown(text: str) -> str:
     return _scrollable(sanitize(md.convert(text or "")))
 
 
+def heading_ids(rendered_html: str) -> list[str]:
+    """The ids of a rendered lesson's section headings, in order (what a link can land on)."""
+    return re.findall(r'<h[2-4] id="([^"]+)"', rendered_html)
+
+
 def has_mermaid(rendered_html: str) -> bool:
     return 'class="mermaid"' in rendered_html

@@ -13,6 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
@@ -86,41 +87,64 @@ def lessons_for_user(user: AbstractBaseUser) -> QuerySet[Lesson]:
 # -- which lesson teaches the fix (pod and Flux reasons, readiness rules) ----------------
 
 
+@dataclass(frozen=True)
+class LessonLink:
+    """A lesson, at the section that explains one reason or rule (its top when it names none)."""
+
+    lesson: Lesson
+    anchor: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.lesson.title
+
+    @property
+    def url(self) -> str:
+        path = reverse("lessons:lesson", args=[self.lesson.phase.slug, self.lesson.slug])
+        return f"{path}#{self.anchor}" if self.anchor else path
+
+
 def _published_in_order(*fields: str) -> list[Lesson]:
     return list(
         Lesson.objects.visible()
         .select_related("phase")
-        .only("slug", "title", *fields, "phase__slug", "phase__order", "order")
+        .only("slug", "title", *fields, "sections", "phase__slug", "phase__order", "order")
         .order_by("phase__order", "order")
     )
 
 
-def lesson_for_reasons() -> dict[str, Lesson]:
-    """Reason (e.g. CrashLoopBackOff) -> the first published lesson that explains it (one query)."""
-    mapping: dict[str, Lesson] = {}
+def _link(lesson: Lesson, key: str) -> LessonLink:
+    return LessonLink(lesson, (lesson.sections or {}).get(key, ""))
+
+
+def lesson_for_reasons() -> dict[str, LessonLink]:
+    """Reason (e.g. CrashLoopBackOff) -> the first published lesson that explains it, at its
+    section (one query)."""
+    mapping: dict[str, LessonLink] = {}
     for lesson in _published_in_order("related_reasons"):
         for reason in lesson.related_reasons or []:
-            mapping.setdefault(reason, lesson)
+            if reason not in mapping:
+                mapping[reason] = _link(lesson, reason)
     return mapping
 
 
-def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dict[str, Lesson]:
-    """Rule id -> the published lesson that teaches its fix (one query).
+def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dict[str, LessonLink]:
+    """Rule id -> the published lesson that teaches its fix, at its section (one query).
 
     `rules` maps each known rule id to the slug of the lesson the rule itself names.
     A lesson naming the rule in `related_rules` wins, the lessons of `preferred_phase`
     first; otherwise the lesson the rule names, if it is published.
     """
     lessons = _published_in_order("related_rules")
-    mapping: dict[str, Lesson] = {}
+    mapping: dict[str, LessonLink] = {}
     for lesson in sorted(lessons, key=lambda lesson: lesson.phase.slug != preferred_phase):
         for rule_id in lesson.related_rules or []:
-            if rule_id in rules:
-                mapping.setdefault(rule_id, lesson)
+            if rule_id in rules and rule_id not in mapping:
+                mapping[rule_id] = _link(lesson, rule_id)
     by_slug = {lesson.slug: lesson for lesson in lessons}
     for rule_id, slug in rules.items():
         if rule_id not in mapping and slug in by_slug:
-            mapping[rule_id] = by_slug[slug]
+            mapping[rule_id] = _link(by_slug[slug], rule_id)
     return mapping
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.lessons.models import Lesson
-from apps.lessons.selectors import lesson_for_rules
+from apps.lessons.selectors import LessonLink, lesson_for_rules
 from apps.readiness.models import Assessment, Finding, TeamScore
 from apps.readiness.rules import RULES, SEVERITIES, Rule
 from apps.readiness.services import score_of, team_scores
@@ -20,8 +20,9 @@ TREND_DAYS = 30
 PREFERRED_PHASE = "production-readiness"
 
 
-def rule_lessons() -> dict[str, Lesson]:
-    """Rule id -> the published lesson that teaches its fix, production-readiness lessons first."""
+def rule_lessons() -> dict[str, LessonLink]:
+    """Rule id -> the published lesson that teaches its fix, at its section; production-readiness
+    lessons first."""
     return lesson_for_rules(
         rules={rule_id: rule.lesson for rule_id, rule in RULES.items()}, preferred_phase=PREFERRED_PHASE
     )
@@ -31,11 +32,11 @@ def rule_lessons() -> dict[str, Lesson]:
 class FindingView:
     finding: Finding
     rule: Rule
-    lesson: Lesson | None
+    lesson: LessonLink | None
     exempt: bool
 
 
-def _views(findings: list[Finding], lessons: dict[str, Lesson]) -> list[FindingView]:
+def _views(findings: list[Finding], lessons: dict[str, LessonLink]) -> list[FindingView]:
     now = timezone.now()
     views = [
         FindingView(f, RULES[f.rule], lessons.get(f.rule), f.is_exempt(now))
@@ -193,7 +194,7 @@ class Row:
 @dataclass
 class RuleSummary:
     rule: Rule
-    lesson: Lesson | None
+    lesson: LessonLink | None
     failing: int
     applicable: int
 

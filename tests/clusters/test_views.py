@@ -33,6 +33,16 @@ def test_the_team_page_shows_problems_first_with_the_lesson_that_explains(client
     assert "indexer" not in html  # search's pod, not payments'
 
 
+def test_a_problems_lesson_link_lands_at_the_section_that_explains_it(client_for, alice, synced):
+    lesson = LessonFactory(
+        related_reasons=["ImagePullBackOff", "OOMKilled"],
+        sections={"ImagePullBackOff": "image-pull", "OOMKilled": "oomkilled"},
+        body="## Images {#image-pull}\n\nx\n\n## Memory {#oomkilled}\n\ny\n",
+    )  # fmt: skip
+    html = client_for(alice).get("/teams/payments/").content.decode()
+    assert f'href="/learn/{lesson.phase.slug}/{lesson.slug}/#oomkilled"' in html
+
+
 def test_page_views_make_no_kubernetes_api_requests(client_for, alice, synced, sim):
     sim.reset_requests()
     client = client_for(alice)

@@ -83,8 +83,19 @@ def test_the_first_published_lesson_explains_a_reason():
     LessonFactory(phase=PhaseFactory(order=2), related_reasons=["CrashLoopBackOff", "OOMKilled"])
     LessonFactory(status="draft", related_reasons=["ImagePullBackOff"])
     mapping = selectors.lesson_for_reasons()
-    assert mapping["CrashLoopBackOff"] == first and mapping["OOMKilled"].order != first.order
+    assert mapping["CrashLoopBackOff"].lesson == first and mapping["OOMKilled"].lesson.order != first.order
     assert "ImagePullBackOff" not in mapping  # only a draft explains it
+
+
+def test_a_reason_links_to_the_section_that_explains_it():
+    lesson = LessonFactory(
+        phase=PhaseFactory(slug="kubernetes"), slug="debugging", related_reasons=["CrashLoopBackOff", "Error"],
+        sections={"CrashLoopBackOff": "crashloopbackoff"},
+    )  # fmt: skip
+    mapping = selectors.lesson_for_reasons()
+    assert mapping["CrashLoopBackOff"].url == "/learn/kubernetes/debugging/#crashloopbackoff"
+    assert mapping["Error"].url == "/learn/kubernetes/debugging/"  # no section named: the top
+    assert mapping["Error"].title == lesson.title
 
 
 def test_a_rule_is_taught_by_a_lesson_naming_it_in_the_preferred_phase_first_then_by_the_rules_own():
@@ -95,5 +106,7 @@ def test_a_rule_is_taught_by_a_lesson_naming_it_in_the_preferred_phase_first_the
     LessonFactory(related_rules=["no-such-rule"])
     rules = {"metrics": "monitoring", "restarts": "debugging-failing-pods", "probes": "probes"}
     mapping = selectors.lesson_for_rules(rules=rules, preferred_phase="production-readiness")
-    assert mapping == {"metrics": late, "restarts": fallback}  # the probes lesson is a draft
-    assert selectors.lesson_for_rules(rules=rules)["metrics"] == early  # no preference: curriculum order
+    assert {rule: link.lesson for rule, link in mapping.items()} == {"metrics": late, "restarts": fallback}
+    assert (
+        selectors.lesson_for_rules(rules=rules)["metrics"].lesson == early
+    )  # no preference: curriculum order

@@ -17,7 +17,9 @@ def test_the_team_scorecard_shows_findings_linked_to_their_lessons(client_for, a
     html = client_for(alice).get("/teams/payments/readiness/").content.decode()
     assert 'class="readiness-score"' in html
     assert 'data-workload="payments/fraud-scorer"' in html
-    assert "/learn/production-readiness/irsa-and-sts-regional-endpoints/" in html
+    assert (
+        'href="/learn/production-readiness/irsa-and-sts-regional-endpoints/#regional"' in html
+    )  # its section
     assert "Lesson: IRSA and STS" in html
     assert "/teams/payments/workloads/demo/payments/deployment/fraud-scorer/" in html
     assert "query-cache" not in html  # the search team's
