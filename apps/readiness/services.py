@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster, Namespace, Pod, PodDisruptionBudget, ServiceAccount, Workload
+from apps.clusters.signals import namespaces_production
 from apps.core.rows import rows_insert, rows_write
 from apps.readiness.models import Assessment, Finding, RestartSample, TeamScore, Waiver
 from apps.readiness.rules import IGNORE_REASON, RULES, Subject, evaluate, ignored_rules
@@ -74,7 +75,7 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
         pdbs[ns].append(selector or {})
     waivers = list(Waiver.objects.filter(Q(cluster=None) | Q(cluster=cluster), expires_at__gt=now))
     restarts = _restarts_record(cluster, pods, now)
-    production = cluster.is_production
+    production_namespaces = _production_namespaces(cluster)
 
     wanted: dict[tuple[str, str], dict] = {}
     assessed: dict[str, dict] = {}
@@ -82,6 +83,7 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
         ns = w["namespace"]
         key = (ns, w["kind"], w["name"])
         team_id, ns_annotations = namespaces.get(ns, (None, {}))
+        production = cluster.is_production or ns in production_namespaces
         subject = Subject(
             kind=w["kind"], namespace=ns, name=w["name"], template=w["template"] or {},
             annotations=w["annotations"] or {}, desired=w["desired"], pods=pods_by_workload.get(key, []),
@@ -116,6 +118,18 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
         _write_findings(cluster, wanted, now, result)
         _write_assessments(cluster, assessed, now)
     return result
+
+
+def _production_namespaces(cluster: Cluster) -> set[str]:
+    """The cluster's namespaces that run production: the higher floors answer (environments).
+
+    `send`, not `send_robust`: a receiver's failure fails the recompute (the task retries)
+    rather than quietly checking production as if it were staging.
+    """
+    names: set[str] = set()
+    for _receiver, answer in namespaces_production.send(sender=Cluster, cluster=cluster):
+        names |= set(answer or ())
+    return names
 
 
 def _exemption(
