@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -14,8 +15,17 @@ from django.utils import timezone
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster, Namespace, Pod, PodDisruptionBudget, ServiceAccount, Workload
 from apps.clusters.signals import namespaces_production
+from apps.core import inputs
+from apps.core.config_audit import config_change_record
 from apps.core.rows import rows_insert, rows_write
-from apps.readiness.models import Assessment, Finding, RestartSample, TeamScore, Waiver
+from apps.readiness.models import (
+    WAIVER_REASON_MAX_LENGTH,
+    Assessment,
+    Finding,
+    RestartSample,
+    TeamScore,
+    Waiver,
+)
 from apps.readiness.rules import IGNORE_REASON, RULES, Subject, evaluate, ignored_rules
 
 log = logging.getLogger(__name__)
@@ -149,9 +159,50 @@ def _exemption(
             namespace_annotations.get(IGNORE_REASON) or "no reason given"
         ), None
     if waivers:
-        waiver = max(waivers, key=lambda v: v.expires_at)
-        return f"Waived by an SRE: {waiver.reason}", waiver.expires_at
+        return waiver_exemption(max(waivers, key=lambda v: v.expires_at))
     return "", None
+
+
+def waiver_exemption(waiver: Waiver) -> tuple[str, datetime]:
+    """What a finding a waiver covers says, and until when."""
+    return f"Waived by an SRE: {waiver.reason}", waiver.expires_at
+
+
+# "Waive this finding" on the scorecard offers these lifetimes; the admin takes any future date.
+WAIVER_DAYS = (7, 30, 90)
+
+
+def finding_waive(
+    *, finding: Finding, by: AbstractBaseUser, reason: str, days: int | str, now: datetime | None = None
+) -> Waiver:
+    """An SRE waives one finding: a waiver for that rule on that workload, for `days` days.
+
+    The finding is exempted at once (the scorecard the SRE returns to says so) and the
+    cluster re-checked on commit, which also settles any other waiver covering it. An
+    audit event records it like a waiver added in the admin. InvalidInput for a reason
+    that is empty, too long or not plain text, or a lifetime not on offer.
+    """
+    from apps.readiness.tasks import readiness_recompute_soon  # here: the tasks module imports this one
+
+    reason = inputs.text(
+        reason, field="reason", max_length=WAIVER_REASON_MAX_LENGTH, multiline=True, required=True,
+        label="reason",
+    )  # fmt: skip
+    days = int(
+        inputs.choice(str(days), field="days", label="lifetime", choices=[str(d) for d in WAIVER_DAYS])
+    )
+    now = now or timezone.now()
+    with transaction.atomic():
+        waiver = Waiver.objects.create(
+            rule=finding.rule, cluster=finding.cluster, namespace=finding.namespace,
+            workload_name=finding.workload_name, reason=reason, expires_at=now + timedelta(days=days),
+            created_by=by,
+        )  # fmt: skip
+        exempt_reason, until = waiver_exemption(waiver)
+        Finding.objects.filter(pk=finding.pk).update(exempt_reason=exempt_reason[:500], exempt_until=until)
+        config_change_record(by=by, instance=waiver, verb="created", before={})
+        readiness_recompute_soon(cluster_ids=[finding.cluster_id])
+    return waiver
 
 
 _FINDING_FIELDS = (
