@@ -152,5 +152,5 @@ def test_a_refused_waiver_shows_the_form_again_with_what_was_typed(client_for, s
     finding = _sts_finding()
     response = client_for(sre).post(f"/teams/payments/readiness/findings/{finding.pk}/waive/", form)
     html = response.content.decode()
-    assert response.status_code == 400 and message in html, html[html.find("role=\"alert\""):][:300]
+    assert response.status_code == 400 and message in html, html[html.find('role="alert"') :][:300]
     assert '<details class="waive" open>' in html and not Waiver.objects.exists()
