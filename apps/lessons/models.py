@@ -56,6 +56,8 @@ class Lesson(models.Model):
     minutes = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
     body = models.TextField(blank=True, help_text="Markdown.")
     body_html = models.TextField(blank=True, editable=False)
+    # The body's words without Markdown or tags, rendered with body_html: what search reads.
+    body_text = models.TextField(blank=True, editable=False)
     rendered_with = models.PositiveIntegerField(default=0, editable=False)
     prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="unlocks")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)

@@ -154,6 +154,24 @@ def render_markdown(text: str) -> str:
     return _scrollable(sanitize(md.convert(text or "")))
 
 
+# Block-level tags: where one ends and the next begins, words must not run together.
+_BLOCK_TAG_RE = re.compile(
+    r"</?(?:p|h[1-6]|li|ul|ol|pre|div|table|thead|tbody|tr|td|th|blockquote|dl|dt|dd|details|summary|br|hr)\b[^>]*>",
+    re.IGNORECASE,
+)
+_DIAGRAM_RE = re.compile(r'<pre class="mermaid">.*?</pre>', re.DOTALL)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def html_to_text(rendered_html: str) -> str:
+    """The words of a rendered lesson as plain text, for search and its snippets: no Markdown
+    marks, no tags, entities decoded, diagrams' source left out, whitespace (and any control
+    character) as single spaces."""
+    text = _BLOCK_TAG_RE.sub(" ", _DIAGRAM_RE.sub(" ", rendered_html))
+    text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return " ".join(_CONTROL_RE.sub(" ", text).split())
+
+
 def heading_ids(rendered_html: str) -> list[str]:
     """The ids of a rendered lesson's section headings, in order (what a link can land on)."""
     return re.findall(r'<h[2-4] id="([^"]+)"', rendered_html)

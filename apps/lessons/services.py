@@ -22,7 +22,7 @@ from apps.lessons.models import (
     QuizAttempt,
     StuckFlag,
 )
-from apps.lessons.rendering import RENDERER_VERSION, render_markdown
+from apps.lessons.rendering import RENDERER_VERSION, html_to_text, render_markdown
 from apps.lessons.selectors import (
     missing_prerequisites,
     quiz_feedback_shown,
@@ -45,6 +45,7 @@ class LessonNotCompletable(Exception):
 def lesson_render(*, lesson: Lesson) -> None:
     """Store the rendered HTML on the lesson (the caller saves)."""
     lesson.body_html = render_markdown(lesson.body)
+    lesson.body_text = html_to_text(lesson.body_html)
     lesson.rendered_with = RENDERER_VERSION
 
 
@@ -214,7 +215,7 @@ def lessons_rerender_stale() -> int:
     for lesson in Lesson.objects.exclude(rendered_with=RENDERER_VERSION).iterator():
         lesson_render(lesson=lesson)
         Lesson.objects.filter(pk=lesson.pk).update(
-            body_html=lesson.body_html, rendered_with=lesson.rendered_with
+            body_html=lesson.body_html, body_text=lesson.body_text, rendered_with=lesson.rendered_with
         )
         count += 1
     return count

@@ -190,3 +190,17 @@ def test_every_code_colour_is_readable_on_the_code_background():
             if ratio < 4.5:
                 low.append(f"{line.split('{')[0].strip()}: {ratio:.2f}:1")
     assert not low, low
+
+
+def test_the_plain_text_search_reads_has_no_markdown_tags_or_diagram_source():
+    from apps.lessons.rendering import html_to_text
+
+    html = render_markdown(
+        "## Stop *gently*\n\nA **preStop** hook, then `SIGTERM` &amp; [the docs](https://example.com).\n\n"
+        "- one\n- two\n\n```mermaid\ngraph TD\n  A --> B\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    text = html_to_text(html)
+    assert text.startswith("Stop gently A preStop hook, then SIGTERM & the docs. one two")
+    assert "graph TD" not in text and "https://" not in text
+    assert not any(mark in text for mark in ("*", "`", "<", "](", "#"))
+    assert "1 2" in text  # cells apart, not run together

@@ -110,3 +110,22 @@ def test_a_rule_is_taught_by_a_lesson_naming_it_in_the_preferred_phase_first_the
     assert (
         selectors.lesson_for_rules(rules=rules)["metrics"].lesson == early
     )  # no preference: curriculum order
+
+
+def test_search_without_postgres_ranks_title_over_summary_over_body_and_marks_every_word(monkeypatch):
+    """The demo's SQLite path: words anywhere, ranked as PostgreSQL ranks, snippets cut around
+    the first match. (The tests' database is PostgreSQL; the vendor is what picks the path.)"""
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    body_only = LessonFactory(
+        phase=PhaseFactory(order=1), title="Rollouts", summary="Old pods go.",
+        body="Intro words. " * 40 + "Then the **preStop** hook runs before SIGTERM.",
+    )  # fmt: skip
+    in_summary = LessonFactory(phase=PhaseFactory(order=2), title="Draining", summary="Runs preStop hooks.")
+    in_title = LessonFactory(phase=PhaseFactory(order=3), title="The PRESTOP hook", summary="Waits.")
+    LessonFactory(title="Logs", summary="Loki.", body="Nothing about hooks.")
+    hits = selectors.lesson_search(query="prestop hook", user=UserFactory())
+    assert [hit.lesson for hit in hits] == [in_title, in_summary, body_only]
+    assert ("PRESTOP", True) in hits[0].title and ("hook", True) in hits[0].title
+    snippet = hits[2].snippet
+    assert snippet[0][0].startswith("…") and ("preStop", True) in snippet and ("hook", True) in snippet
+    assert "**" not in "".join(text for text, _ in snippet)
