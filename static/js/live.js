@@ -79,8 +79,9 @@ document.addEventListener("htmx:beforeRequest", (event) => {
   }
 
   function remember() {
+    // Nothing focused now means the reader left it (a click on the background): not ours to take back.
     const active = document.activeElement;
-    if (active && active !== document.body) place.focus = keyOf(active);
+    place.focus = active && active !== document.body ? keyOf(active) : null;
     for (const el of document.querySelectorAll(".table-scroll, pre[tabindex]")) rememberBox(el);
     for (const el of document.querySelectorAll("details")) {
       const key = keyOf(el);

@@ -111,3 +111,17 @@ def test_what_is_on_screen_stays_put_when_something_appears_above_it(
     top_after = section.evaluate("(el) => el.getBoundingClientRect().top")
     assert abs(top_after - top_before) <= 2, f"the namespace moved from {top_before} to {top_after} px"
     assert box.evaluate("(el) => el.scrollLeft") == left_before
+
+
+def test_a_refresh_does_not_take_focus_back_after_the_reader_left_it(
+    live_server, page, login, tour, fast_polls
+):
+    login(page, tour.people["alice"])
+    page.goto(f"{live_server.url}/teams/payments/")
+    page.evaluate(COUNT_SWAPS)
+    page.locator("#live .problem-list a").first.focus()
+    page.evaluate("() => document.activeElement.blur()")  # as a click on the page's background does
+    _wait_for_swaps(page)
+    assert page.evaluate("() => document.activeElement === document.body"), page.evaluate(
+        "() => document.activeElement.outerHTML.split('>')[0]"
+    )
