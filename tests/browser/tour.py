@@ -91,7 +91,9 @@ def tour(cluster, tmp_path, monkeypatch):
         Stop("environments", "/teams/payments/environments/", "alice"),
         Stop("an environment", "/teams/payments/environments/checkout-api-production/", "alice"),
         Stop("readiness", "/teams/payments/readiness/", "alice"),
+        Stop("notification settings", "/settings/notifications/", "alice"),
         Stop("readiness, all teams", "/readiness/", "sre"),
+        Stop("notifications sent", "/notifications/", "sre"),
     ]
     lesson = Lesson.objects.get(slug="graceful-termination")
     return Tour({"alice": alice, "carol": carol, "sre": sre}, stops, lesson.pk)
