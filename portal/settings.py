@@ -23,6 +23,8 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_TZ = True
 LANGUAGE_CODE = "en"
 USE_I18N = False
+# Date formats for every page and the admin (apps/core/timefmt.py); one folder per language.
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -79,7 +81,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.roles",
             ],
-            "builtins": ["template_partials.templatetags.partials"],
+            "builtins": ["template_partials.templatetags.partials", "apps.core.templatetags.times"],
         },
     }
 ]

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 
 from apps.accounts.models import Membership, Team
 from apps.lessons.models import Choice, Lesson, Phase, Question
-from apps.lessons.rendering import RENDERER_VERSION, render_markdown
+from apps.lessons.rendering import RENDERER_VERSION, html_to_text, render_markdown
 
 PASSWORD = "correct horse battery staple"
 
@@ -65,6 +65,7 @@ class LessonFactory(factory.django.DjangoModelFactory):
     minutes = 10
     body = "## Section\n\nSome text about **pods** and `kubectl`.\n"
     body_html = factory.LazyAttribute(lambda o: render_markdown(o.body))
+    body_text = factory.LazyAttribute(lambda o: html_to_text(o.body_html))
     rendered_with = RENDERER_VERSION
     status = Lesson.Status.PUBLISHED
 

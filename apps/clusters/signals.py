@@ -15,3 +15,9 @@ flux_objects_production = Signal()
 # recompute of the cluster's findings on commit. A receiver's failure is logged, never the
 # sync's: the data is written and the run recorded by then.
 cluster_snapshot_changed = Signal()
+
+# Sent with `cluster` when readiness evaluates its workloads. Each receiver returns the names
+# of the cluster's namespaces that run production. Environments answer (an environment's
+# stage is its own, so a cluster marked staging can host a production namespace, as the
+# demo does); the production-only rules run there too.
+namespaces_production = Signal()

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.accounts.permissions import is_sre, team_role
+from apps.core import timefmt
 from apps.environments.models import Approval, Environment, HealthyTag
 from apps.lessons.models import Lesson
 from apps.lessons.selectors import completed_lesson_ids, lessons_to_complete
@@ -163,8 +164,7 @@ def approval_gate(
     valid = next((a for a in approvals if not a.declined_at and approval_valid(a, user=user)), None)
     if valid:
         who = valid.approved_by.get_username() if valid.approved_by else "someone"
-        until = timezone.localtime(valid.expires_at).strftime("%Y-%m-%d %H:%M")
-        return Gate("approval", True, f"Approved by {who} until {until}."), valid
+        return Gate("approval", True, f"Approved by {who} until {timefmt.when(valid.expires_at)}."), valid
     now = timezone.now()
     declined = [a for a in approvals if a.declined_at]
     approvals = [a for a in approvals if not a.declined_at]

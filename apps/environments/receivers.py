@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.dispatch import receiver
 
-from apps.clusters.signals import cluster_snapshot_changed, flux_objects_production
+from apps.clusters.signals import cluster_snapshot_changed, flux_objects_production, namespaces_production
 from apps.environments.models import Environment
-from apps.environments.selectors import flux_objects_serving_production
+from apps.environments.selectors import flux_objects_serving_production, production_namespaces
 from apps.lessons.signals import phases_required
 
 
@@ -32,3 +32,9 @@ def healthy_tags_after_sync(sender, *, cluster, **kwargs) -> None:
     from apps.environments.tasks import healthy_tags_observe
 
     transaction.on_commit(lambda: healthy_tags_observe.delay(cluster.pk))
+
+
+@receiver(namespaces_production)
+def namespaces_of_production_environments(sender, *, cluster, **kwargs) -> set[str]:
+    """Where a production environment runs is production for readiness, whatever the cluster's stage."""
+    return production_namespaces(cluster_id=cluster.pk)

@@ -355,6 +355,15 @@ def break_glass_unreviewed():
     return unreviewed.order_by("requested_at", "id")
 
 
+def production_namespaces(*, cluster_id: int) -> set[str]:
+    """The namespaces of a cluster where a production environment runs (one query)."""
+    return set(
+        Environment.objects.filter(cluster_id=cluster_id, stage=Environment.Stage.PRODUCTION).values_list(
+            "namespace", flat=True
+        )
+    )
+
+
 def flux_objects_serving_production(*, objects: list[FluxObject]) -> set[int]:
     """Which of these Flux objects deploy or feed a production environment on their cluster.
 

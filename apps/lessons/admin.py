@@ -157,7 +157,7 @@ class LessonAdmin(VersionAdmin):
         (None, {"fields": ["phase", "order", "title", "slug", "summary", "minutes"]}),
         ("Body", {"fields": ["body"]}),
         ("Publishing", {"fields": ["status", "publish_at", "owner", "last_reviewed"]}),
-        ("Links", {"fields": ["prerequisites", "related_reasons", "related_rules"]}),
+        ("Links", {"fields": ["prerequisites", "related_reasons", "related_rules", "sections"]}),
         ("Source", {"fields": ["source_path", "edited_since_import"], "classes": ["collapse"]}),
     ]
 

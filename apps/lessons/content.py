@@ -19,13 +19,15 @@ from apps.lessons.models import (
     QUIZ_KEY_PATTERN,
     RESERVED_PHASE_SLUGS,
     Lesson,
+    sections_problems,
 )
+from apps.lessons.rendering import heading_ids, render_markdown
 
 _NAME_RE = re.compile(r"^(\d{2})-([a-z0-9]+(?:-[a-z0-9]+)*)$")
 PHASE_KEYS = {"title", "summary"}
 LESSON_KEYS = {
     "title", "summary", "minutes", "prerequisites", "checklist", "related_reasons",
-    "related_rules", "quiz", "owner", "last_reviewed",
+    "related_rules", "sections", "quiz", "owner", "last_reviewed",
 }  # fmt: skip
 QUESTION_KEYS = {"id", "question", "choices"}
 CHOICE_KEYS = {"id", "text", "correct", "explain"}
@@ -80,6 +82,7 @@ class LessonSpec:
     checklist: list[str] = field(default_factory=list)
     related_reasons: list[str] = field(default_factory=list)
     related_rules: list[str] = field(default_factory=list)
+    sections: dict[str, str] = field(default_factory=dict)
     quiz: list[QuestionSpec] = field(default_factory=list)
     owner: str = ""
     last_reviewed: datetime.date | None = None
@@ -278,6 +281,12 @@ def _parse_lesson(path: Path, rel: str, slug: str, order: int, phase_slug: str) 
     for prerequisite in prerequisites:
         if not _NAME_RE.match(f"00-{prerequisite}"):
             raise ValueError(f"{front_line}: prerequisite {prerequisite!r} is not a lesson slug")
+    sections = data.get("sections") or {}
+    problems = sections_problems(
+        sections, related=related_reasons + related_rules, headings=heading_ids(render_markdown(body))
+    )
+    if problems:
+        raise ValueError(f"{front_line}: " + "; ".join(problems))
     quiz = _parse_quiz(data.get("quiz"), front_line)
     return LessonSpec(
         slug=slug,
@@ -293,6 +302,7 @@ def _parse_lesson(path: Path, rel: str, slug: str, order: int, phase_slug: str) 
         checklist=checklist,
         related_reasons=related_reasons,
         related_rules=related_rules,
+        sections=dict(sections),
         quiz=quiz,
         owner=owner.strip(),
         last_reviewed=last_reviewed,

@@ -12,7 +12,12 @@ from django.utils import timezone
 
 from apps.lessons.content import ContentTree, ImportReport, LessonSpec, QuestionSpec, read_tree
 from apps.lessons.models import ChecklistItem, Choice, Lesson, Phase, Question
-from apps.lessons.services import lesson_render, lesson_requirement_update, phase_render
+from apps.lessons.services import (
+    lesson_render,
+    lesson_requirement_update,
+    lessons_rerender_stale,
+    phase_render,
+)
 
 
 def lesson_content_hash(lesson: Lesson) -> str:
@@ -32,6 +37,10 @@ def lesson_content_hash(lesson: Lesson) -> str:
             for q in lesson.questions.all()
         ],
     }
+    if lesson.sections:
+        # Only when set: lessons imported before sections existed keep their fingerprint, so
+        # adding the field does not make every one of them look edited in the admin.
+        payload["sections"] = lesson.sections
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -44,6 +53,7 @@ def _write_lesson(lesson: Lesson, spec: LessonSpec, phase: Phase, owners: dict) 
     lesson.body = spec.body
     lesson.related_reasons = spec.related_reasons
     lesson.related_rules = spec.related_rules
+    lesson.sections = spec.sections
     lesson.source_path = spec.path
     lesson.source_hash = spec.source_hash
     lesson.status = Lesson.Status.PUBLISHED
@@ -187,4 +197,8 @@ def load_content(root: Path, *, check: bool = False, prune: bool = False, force:
         report = import_tree(tree, prune=prune, force=force)
         if check:
             transaction.set_rollback(True)
+    if not check:
+        # Unchanged files are skipped, so a lesson rendered by an older renderer would wait for
+        # beat's hourly re-render; every start (make run, the web container) catches it up now.
+        lessons_rerender_stale()
     return report

@@ -56,6 +56,8 @@ class Lesson(models.Model):
     minutes = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
     body = models.TextField(blank=True, help_text="Markdown.")
     body_html = models.TextField(blank=True, editable=False)
+    # The body's words without Markdown or tags, rendered with body_html: what search reads.
+    body_text = models.TextField(blank=True, editable=False)
     rendered_with = models.PositiveIntegerField(default=0, editable=False)
     prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="unlocks")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
@@ -73,6 +75,13 @@ class Lesson(models.Model):
     last_reviewed = models.DateField(null=True, blank=True)
     related_reasons = models.JSONField(default=list, blank=True)
     related_rules = models.JSONField(default=list, blank=True)
+    # Reason or rule -> the id of the heading whose section explains it, so that a link from a
+    # failing pod or a finding lands there rather than at the top of a 25-minute lesson.
+    sections = models.JSONField(
+        default=dict, blank=True,
+        help_text='Where each reason or rule is explained: {"CrashLoopBackOff": "crashloopbackoff"}, '
+        "the id of a heading in the body (give one with '## Title {#crashloopbackoff}').",
+    )  # fmt: skip
     # Content-as-code bookkeeping: which file, and the hashes that tell an
     # unchanged file and an admin edit apart (see apps.lessons.content_import).
     source_path = models.CharField(max_length=300, blank=True, editable=False)
@@ -93,6 +102,35 @@ class Lesson(models.Model):
     def is_visible(self, now=None) -> bool:
         now = now or timezone.now()
         return self.status == self.Status.PUBLISHED and (self.publish_at is None or self.publish_at <= now)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from apps.lessons.rendering import heading_ids, render_markdown
+
+        problems = sections_problems(
+            self.sections, related=[*(self.related_reasons or []), *(self.related_rules or [])],
+            headings=heading_ids(render_markdown(self.body)),
+        )  # fmt: skip
+        if problems:
+            raise ValidationError({"sections": problems})
+
+
+def sections_problems(sections, *, related: list[str], headings: list[str]) -> list[str]:
+    """What is wrong with a lesson's `sections` (empty: nothing); for the importer and the admin."""
+    if not isinstance(sections, dict):
+        return ["sections must map each reason or rule to a heading id"]
+    problems = []
+    for key, anchor in sections.items():
+        if key not in related:
+            problems.append(f"sections: {key!r} is not one of related_reasons or related_rules")
+        elif not isinstance(anchor, str) or anchor not in headings:
+            shown = ", ".join(headings) or "none"
+            problems.append(
+                f"sections: {key}: no heading has the id {anchor!r} (the headings' ids: {shown}; "
+                f"give a heading an id with '## Its title {{#{anchor}}}')"
+            )
+    return problems
 
 
 class ChecklistItem(models.Model):

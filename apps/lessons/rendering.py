@@ -14,8 +14,9 @@ import re
 import markdown
 import nh3
 
-# Bump when the extensions or the allow-list change: stale lessons are re-rendered.
-RENDERER_VERSION = 1
+# Bump when the extensions, the allow-list or the finishing touches change: stale lessons are
+# re-rendered (by beat, and by every load_content).
+RENDERER_VERSION = 2
 
 _ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_:.-]{0,80}$")
 
@@ -44,7 +45,12 @@ _EXTENSIONS = [
 ]
 
 _EXTENSION_CONFIG = {
-    "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "guess_lang": False},
+    "pymdownx.highlight": {
+        "use_pygments": True,
+        "css_class": "highlight",
+        "guess_lang": False,
+        "pygments_lang_class": True,
+    },  # fmt: skip
     "pymdownx.superfences": {
         "custom_fences": [{"name": "mermaid", "class": "mermaid", "format": _mermaid_fence}]
     },
@@ -111,10 +117,64 @@ def sanitize(raw_html: str) -> str:
     return _STRAY_INPUT_RE.sub("", cleaned)
 
 
+# A highlighted block as the sanitiser leaves it: pymdownx's <div class="language-x highlight"><pre>.
+_CODE_BLOCK_RE = re.compile(r'<div class="(?:language-([A-Za-z0-9_+-]{1,40}) )?highlight"><pre>')
+
+
+def _scrollable(clean_html: str) -> str:
+    """Put code blocks and tables where a keyboard can scroll them, with a name.
+
+    A long line or a wide table scrolls inside its own box (the page never scrolls
+    sideways on a phone); a box that scrolls must be in the tab order and named, or a
+    keyboard user cannot read what is cut off (WCAG 2.1.1). Applied after sanitising,
+    so authors cannot set these attributes, and everything added here is fixed text
+    (the language comes from a class the sanitiser already restricted).
+    """
+    count = {"code": 0, "table": 0}
+
+    def code(match: re.Match) -> str:
+        count["code"] += 1
+        language = f" ({match.group(1)})" if match.group(1) else ""
+        label = f"Code example {count['code']}{language}"
+        return match.group(0)[: -len("<pre>")] + f'<pre tabindex="0" role="region" aria-label="{label}">'
+
+    def table(match: re.Match) -> str:
+        count["table"] += 1
+        label = f"Table {count['table']}"
+        return f'<div class="table-scroll" tabindex="0" role="region" aria-label="{label}"><table>'
+
+    clean_html = _CODE_BLOCK_RE.sub(code, clean_html)
+    clean_html = re.sub(r"<table>", table, clean_html)
+    return clean_html.replace("</table>", "</table></div>")
+
+
 def render_markdown(text: str) -> str:
     """Render lesson Markdown to sanitised HTML."""
     md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIG)
-    return sanitize(md.convert(text or ""))
+    return _scrollable(sanitize(md.convert(text or "")))
+
+
+# Block-level tags: where one ends and the next begins, words must not run together.
+_BLOCK_TAG_RE = re.compile(
+    r"</?(?:p|h[1-6]|li|ul|ol|pre|div|table|thead|tbody|tr|td|th|blockquote|dl|dt|dd|details|summary|br|hr)\b[^>]*>",
+    re.IGNORECASE,
+)
+_DIAGRAM_RE = re.compile(r'<pre class="mermaid">.*?</pre>', re.DOTALL)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def html_to_text(rendered_html: str) -> str:
+    """The words of a rendered lesson as plain text, for search and its snippets: no Markdown
+    marks, no tags, entities decoded, diagrams' source left out, whitespace (and any control
+    character) as single spaces."""
+    text = _BLOCK_TAG_RE.sub(" ", _DIAGRAM_RE.sub(" ", rendered_html))
+    text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return " ".join(_CONTROL_RE.sub(" ", text).split())
+
+
+def heading_ids(rendered_html: str) -> list[str]:
+    """The ids of a rendered lesson's section headings, in order (what a link can land on)."""
+    return re.findall(r'<h[2-4] id="([^"]+)"', rendered_html)
 
 
 def has_mermaid(rendered_html: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
@@ -115,41 +117,64 @@ def lessons_for_user(user: AbstractBaseUser) -> QuerySet[Lesson]:
 # -- which lesson teaches the fix (pod and Flux reasons, readiness rules) ----------------
 
 
+@dataclass(frozen=True)
+class LessonLink:
+    """A lesson, at the section that explains one reason or rule (its top when it names none)."""
+
+    lesson: Lesson
+    anchor: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.lesson.title
+
+    @property
+    def url(self) -> str:
+        path = reverse("lessons:lesson", args=[self.lesson.phase.slug, self.lesson.slug])
+        return f"{path}#{self.anchor}" if self.anchor else path
+
+
 def _published_in_order(*fields: str) -> list[Lesson]:
     return list(
         Lesson.objects.visible()
         .select_related("phase")
-        .only("slug", "title", *fields, "phase__slug", "phase__order", "order")
+        .only("slug", "title", *fields, "sections", "phase__slug", "phase__order", "order")
         .order_by("phase__order", "order")
     )
 
 
-def lesson_for_reasons() -> dict[str, Lesson]:
-    """Reason (e.g. CrashLoopBackOff) -> the first published lesson that explains it (one query)."""
-    mapping: dict[str, Lesson] = {}
+def _link(lesson: Lesson, key: str) -> LessonLink:
+    return LessonLink(lesson, (lesson.sections or {}).get(key, ""))
+
+
+def lesson_for_reasons() -> dict[str, LessonLink]:
+    """Reason (e.g. CrashLoopBackOff) -> the first published lesson that explains it, at its
+    section (one query)."""
+    mapping: dict[str, LessonLink] = {}
     for lesson in _published_in_order("related_reasons"):
         for reason in lesson.related_reasons or []:
-            mapping.setdefault(reason, lesson)
+            if reason not in mapping:
+                mapping[reason] = _link(lesson, reason)
     return mapping
 
 
-def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dict[str, Lesson]:
-    """Rule id -> the published lesson that teaches its fix (one query).
+def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dict[str, LessonLink]:
+    """Rule id -> the published lesson that teaches its fix, at its section (one query).
 
     `rules` maps each known rule id to the slug of the lesson the rule itself names.
     A lesson naming the rule in `related_rules` wins, the lessons of `preferred_phase`
     first; otherwise the lesson the rule names, if it is published.
     """
     lessons = _published_in_order("related_rules")
-    mapping: dict[str, Lesson] = {}
+    mapping: dict[str, LessonLink] = {}
     for lesson in sorted(lessons, key=lambda lesson: lesson.phase.slug != preferred_phase):
         for rule_id in lesson.related_rules or []:
-            if rule_id in rules:
-                mapping.setdefault(rule_id, lesson)
+            if rule_id in rules and rule_id not in mapping:
+                mapping[rule_id] = _link(lesson, rule_id)
     by_slug = {lesson.slug: lesson for lesson in lessons}
     for rule_id, slug in rules.items():
         if rule_id not in mapping and slug in by_slug:
-            mapping[rule_id] = by_slug[slug]
+            mapping[rule_id] = _link(by_slug[slug], rule_id)
     return mapping
 
 
@@ -418,63 +443,146 @@ def user_progress(*, user: AbstractBaseUser) -> list[tuple[PhaseCard, list[Progr
     return [(card, by_phase[card.phase.id]) for card in cards]
 
 
+# -- search ---------------------------------------------------------------------------
+#
+# One selector, lesson_search: the words of the query (search_terms), the lessons that hold
+# all of them, ranked title over summary over body (a lesson named for what was asked comes
+# before one that mentions it in passing), each with its title and a plain-text snippet cut
+# into (text, is it a match) pieces that the template escapes and marks. PostgreSQL matches
+# with its full-text search (stems: "probes" finds "probe"); other databases (the demo's
+# SQLite) by words. The seam for another language (a later issue adds Japanese, written
+# without spaces): search_terms, which splits a query into words, and SEARCH_CONFIG, the
+# PostgreSQL text-search configuration of the lessons' language.
+
 # Longer searches are refused by the view with a message, not cut.
 SEARCH_MAX_LENGTH = 200
+SEARCH_MAX_TERMS = 8
+SEARCH_CONFIG = "english"
+SNIPPET_CHARACTERS = 220
+# Where PostgreSQL's headline marks a match: control characters, which lesson text never holds
+# (html_to_text turns them into spaces), so they cannot be confused with what a lesson says.
+_MARK_START, _MARK_END = "\x02", "\x03"
+
+Pieces = list[tuple[str, bool]]
 
 
-def lesson_search(*, query: str, user: AbstractBaseUser, limit: int = 30) -> list[Lesson]:
-    """Full-text search on PostgreSQL; a case-insensitive match elsewhere."""
-    query = query.strip()
-    if not query:
+@dataclass
+class SearchHit:
+    lesson: Lesson
+    title: Pieces
+    snippet: Pieces
+
+    @property
+    def url(self) -> str:
+        return reverse("lessons:lesson", args=[self.lesson.phase.slug, self.lesson.slug])
+
+
+def search_terms(query: str) -> list[str]:
+    """The words of a query, at most SEARCH_MAX_TERMS (split on spaces: the seam for a language
+    written without them)."""
+    return query.split()[:SEARCH_MAX_TERMS]
+
+
+def lesson_search(*, query: str, user: AbstractBaseUser, limit: int = 30) -> list[SearchHit]:
+    """The lessons the user may open that match the query, best first (see above)."""
+    terms = search_terms(query)
+    if not terms:
         return []
     lessons = lessons_for_user(user).select_related("phase")
     if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import (
-            SearchHeadline,
-            SearchQuery,
-            SearchRank,
-            SearchVector,
-        )
+        return _search_full_text(lessons, " ".join(terms), limit)
+    return _search_words(lessons, terms, limit)
 
-        vector = (
-            SearchVector("title", weight="A", config="english")
-            + SearchVector("summary", weight="B", config="english")
-            + SearchVector("body", weight="C", config="english")
+
+def _search_full_text(lessons: QuerySet[Lesson], query: str, limit: int) -> list[SearchHit]:
+    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
+
+    search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    fields = {name: SearchVector(name, config=SEARCH_CONFIG) for name in ("title", "summary", "body_text")}
+    marks = {"config": SEARCH_CONFIG, "start_sel": _MARK_START, "stop_sel": _MARK_END}
+    found = (
+        lessons.annotate(
+            document=SearchVector("title", weight="A", config=SEARCH_CONFIG)
+            + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
+            + SearchVector("body_text", weight="C", config=SEARCH_CONFIG),
+            title_rank=SearchRank(fields["title"], search),
+            summary_rank=SearchRank(fields["summary"], search),
+            body_rank=SearchRank(fields["body_text"], search),
+            title_marked=SearchHeadline("title", search, highlight_all=True, **marks),
+            snippet_marked=SearchHeadline("body_text", search, max_words=35, min_words=15, **marks),
         )
-        search = SearchQuery(query, search_type="websearch", config="english")
-        return list(
-            lessons.annotate(
-                document=vector,
-                rank=SearchRank(vector, search),
-                snippet=SearchHeadline(
-                    "body",
-                    search,
-                    config="english",
-                    start_sel="«",
-                    stop_sel="»",
-                    max_words=30,
-                    min_words=12,
-                ),  # fmt: skip
-            )
-            .filter(document=search)
-            .order_by("-rank", "phase__order", "order")[:limit]
-        )
-    words = [w for w in query.split() if w][:8]
+        .filter(document=search)
+        .order_by("-title_rank", "-summary_rank", "-body_rank", "phase__order", "order")[:limit]
+    )
+    return [
+        SearchHit(lesson, _pieces(lesson.title_marked), _pieces(lesson.snippet_marked)) for lesson in found
+    ]
+
+
+def _pieces(marked: str) -> Pieces:
+    """PostgreSQL's headline, marks and all, as (text, is it a match) pieces."""
+    pieces: Pieces = []
+    for part in marked.split(_MARK_START):
+        match, _, rest = part.rpartition(_MARK_END) if _MARK_END in part else ("", "", part)
+        if match:
+            pieces.append((match, True))
+        if rest:
+            pieces.append((rest, False))
+    return pieces
+
+
+def _search_words(lessons: QuerySet[Lesson], terms: list[str], limit: int) -> list[SearchHit]:
     condition = Q()
-    for word in words:
-        condition &= Q(title__icontains=word) | Q(summary__icontains=word) | Q(body__icontains=word)
-    results = list(lessons.filter(condition).order_by("phase__order", "order")[:limit])
-    for lesson in results:
-        lesson.snippet = _plain_snippet(lesson.body, words[0])
-    return results
+    for term in terms:
+        condition &= Q(title__icontains=term) | Q(summary__icontains=term) | Q(body_text__icontains=term)
+    found = list(lessons.filter(condition))  # every lesson holding every word: at most hundreds
+
+    def rank(lesson: Lesson) -> tuple:
+        title, summary, body = lesson.title.lower(), lesson.summary.lower(), lesson.body_text.lower()
+        lowered = [term.lower() for term in terms]
+        return (
+            -sum(term in title for term in lowered),
+            -sum(term in summary for term in lowered),
+            -sum(body.count(term) for term in lowered),
+            lesson.phase.order,
+            lesson.order,
+        )
+
+    found.sort(key=rank)
+    return [
+        SearchHit(lesson, _marked(lesson.title, terms), _marked(_around(lesson.body_text, terms), terms))
+        for lesson in found[:limit]
+    ]
 
 
-def _plain_snippet(body: str, word: str) -> str:
-    at = body.lower().find(word.lower())
-    if at < 0:
-        return body[:160]
-    start = max(0, at - 60)
-    return ("…" if start else "") + body[start : at + 100].replace("\n", " ") + "…"
+def _around(text: str, terms: list[str]) -> str:
+    """About SNIPPET_CHARACTERS of text around the first match, cut at spaces, with … where cut."""
+    lowered = text.lower()
+    at = min((i for i in (lowered.find(term.lower()) for term in terms) if i >= 0), default=0)
+    start = max(0, at - SNIPPET_CHARACTERS // 3)
+    if start:
+        start = text.find(" ", start) + 1 or start
+    end = start + SNIPPET_CHARACTERS
+    if end < len(text):
+        end = text.rfind(" ", start, end) if " " in text[start:end] else end
+    return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
+
+
+def _marked(text: str, terms: list[str]) -> Pieces:
+    """Text as (text, is it a match) pieces, every term matched whatever its case."""
+    pattern = re.compile(
+        "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE
+    )
+    pieces: Pieces = []
+    last = 0
+    for match in pattern.finditer(text):
+        if match.start() > last:
+            pieces.append((text[last : match.start()], False))
+        pieces.append((match.group(), True))
+        last = match.end()
+    if last < len(text):
+        pieces.append((text[last:], False))
+    return pieces
 
 
 @dataclass

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apps.core import inputs
+from apps.core import inputs, timefmt
 from apps.lessons.models import (
     STUCK_COMMENT_MAX_LENGTH,
     ChecklistItem,
@@ -22,7 +22,7 @@ from apps.lessons.models import (
     QuizAttempt,
     StuckFlag,
 )
-from apps.lessons.rendering import RENDERER_VERSION, render_markdown
+from apps.lessons.rendering import RENDERER_VERSION, html_to_text, render_markdown
 from apps.lessons.selectors import (
     missing_prerequisites,
     quiz_feedback_shown,
@@ -46,6 +46,7 @@ class LessonNotCompletable(Exception):
 def lesson_render(*, lesson: Lesson) -> None:
     """Store the rendered HTML on the lesson (the caller saves)."""
     lesson.body_html = render_markdown(lesson.body)
+    lesson.body_text = html_to_text(lesson.body_html)
     lesson.rendered_with = RENDERER_VERSION
 
 
@@ -150,9 +151,9 @@ class QuizTooSoon(Exception):
 
     def __init__(self, until: datetime):
         self.until = until
-        seconds = max(1, seconds_until(until))
+        wait = timefmt.duration(max(1, seconds_until(until)))
         super().__init__(
-            f"You can check your answers again in {seconds} s: time to re-read the parts of the lesson "
+            f"You can check your answers again in {wait}: time to re-read the parts of the lesson "
             "the questions are about. Your answers are kept."
         )
 
@@ -267,7 +268,7 @@ def lessons_rerender_stale() -> int:
     for lesson in Lesson.objects.exclude(rendered_with=RENDERER_VERSION).iterator():
         lesson_render(lesson=lesson)
         Lesson.objects.filter(pk=lesson.pk).update(
-            body_html=lesson.body_html, rendered_with=lesson.rendered_with
+            body_html=lesson.body_html, body_text=lesson.body_text, rendered_with=lesson.rendered_with
         )
         count += 1
     return count

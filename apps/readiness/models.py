@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster, Namespace
+from apps.core import timefmt
 
 
 def _rule_choices() -> list[tuple[str, str]]:
@@ -104,7 +105,7 @@ class Waiver(models.Model):
 
     def __str__(self) -> str:
         where = "/".join(p for p in (self.namespace, self.workload_name) if p) or "everywhere"
-        return f"{self.rule} waived for {where} until {self.expires_at:%Y-%m-%d}"
+        return f"{self.rule} waived for {where} until {timefmt.day(self.expires_at)}"
 
     def clean(self) -> None:
         if self.expires_at and self.expires_at <= timezone.now() and not self.pk:

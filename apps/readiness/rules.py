@@ -339,7 +339,9 @@ def _datadog_checks(annotations: dict) -> bool:
     '          {"openmetrics": {"init_config": {}, "instances": [{"openmetrics_endpoint": '
     '"http://%%host%%:8080/metrics", "namespace": "app",'
     ' "metrics": ["http_requests", "http_request_duration_seconds"]}]}}',
-    lesson="monitor-system-components",
+    # The workloads this rule fails on team pages are the team's applications: the lesson on declaring
+    # an app's metrics to Autodiscovery, not the one on watching system components.
+    lesson="datadog-agent-autodiscovery",
 )
 def metrics_exposed(s: Subject) -> Result:
     if s.kind not in (*SERVING_KINDS, "DaemonSet") or not any(c.get("ports") for c in s.containers):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.lessons.models import Lesson
-from apps.lessons.selectors import lesson_for_rules
+from apps.lessons.selectors import LessonLink, lesson_for_rules
 from apps.readiness.models import Assessment, Finding, TeamScore
 from apps.readiness.rules import RULES, SEVERITIES, Rule
 from apps.readiness.services import score_of, team_scores
@@ -20,8 +20,9 @@ TREND_DAYS = 30
 PREFERRED_PHASE = "production-readiness"
 
 
-def rule_lessons() -> dict[str, Lesson]:
-    """Rule id -> the published lesson that teaches its fix, production-readiness lessons first."""
+def rule_lessons() -> dict[str, LessonLink]:
+    """Rule id -> the published lesson that teaches its fix, at its section; production-readiness
+    lessons first."""
     return lesson_for_rules(
         rules={rule_id: rule.lesson for rule_id, rule in RULES.items()}, preferred_phase=PREFERRED_PHASE
     )
@@ -31,11 +32,11 @@ def rule_lessons() -> dict[str, Lesson]:
 class FindingView:
     finding: Finding
     rule: Rule
-    lesson: Lesson | None
+    lesson: LessonLink | None
     exempt: bool
 
 
-def _views(findings: list[Finding], lessons: dict[str, Lesson]) -> list[FindingView]:
+def _views(findings: list[Finding], lessons: dict[str, LessonLink]) -> list[FindingView]:
     now = timezone.now()
     views = [
         FindingView(f, RULES[f.rule], lessons.get(f.rule), f.is_exempt(now))
@@ -56,27 +57,107 @@ def workload_findings(*, cluster_id: int, namespace: str, kind: str, name: str) 
     return _views(findings, rule_lessons() if findings else {})
 
 
-@dataclass
-class Trend:
-    points: list[tuple[date, int]]
-    width: int = 120
-    height: int = 28
+@dataclass(frozen=True)
+class Plot:
+    """Where a trend's points fall in an SVG of `width` x `height`, inside the given margins.
+
+    x spreads the TREND_DAYS days ending on the last point's day; y runs from score 0
+    (bottom) to 100 (top).
+    """
+
+    points: tuple[tuple[date, int], ...]
+    width: int
+    height: int
+    left: int = 0
+    right: int = 0
+    top: int = 0
+    bottom: int = 0
+
+    @property
+    def start(self) -> date | None:
+        return self.points[-1][0] - timedelta(days=TREND_DAYS - 1) if self.points else None
+
+    @property
+    def end(self) -> date | None:
+        return self.points[-1][0] if self.points else None
+
+    @property
+    def right_edge(self) -> int:
+        return self.width - self.right
+
+    @property
+    def label_x(self) -> int:
+        """Where the score labels end, just left of the plot."""
+        return self.left - 6
+
+    @property
+    def label_y(self) -> int:
+        """The baseline of the date labels, under the plot."""
+        return self.height - 8
+
+    def x(self, day: date) -> float:
+        inner = self.width - self.left - self.right
+        return self.left + (day - self.start).days * inner / (TREND_DAYS - 1)
+
+    def y(self, score: int) -> float:
+        inner = self.height - self.top - self.bottom
+        return self.top + (100 - score) * inner / 100
 
     @property
     def polyline(self) -> str:
-        """SVG points: x spread over the 30 days, y from score 0 (bottom) to 100 (top)."""
+        return " ".join(f"{self.x(day):.1f},{self.y(score):.1f}" for day, score in self.points)
+
+    @property
+    def dots(self) -> list[tuple[str, str, date, int]]:
+        return [(f"{self.x(day):.1f}", f"{self.y(score):.1f}", day, score) for day, score in self.points]
+
+    @property
+    def y_ticks(self) -> list[tuple[str, int]]:
+        """Gridlines at 0, 50 and 100 %."""
+        return [(f"{self.y(score):.1f}", score) for score in (100, 50, 0)]
+
+    @property
+    def x_ticks(self) -> list[tuple[str, date, str]]:
+        """The first, middle and last day of the period, with how each label is anchored."""
         if not self.points:
-            return ""
-        start = self.points[-1][0] - timedelta(days=TREND_DAYS - 1)
-        step = self.width / (TREND_DAYS - 1)
-        return " ".join(
-            f"{(day - start).days * step:.1f},{(100 - score) * self.height / 100:.1f}"
-            for day, score in self.points
-        )
+            return []
+        start, end = self.start, self.end
+        middle = start + timedelta(days=(TREND_DAYS - 1) // 2)
+        return [(f"{self.x(start):.1f}", start, "start"), (f"{self.x(middle):.1f}", middle, "middle"),
+                (f"{self.x(end):.1f}", end, "end")]  # fmt: skip
+
+
+@dataclass
+class Trend:
+    """A team's daily scores over the last TREND_DAYS days (days without a snapshot are left out)."""
+
+    points: list[tuple[date, int]]
+
+    @property
+    def chart(self) -> Plot:
+        """The scorecard's chart: room on the left for "100%" and below for the dates."""
+        return Plot(tuple(self.points), width=640, height=200, left=44, right=16, top=12, bottom=30)
+
+    @property
+    def spark(self) -> Plot:
+        """A line in a table cell (the SREs' overview); its dates are in its title."""
+        return Plot(tuple(self.points), width=120, height=28)
 
     @property
     def first(self) -> int | None:
         return self.points[0][1] if self.points else None
+
+    @property
+    def last(self) -> int | None:
+        return self.points[-1][1] if self.points else None
+
+    @property
+    def low(self) -> tuple[date, int] | None:
+        return min(self.points, key=lambda point: (point[1], point[0])) if self.points else None
+
+    @property
+    def high(self) -> tuple[date, int] | None:
+        return max(self.points, key=lambda point: (point[1], point[0])) if self.points else None
 
     @property
     def change(self) -> int:
@@ -113,7 +194,7 @@ class Row:
 @dataclass
 class RuleSummary:
     rule: Rule
-    lesson: Lesson | None
+    lesson: LessonLink | None
     failing: int
     applicable: int
 

@@ -7,14 +7,25 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster, Namespace, Pod, PodDisruptionBudget, ServiceAccount, Workload
+from apps.clusters.signals import namespaces_production
+from apps.core import inputs
+from apps.core.config_audit import config_change_record
 from apps.core.rows import rows_insert, rows_write
-from apps.readiness.models import Assessment, Finding, RestartSample, TeamScore, Waiver
+from apps.readiness.models import (
+    WAIVER_REASON_MAX_LENGTH,
+    Assessment,
+    Finding,
+    RestartSample,
+    TeamScore,
+    Waiver,
+)
 from apps.readiness.rules import IGNORE_REASON, RULES, Subject, evaluate, ignored_rules
 
 log = logging.getLogger(__name__)
@@ -74,7 +85,7 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
         pdbs[ns].append(selector or {})
     waivers = list(Waiver.objects.filter(Q(cluster=None) | Q(cluster=cluster), expires_at__gt=now))
     restarts = _restarts_record(cluster, pods, now)
-    production = cluster.is_production
+    production_namespaces = _production_namespaces(cluster)
 
     wanted: dict[tuple[str, str], dict] = {}
     assessed: dict[str, dict] = {}
@@ -82,6 +93,7 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
         ns = w["namespace"]
         key = (ns, w["kind"], w["name"])
         team_id, ns_annotations = namespaces.get(ns, (None, {}))
+        production = cluster.is_production or ns in production_namespaces
         subject = Subject(
             kind=w["kind"], namespace=ns, name=w["name"], template=w["template"] or {},
             annotations=w["annotations"] or {}, desired=w["desired"], pods=pods_by_workload.get(key, []),
@@ -118,6 +130,18 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
     return result
 
 
+def _production_namespaces(cluster: Cluster) -> set[str]:
+    """The cluster's namespaces that run production: the higher floors answer (environments).
+
+    `send`, not `send_robust`: a receiver's failure fails the recompute (the task retries)
+    rather than quietly checking production as if it were staging.
+    """
+    names: set[str] = set()
+    for _receiver, answer in namespaces_production.send(sender=Cluster, cluster=cluster):
+        names |= set(answer or ())
+    return names
+
+
 def _exemption(
     rule_id: str,
     workload_ignored: set[str],
@@ -135,9 +159,50 @@ def _exemption(
             namespace_annotations.get(IGNORE_REASON) or "no reason given"
         ), None
     if waivers:
-        waiver = max(waivers, key=lambda v: v.expires_at)
-        return f"Waived by an SRE: {waiver.reason}", waiver.expires_at
+        return waiver_exemption(max(waivers, key=lambda v: v.expires_at))
     return "", None
+
+
+def waiver_exemption(waiver: Waiver) -> tuple[str, datetime]:
+    """What a finding a waiver covers says, and until when."""
+    return f"Waived by an SRE: {waiver.reason}", waiver.expires_at
+
+
+# "Waive this finding" on the scorecard offers these lifetimes; the admin takes any future date.
+WAIVER_DAYS = (7, 30, 90)
+
+
+def finding_waive(
+    *, finding: Finding, by: AbstractBaseUser, reason: str, days: int | str, now: datetime | None = None
+) -> Waiver:
+    """An SRE waives one finding: a waiver for that rule on that workload, for `days` days.
+
+    The finding is exempted at once (the scorecard the SRE returns to says so) and the
+    cluster re-checked on commit, which also settles any other waiver covering it. An
+    audit event records it like a waiver added in the admin. InvalidInput for a reason
+    that is empty, too long or not plain text, or a lifetime not on offer.
+    """
+    from apps.readiness.tasks import readiness_recompute_soon  # here: the tasks module imports this one
+
+    reason = inputs.text(
+        reason, field="reason", max_length=WAIVER_REASON_MAX_LENGTH, multiline=True, required=True,
+        label="reason",
+    )  # fmt: skip
+    days = int(
+        inputs.choice(str(days), field="days", label="lifetime", choices=[str(d) for d in WAIVER_DAYS])
+    )
+    now = now or timezone.now()
+    with transaction.atomic():
+        waiver = Waiver.objects.create(
+            rule=finding.rule, cluster=finding.cluster, namespace=finding.namespace,
+            workload_name=finding.workload_name, reason=reason, expires_at=now + timedelta(days=days),
+            created_by=by,
+        )  # fmt: skip
+        exempt_reason, until = waiver_exemption(waiver)
+        Finding.objects.filter(pk=finding.pk).update(exempt_reason=exempt_reason[:500], exempt_until=until)
+        config_change_record(by=by, instance=waiver, verb="created", before={})
+        readiness_recompute_soon(cluster_ids=[finding.cluster_id])
+    return waiver
 
 
 _FINDING_FIELDS = (

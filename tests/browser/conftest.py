@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser.tour import tour  # noqa: F401  (every main page with data behind it)
 from tests.clusters.conftest import sim  # noqa: F401  (the kubesim fixture)
 
 CHROMIUM = os.environ.get("SHIRUBE_CHROMIUM", "/usr/bin/chromium")

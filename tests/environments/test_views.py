@@ -276,3 +276,9 @@ def test_the_list_says_which_environments_have_approvals_waiting(client_for, env
     approval(envs["production"], tag="v2.14.9", requested_by=people["member"], approved_by=people["sre"])
     body = client_for(people["lead"]).get(reverse("environments:list", args=["payments"])).content.decode()
     assert "1 waiting for approval" in body and "v2.15.0 asked by alice" in body
+
+
+def test_the_approval_lifetime_reads_as_a_duration(client_for, envs, people):
+    staging_healthy(envs, "v2.15.0")
+    body = client_for(people["member"]).get(url("detail", envs["production"])).content.decode()
+    assert "An approval lasts 1 day." in body and "0:00:00" not in body  # was "1 day, 0:00:00"

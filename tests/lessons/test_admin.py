@@ -52,6 +52,43 @@ def test_saving_in_the_admin_renders_and_records_who(client_for, sre):
     assert Version.objects.get_for_object(lesson).first().revision.user == sre
 
 
+def _change_form_data(client, url, lesson, sre, **changes) -> dict:
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: (value if value is not None else "")
+        for name, value in form.initial.items()
+        if name != "prerequisites"
+    }
+    data.update(
+        {
+            "phase": lesson.phase_id, "status": "review", "related_reasons": "[]", "related_rules": "[]",
+            "sections": "{}", "owner": sre.pk, "publish_at_0": "", "publish_at_1": "", "last_reviewed": "",
+            "questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0",
+            "checklist-TOTAL_FORMS": "0", "checklist-INITIAL_FORMS": "0", **changes,
+        }
+    )  # fmt: skip
+    return data
+
+
+def test_sections_must_name_a_related_reason_and_a_heading_of_the_body(client_for, sre):
+    lesson = LessonFactory(status=Lesson.Status.DRAFT)
+    url = reverse("admin:lessons_lesson_change", args=[lesson.pk])
+    client = client_for(sre)
+    body = "## When it crashes {#crash}\n\nText."
+    data = _change_form_data(client, url, lesson, sre, body=body, related_reasons='["CrashLoopBackOff"]',
+                             sections='{"CrashLoopBackOff": "crashes"}')  # fmt: skip
+    response = client.post(url, data)
+    assert response.status_code == 200  # the form again, with what is wrong
+    errors = str(response.context["adminform"].form.errors["sections"])
+    assert (
+        "no heading has the id &#x27;crashes&#x27;" in errors or "no heading has the id 'crashes'" in errors
+    )
+    data["sections"] = '{"CrashLoopBackOff": "crash"}'
+    assert client.post(url, data).status_code == 302
+    lesson.refresh_from_db()
+    assert lesson.sections == {"CrashLoopBackOff": "crash"}
+
+
 def test_history_shows_a_diff_and_revert_restores_an_old_version(client_for, sre):
     lesson = LessonFactory(body="first body")
     with reversion.create_revision():

@@ -274,6 +274,28 @@ MALFORMED = {
         "01-basics/03-plain.md:1",
         "front matter",
     ),
+    "a section for a reason the lesson does not explain": (
+        {
+            "01-basics/03-crash.md": lesson_text(
+                "Crash",
+                extra="related_reasons: [CrashLoopBackOff]\nsections: {OOMKilled: crash}\n",
+                body="## Crashes {#crash}\n\nText.\n",
+            )
+        },
+        "01-basics/03-crash.md:2",
+        "'OOMKilled' is not one of related_reasons or related_rules",
+    ),
+    "a section no heading has": (
+        {
+            "01-basics/03-crash.md": lesson_text(
+                "Crash",
+                extra="related_reasons: [CrashLoopBackOff]\nsections: {CrashLoopBackOff: crashloop}\n",
+                body="## Crashes {#crash}\n\nText.\n",
+            )
+        },
+        "01-basics/03-crash.md:2",
+        "no heading has the id 'crashloop' (the headings' ids: crash;",
+    ),
 }
 
 
@@ -356,6 +378,37 @@ def test_no_lesson_can_be_passed_by_picking_choices_by_their_length():
     for name in QUIZ_GUESSERS:
         right = sum(r.right[name] for r in results)
         assert right <= GUESSER_MAX_SHARE * single, f"{name}: right in {right} of {single} questions"
+
+
+def test_every_reason_and_rule_of_the_shipped_curriculum_links_to_its_section():
+    """A link from a failing pod or a finding lands at the section that explains it, not at the
+    top of the lesson: every reason and rule a lesson names has a section, whose heading exists."""
+    from apps.lessons.rendering import heading_ids
+
+    run(settings.SHIRUBE_CONTENT_DIR)
+    missing = []
+    for lesson in Lesson.objects.all():
+        headings = heading_ids(lesson.body_html)
+        for key in [*lesson.related_reasons, *lesson.related_rules]:
+            anchor = lesson.sections.get(key)
+            if anchor not in headings:
+                missing.append(f"{lesson.slug}: {key} -> {anchor!r}")
+    assert not missing, missing
+
+
+def test_sections_are_imported_and_count_as_authored(tmp_path):
+    root = write_tree(tmp_path / "content", {
+        "01-basics/_phase.md": PHASE,
+        "01-basics/01-pods.md": lesson_text(
+            "Pods", extra="related_reasons: [CrashLoopBackOff]\nsections: {CrashLoopBackOff: crash}\n",
+            body="Intro.\n\n## When it crashes {#crash}\n\nText.\n"),
+    })  # fmt: skip
+    run(root)
+    pods = Lesson.objects.get(slug="pods")
+    assert pods.sections == {"CrashLoopBackOff": "crash"} and 'id="crash"' in pods.body_html
+    assert lesson_content_hash(pods) == pods.imported_hash
+    pods.sections = {}
+    assert lesson_content_hash(pods) != pods.imported_hash  # an admin edit of sections is an edit
 
 
 def test_content_hash_tracks_every_authored_field(tmp_path):

@@ -143,3 +143,64 @@ def test_mermaid_source_stays_text():
     html = render_markdown('```mermaid\ngraph TD\n  A["</pre><script>x</script>"]\n```')
     assert "<script" not in html
     assert "&lt;/pre&gt;" in html or "&lt;script&gt;" in html
+
+
+def test_code_blocks_and_tables_scroll_in_named_boxes_a_keyboard_reaches():
+    html = render_markdown("```yaml\na: 1\n```\n\n```\nplain\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
+    assert '<pre tabindex="0" role="region" aria-label="Code example 1 (yaml)">' in html
+    assert '<pre tabindex="0" role="region" aria-label="Code example 2 (text)">' in html
+    assert '<div class="table-scroll" tabindex="0" role="region" aria-label="Table 1"><table>' in html
+    assert html.count("</table></div>") == 1
+
+
+def test_authors_cannot_set_the_scroll_boxes_attributes_themselves():
+    html = render_markdown(
+        '<pre tabindex="5" role="button" aria-label="x" onfocus="alert(1)">hi</pre>\n\n'
+        '<div role="dialog" aria-hidden="true" tabindex="-1">hidden</div>\n'
+    )
+    assert "tabindex" not in html and "role=" not in html and "aria-" not in html and "onfocus" not in html
+
+
+def _luminance(hex_colour: str) -> float:
+    value = hex_colour.lstrip("#")
+    value = "".join(c * 2 for c in value) if len(value) == 3 else value
+    channels = [int(value[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_code_colour_is_readable_on_the_code_background():
+    """WCAG AA (4.5:1) for each token colour, on its own background or the code block's."""
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "static/css/pygments.css").read_text()
+    code_background = re.search(r"\.prose pre, \.prose \.highlight pre \{ background: (#[0-9a-f]{6})", (
+        Path(__file__).resolve().parents[2] / "static/css/shirube.css").read_text()).group(1)  # fmt: skip
+    low = []
+    for line in css.splitlines():
+        colour = re.search(r"(?<!-)color: (#[0-9A-Fa-f]{3,6})", line)
+        background = re.search(r"background-color: (#[0-9A-Fa-f]{3,6})", line)
+        if line.startswith(".highlight") and colour:
+            ratio = _contrast(colour.group(1), background.group(1) if background else code_background)
+            if ratio < 4.5:
+                low.append(f"{line.split('{')[0].strip()}: {ratio:.2f}:1")
+    assert not low, low
+
+
+def test_the_plain_text_search_reads_has_no_markdown_tags_or_diagram_source():
+    from apps.lessons.rendering import html_to_text
+
+    html = render_markdown(
+        "## Stop *gently*\n\nA **preStop** hook, then `SIGTERM` &amp; [the docs](https://example.com).\n\n"
+        "- one\n- two\n\n```mermaid\ngraph TD\n  A --> B\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"
+    )
+    text = html_to_text(html)
+    assert text.startswith("Stop gently A preStop hook, then SIGTERM & the docs. one two")
+    assert "graph TD" not in text and "https://" not in text
+    assert not any(mark in text for mark in ("*", "`", "<", "](", "#"))
+    assert "1 2" in text  # cells apart, not run together

@@ -83,8 +83,19 @@ def test_the_first_published_lesson_explains_a_reason():
     LessonFactory(phase=PhaseFactory(order=2), related_reasons=["CrashLoopBackOff", "OOMKilled"])
     LessonFactory(status="draft", related_reasons=["ImagePullBackOff"])
     mapping = selectors.lesson_for_reasons()
-    assert mapping["CrashLoopBackOff"] == first and mapping["OOMKilled"].order != first.order
+    assert mapping["CrashLoopBackOff"].lesson == first and mapping["OOMKilled"].lesson.order != first.order
     assert "ImagePullBackOff" not in mapping  # only a draft explains it
+
+
+def test_a_reason_links_to_the_section_that_explains_it():
+    lesson = LessonFactory(
+        phase=PhaseFactory(slug="kubernetes"), slug="debugging", related_reasons=["CrashLoopBackOff", "Error"],
+        sections={"CrashLoopBackOff": "crashloopbackoff"},
+    )  # fmt: skip
+    mapping = selectors.lesson_for_reasons()
+    assert mapping["CrashLoopBackOff"].url == "/learn/kubernetes/debugging/#crashloopbackoff"
+    assert mapping["Error"].url == "/learn/kubernetes/debugging/"  # no section named: the top
+    assert mapping["Error"].title == lesson.title
 
 
 def test_a_rule_is_taught_by_a_lesson_naming_it_in_the_preferred_phase_first_then_by_the_rules_own():
@@ -95,5 +106,26 @@ def test_a_rule_is_taught_by_a_lesson_naming_it_in_the_preferred_phase_first_the
     LessonFactory(related_rules=["no-such-rule"])
     rules = {"metrics": "monitoring", "restarts": "debugging-failing-pods", "probes": "probes"}
     mapping = selectors.lesson_for_rules(rules=rules, preferred_phase="production-readiness")
-    assert mapping == {"metrics": late, "restarts": fallback}  # the probes lesson is a draft
-    assert selectors.lesson_for_rules(rules=rules)["metrics"] == early  # no preference: curriculum order
+    assert {rule: link.lesson for rule, link in mapping.items()} == {"metrics": late, "restarts": fallback}
+    assert (
+        selectors.lesson_for_rules(rules=rules)["metrics"].lesson == early
+    )  # no preference: curriculum order
+
+
+def test_search_without_postgres_ranks_title_over_summary_over_body_and_marks_every_word(monkeypatch):
+    """The demo's SQLite path: words anywhere, ranked as PostgreSQL ranks, snippets cut around
+    the first match. (The tests' database is PostgreSQL; the vendor is what picks the path.)"""
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    body_only = LessonFactory(
+        phase=PhaseFactory(order=1), title="Rollouts", summary="Old pods go.",
+        body="Intro words. " * 40 + "Then the **preStop** hook runs before SIGTERM.",
+    )  # fmt: skip
+    in_summary = LessonFactory(phase=PhaseFactory(order=2), title="Draining", summary="Runs preStop hooks.")
+    in_title = LessonFactory(phase=PhaseFactory(order=3), title="The PRESTOP hook", summary="Waits.")
+    LessonFactory(title="Logs", summary="Loki.", body="Nothing about hooks.")
+    hits = selectors.lesson_search(query="prestop hook", user=UserFactory())
+    assert [hit.lesson for hit in hits] == [in_title, in_summary, body_only]
+    assert ("PRESTOP", True) in hits[0].title and ("hook", True) in hits[0].title
+    snippet = hits[2].snippet
+    assert snippet[0][0].startswith("…") and ("preStop", True) in snippet and ("hook", True) in snippet
+    assert "**" not in "".join(text for text, _ in snippet)

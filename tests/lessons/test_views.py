@@ -10,6 +10,7 @@ from apps.lessons.models import Lesson, Progress, QuizAttempt, StuckFlag
 from tests.factories import (
     LessonFactory,
     MembershipFactory,
+    PhaseFactory,
     QuizAttemptFactory,
     TeamFactory,
     UserFactory,
@@ -468,3 +469,37 @@ def test_an_early_pass_is_kept_and_the_page_says_so(client_for):
     )
     client.post(lesson_url(first, "done"))
     assert "✓ Completed" in client.get(lesson_url(lesson)).content.decode()
+
+
+def test_search_ranks_title_over_summary_over_body_with_plain_marked_snippets(client_for):
+    # Curriculum order is the reverse of relevance: the body-only lesson comes first in it.
+    body_only = LessonFactory(
+        phase=PhaseFactory(order=1), title="Rollouts", summary="How a Deployment replaces pods.",
+        body="## Old pods\n\nEach old pod runs its **preStop** hook, then `SIGTERM`. " + "A preStop hook waits. " * 8
+        + "\n\nSee [the docs](https://kubernetes.io/) and *more*.\n",
+    )  # fmt: skip
+    in_summary = LessonFactory(
+        phase=PhaseFactory(order=2), title="Draining nodes", summary="Drains run every preStop hook."
+    )
+    in_title = LessonFactory(
+        phase=PhaseFactory(order=3), title="The preStop hook", summary="Wait before stopping."
+    )
+    html = client_for(UserFactory()).get("/learn/search/?q=prestop").content.decode()
+    order = [
+        html.index(f'href="/learn/{lesson.phase.slug}/{lesson.slug}/"')
+        for lesson in (in_title, in_summary, body_only)
+    ]
+    assert order == sorted(order), "title, then summary, then body"
+    results = html[html.index('<ol class="results">') :]
+    assert "**" not in results and "`" not in results and "](" not in results and "## " not in results
+    assert "<mark>preStop</mark>" in results  # the match, marked (in the title and the snippet)
+
+
+def test_search_snippets_are_escaped_around_the_marks(client_for):
+    LessonFactory(
+        title="Hostile", body="```html\n<script>alert('x')</script>\n```\n\nThat script is scripted.\n"
+    )
+    html = client_for(UserFactory()).get("/learn/search/?q=scripted").content.decode()
+    results = html[html.index('<ol class="results">') : html.index("</ol>")]
+    assert "<mark>scripted</mark>" in results
+    assert "<script" not in results  # lesson text is text: escaped, whatever it holds

@@ -75,7 +75,8 @@ def lessons():
         "graceful": LessonFactory(phase=phase, slug="graceful-termination", title="Stopping pods",
                                   related_rules=["graceful-termination"]),
         "sts": LessonFactory(phase=phase, slug="irsa-and-sts-regional-endpoints", title="IRSA and STS",
-                             related_rules=["sts-regional-endpoints"]),
+                             related_rules=["sts-regional-endpoints"], body="## Turning it on {#regional}\n\nx\n",
+                             sections={"sts-regional-endpoints": "regional"}),
         "monitor": LessonFactory(phase=phase, slug="monitor-system-components", title="Monitor components",
                                  related_rules=["metrics-exposed"]),
     }  # fmt: skip

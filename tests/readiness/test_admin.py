@@ -16,8 +16,10 @@ pytestmark = pytest.mark.django_db
 def test_an_sre_adds_a_waiver_and_a_recompute_is_queued(
     client_for, sre, cluster, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from apps.clusters import sync
     from apps.readiness import tasks
 
+    sync.cluster_sync(cluster=cluster)  # the namespace is picked from what was synced
     queued = []
     monkeypatch.setattr(tasks.readiness_recompute, "delay", lambda cluster_id: queued.append(cluster_id))
     expires = (timezone.now() + timedelta(days=14)).replace(microsecond=0)
@@ -99,6 +101,60 @@ def test_the_longest_reason_fits_the_findings_it_exempts(client_for, sre, cluste
     assert response.status_code == 302
     finding = Finding.objects.get(workload_name="fraud-scorer", rule="sts-regional-endpoints")
     assert finding.exempt_reason == "Waived by an SRE: " + "r" * 400
+
+
+def test_the_form_offers_synced_namespaces_and_workloads_only(client_for, sre, cluster, recompute_inline):
+    html = client_for(sre).get("/admin/readiness/waiver/add/").content.decode()
+    assert '<option value="payments">payments</option>' in html
+    assert (
+        '<optgroup label="demo/payments">' in html
+        and '<option value="fraud-scorer">fraud-scorer</option>' in html
+    )
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"workload_name": "fraud-scorrer"}, "workload_name", "Select a valid choice"),  # a typo: not offered
+        ({"namespace": "nowhere"}, "namespace", "Select a valid choice"),
+        (
+            {"workload_name": "indexer"},
+            "workload_name",
+            "No workload indexer in demo/payments in the last sync",
+        ),
+        (
+            {"namespace": "search", "workload_name": "fraud-scorer"},
+            "workload_name",
+            "No workload fraud-scorer",
+        ),
+    ],
+)
+def test_a_waiver_for_a_workload_that_was_never_synced_is_refused(
+    client_for, sre, cluster, recompute_inline, changes, field, message
+):
+    """A name typed wrong used to be saved, and waived nothing while looking as if it did."""
+    response = client_for(sre).post(
+        "/admin/readiness/waiver/add/", {**_waiver_form(cluster, "why"), **changes}
+    )
+    assert response.status_code == 200
+    assert message in str(response.context["adminform"].form.errors[field])
+    assert not Waiver.objects.exists()
+
+
+def test_an_old_waiver_for_a_workload_gone_since_can_still_be_edited(
+    client_for, sre, cluster, recompute_inline
+):
+    waiver = Waiver.objects.create(
+        rule="restarts", cluster=cluster, namespace="payments", workload_name="retired-job", reason="old",
+        expires_at=timezone.now() + timedelta(days=3),
+    )  # fmt: skip
+    client = client_for(sre)
+    page = client.get(f"/admin/readiness/waiver/{waiver.pk}/change/").content.decode()
+    assert "retired-job (not in the last sync)" in page
+    form = {**_waiver_form(cluster, "still old"), "rule": "restarts", "workload_name": "retired-job"}
+    assert client.post(f"/admin/readiness/waiver/{waiver.pk}/change/", form).status_code == 302
+    waiver.refresh_from_db()
+    assert waiver.reason == "still old"
 
 
 @pytest.mark.parametrize("reason", ["\x1b[2J", "ok\u202egnp.exe", "bell\x07"])

@@ -20,6 +20,19 @@ def test_rule_lessons_prefer_the_production_readiness_phase_then_the_rules_own()
     fallback = LessonFactory(slug="debugging-failing-pods")
     LessonFactory(slug="probes", status="draft", related_rules=["readiness-probe"])
     mapping = selectors.rule_lessons()
-    assert mapping["metrics-exposed"] == late != early
-    assert mapping["restarts"] == fallback
+    assert mapping["metrics-exposed"].lesson == late != early
+    assert mapping["restarts"].lesson == fallback
     assert "readiness-probe" not in mapping  # only a draft teaches it
+
+
+def test_the_metrics_rule_links_to_the_lesson_on_an_apps_metrics_at_its_section():
+    """On a team page the metrics rule fails on the team's applications: its link goes to declaring
+    an app's metrics to Autodiscovery, not to watching system components (the shipped curriculum)."""
+    from django.conf import settings
+
+    from apps.lessons.content_import import load_content
+
+    load_content(settings.SHIRUBE_CONTENT_DIR)
+    links = selectors.rule_lessons()
+    assert links["metrics-exposed"].url == "/learn/observability/datadog-agent-autodiscovery/#autodiscovery"
+    assert links["graceful-termination"].url == "/learn/production-readiness/graceful-termination/#prestop"

@@ -179,6 +179,29 @@ def test_a_production_cluster_adds_the_replicas_rule(cluster):
     assert finding("checkout-api", "replicas-and-pdb", "payments") is None  # 3 replicas and its PDB
 
 
+def test_a_production_environment_on_a_staging_cluster_adds_the_replicas_rule_to_its_namespace(
+    cluster, teams
+):
+    """The demo's cluster is staging but hosts payments' production: the production rules run there
+    (an environment's stage is its own), and only there."""
+    from apps.environments.models import Environment
+
+    assert not cluster.is_production
+    synced(cluster)
+    assert (
+        finding("ledger-worker", "replicas-and-pdb", "payments") is None
+    )  # a staging cluster, no environment
+    Environment.objects.create(
+        team=teams["payments"], app="ledger", cluster=cluster, stage=Environment.Stage.PRODUCTION,
+        namespace="payments", repo_url="/nonexistent.git", image="registry.example/payments/ledger",
+        kustomization="flux-system/payments-apps", kustomization_path="apps/payments/production/kustomization.yaml",
+    )  # fmt: skip
+    synced(cluster)
+    ledger = finding("ledger-worker", "replicas-and-pdb", "payments")
+    assert ledger and "1 replica" in ledger.detail
+    assert not Finding.objects.filter(rule="replicas-and-pdb").exclude(namespace="payments").exists()
+
+
 def test_the_task_tolerates_a_deleted_cluster(cluster):
     from apps.readiness.tasks import readiness_recompute as task
 

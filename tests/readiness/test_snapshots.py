@@ -63,10 +63,17 @@ def test_the_trend_shows_30_days_of_snapshots_and_todays_live_score(evaluated, t
     assert days == [today - timedelta(days=29), today - timedelta(days=15), today - timedelta(days=1), today]
     assert card.trend.points[-1][1] == card.score
     assert card.trend.first == 40 and card.trend.change == card.score - 40
-    xs = [float(point.split(",")[0]) for point in card.trend.polyline.split()]
-    assert xs[0] == 0 and xs[-1] == card.trend.width
-    ys = [float(point.split(",")[1]) for point in card.trend.polyline.split()]
-    assert ys[0] == pytest.approx((100 - 40) * card.trend.height / 100)
+    spark = card.trend.spark
+    xs = [float(point.split(",")[0]) for point in spark.polyline.split()]
+    assert xs[0] == 0 and xs[-1] == spark.width
+    ys = [float(point.split(",")[1]) for point in spark.polyline.split()]
+    assert ys[0] == pytest.approx((100 - 40) * spark.height / 100)
+    # The scorecard's chart keeps its margins for the labels: 100 % at the top of the plot, the
+    # first day at its left edge, today at its right edge.
+    chart = card.trend.chart
+    assert chart.x(days[0]) == chart.left and chart.x(today) == chart.right_edge
+    assert chart.y(100) == chart.top and chart.y(0) == chart.height - chart.bottom
+    assert [day for _, day, _ in chart.x_ticks] == [days[0], today - timedelta(days=15), today]
 
 
 def test_the_overview_lists_every_team_worst_first(evaluated, teams):

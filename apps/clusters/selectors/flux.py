@@ -9,14 +9,13 @@ from django.db.models import Q
 from apps.accounts.models import Team
 from apps.clusters.models import FluxObject, Namespace
 from apps.clusters.selectors.team import Freshness, freshness, team_clusters
-from apps.lessons.models import Lesson
-from apps.lessons.selectors import lesson_for_reasons
+from apps.lessons.selectors import LessonLink, lesson_for_reasons
 
 
 @dataclass
 class FluxNode:
     obj: object  # FluxObject
-    lesson: Lesson | None = None
+    lesson: LessonLink | None = None
     children: list[FluxNode] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)  # what this viewer may do
     owned: bool = True  # False for a source shown only because the team's objects use it

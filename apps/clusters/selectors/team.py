@@ -15,8 +15,7 @@ from apps.clusters.links import DATADOG_PLACEHOLDERS, LOGS_PLACEHOLDERS, link_re
 from apps.clusters.models import Cluster, Namespace, Pod, WarningEvent, Workload
 from apps.clusters.objects import image_parse
 from apps.clusters.problems import PROBLEMS
-from apps.lessons.models import Lesson
-from apps.lessons.selectors import lesson_for_reasons
+from apps.lessons.selectors import LessonLink, lesson_for_reasons
 
 
 @dataclass
@@ -52,7 +51,7 @@ def freshness(cluster: Cluster) -> Freshness:
 class PodView:
     pod: Pod
     problem: object = None  # Problem
-    lesson: Lesson | None = None
+    lesson: LessonLink | None = None
     tag: str = ""
 
 
@@ -100,7 +99,7 @@ class TeamView:
     filters: dict
 
 
-def _pod_view(pod: Pod, lessons: dict[str, Lesson]) -> PodView:
+def _pod_view(pod: Pod, lessons: dict[str, LessonLink]) -> PodView:
     problem = PROBLEMS.get(pod.problem) if pod.problem else None
     lesson = None
     if problem:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lessons', '0002_quiz_stable_ids'),
+        ('lessons', '0004_lesson_body_text'),
     ]
 
     operations = [
