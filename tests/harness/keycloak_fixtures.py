@@ -61,9 +61,10 @@ def summary_lines() -> list[str]:
     server = _stats["server"]
     if server is not None:
         t = server.timings
+        made = "; imported the realm and kept its database as the template" if server.made_template else ""
         return [
             f"Keycloak {VERSION}: started in {t.get('total', 0):.1f} s "
-            f"(copy {t.get('copy', 0):.1f} s) for {len(_stats['nodeids'])} tests"
+            f"(copy {t.get('copy', 0):.1f} s{made}) for {len(_stats['nodeids'])} tests"
         ]
     if _stats["skip"]:
         return [f"Keycloak: {len(_stats['nodeids'])} tests not run: {_stats['skip']}"]
