@@ -8,6 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 DEBUG ?= false
 PORT ?= 8000
+# pytest-xdist workers for make test / test-fast: one per CPU; WORKERS=0 runs in this process.
+WORKERS ?= auto
 
 .PHONY: setup run test test-fast lint bench clean
 
@@ -33,13 +35,13 @@ test: setup
 	  if [ "$$CI" = "true" ]; then echo "CI: Keycloak must be fetched for the sign-in tests" >&2; exit 1; fi; \
 	  echo "warning: no Keycloak; the sign-in tests that need it will be skipped (see docs/sso.md)"; }
 	$(VENV)/bin/lint-imports --no-logo
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 # The inner loop: everything but the browser and real kube-apiserver tests (CI runs `make test`).
 test-fast: setup
 	@bash scripts/install-system-deps.sh
 	$(VENV)/bin/lint-imports --no-logo
-	$(PY) -m pytest -m "not browser and not realkube" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(WORKERS) -m "not browser and not realkube" $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -137,6 +137,14 @@ class Registry:
         versions = [version] if isinstance(version, str) else list(version)
         return [self.add(Resource(group, v, kind, plural, namespaced, custom=True)) for v in versions]
 
+    def copy(self) -> Registry:
+        """A registry serving the same types, that later registrations on either do not change."""
+        other = Registry()
+        other._by_path = dict(self._by_path)
+        other._by_kind = dict(self._by_kind)
+        other._versions = {group: list(versions) for group, versions in self._versions.items()}
+        return other
+
     def get(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_path.get((group, version, plural))
 

@@ -167,6 +167,20 @@ class Store:
         with self.lock:
             return len(self._objects.get(self.resource(ref).storage_key, {}))
 
+    def copy(self) -> Store:
+        """An independent store holding the same objects, resourceVersions and event log.
+
+        Cheap: stored dicts are never mutated, so the copy shares them and only the
+        buckets are new. Tests seed the demo once and give each test a copy.
+        """
+        with self.lock:
+            other = Store(self.registry.copy(), event_log_size=self._log.maxlen or 0)
+            other._objects = {key: dict(bucket) for key, bucket in self._objects.items()}
+            other._rv = self._rv
+            other._log.extend(self._log)
+            other._log_floor = self._log_floor
+        return other
+
     # -- writes --------------------------------------------------------------
 
     def create(self, obj: dict, *, resource: ResourceRef | None = None) -> dict:

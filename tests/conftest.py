@@ -45,6 +45,5 @@ def client_for(client):
 from tests.harness.keycloak_fixtures import (  # noqa: E402, F401
     keycloak,
     oidc,
-    pytest_collection_modifyitems,
-    pytest_terminal_summary,
+    pytest_collection_finish,
 )

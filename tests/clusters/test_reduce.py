@@ -223,7 +223,7 @@ def test_a_huge_message_is_cut_cheaply_and_still_redacted():
     pod = copy.deepcopy(POD)
     waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
     waiting["message"] = "login --password=hunter2 " + "aB1/" * 500_000  # 2 MB, base64-looking
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: other tests run beside this one on parallel workers
     row = reduce.pod(pod)
-    assert time.perf_counter() - started < 0.5
+    assert time.process_time() - started < 0.5
     assert len(row["message"]) == 1000 and "hunter2" not in row["message"]

@@ -2,10 +2,17 @@
 
 The distribution is fetched once by scripts/fetch-keycloak.sh into
 ${SHIRUBE_KEYCLOAK_CACHE:-/var/cache/shirube-keycloak}/keycloak-<version>/. Each start
-copies it into a throwaway folder (start-dev keeps its H2 database under data/, and
---import-realm skips a realm that already exists), writes the realm JSON it is given into
-data/import/, and runs `kc.sh start-dev --import-realm` on a free loopback port with a
-bootstrap admin for the admin REST API.
+copies it into a throwaway folder (start-dev keeps its H2 database under data/) and runs
+`kc.sh start-dev` on a free loopback port with a bootstrap admin for the admin REST API.
+
+A new database costs most of a start: Liquibase creates the schema, the master realm is
+set up, then the realm is imported (about 30 of 50 CPU-seconds). So the first start for a
+realm imports it (`--import-realm`, from data/import/), stops Keycloak cleanly and keeps
+its H2 file as a template in the cache (templates/<version>-<hash of the realm JSON>/,
+with the admin password it was made with); every start after that copies the template
+into its throwaway folder, so each session still has a database of its own, as new.
+Java runs with C1 only (-XX:TieredStopAtLevel=1): a test server lives a minute, and the
+optimising compiler spent half of the start's CPU on code that never got hot.
 
     with Keycloak(realm=realm_json) as kc:
         kc.admin("GET", "/users")
@@ -14,6 +21,7 @@ bootstrap admin for the admin REST API.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -35,6 +43,7 @@ DEFAULT_CACHE = "/var/cache/shirube-keycloak"
 FETCH_HINT = "run scripts/fetch-keycloak.sh"
 # Keycloak needs Java 17 or newer: the machine's default java, or the Temurin JDK beside it.
 JAVA_HOMES = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/temurin-25-jdk-amd64")
+DATABASE_FILE = "keycloakdb.mv.db"  # start-dev's H2 database, under data/h2/
 
 
 def _new_group_dying_with_parent() -> None:
@@ -60,8 +69,12 @@ class KeycloakMissing(ServerError):
     """The distribution is not in the cache, or no Java can run it."""
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("SHIRUBE_KEYCLOAK_CACHE") or DEFAULT_CACHE)
+
+
 def distribution() -> Path:
-    cache = Path(os.environ.get("SHIRUBE_KEYCLOAK_CACHE") or DEFAULT_CACHE)
+    cache = cache_dir()
     dist = cache / f"keycloak-{VERSION}"
     if not (dist / "bin" / "kc.sh").is_file():
         raise KeycloakMissing(f"Keycloak {VERSION} is not in {cache}: {FETCH_HINT}")
@@ -94,6 +107,7 @@ class Keycloak:
         self.root: Path | None = None
         self.proc: subprocess.Popen | None = None
         self.timings: dict[str, float] = {}
+        self.made_template = False  # this start imported the realm and kept its database
         self._admin_token: tuple[str, float] | None = None
 
     @property
@@ -115,6 +129,12 @@ class Keycloak:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    @property
+    def template(self) -> Path:
+        """Where the database made by importing this realm is kept (see the module's docstring)."""
+        digest = hashlib.sha256(json.dumps(self.realm, sort_keys=True).encode()).hexdigest()[:16]
+        return cache_dir() / "templates" / f"{VERSION}-{digest}"
+
     def start(self) -> Keycloak:
         began = time.monotonic()
         self.root = Path(tempfile.mkdtemp(prefix="shirube-keycloak-"))
@@ -122,30 +142,70 @@ class Keycloak:
         try:
             shutil.copytree(self.dist, home, symlinks=True)
             self.timings["copy"] = time.monotonic() - began
-            imports = home / "data" / "import"
-            imports.mkdir(parents=True)
-            (imports / f"{self.realm_name}-realm.json").write_text(json.dumps(self.realm))
-            env = {
-                **self.env,
-                "KC_BOOTSTRAP_ADMIN_USERNAME": self.admin_user,
-                "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
-                # A small heap: the machine is shared with the rest of the suite.
-                "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx512m",
-            }
-            with open(self.log, "ab") as out:
-                self.proc = subprocess.Popen(
-                    [str(home / "bin" / "kc.sh"), "start-dev", "--http-host", "127.0.0.1",
-                     "--http-port", str(self.port), "--http-management-port", str(free_port()),
-                     "--import-realm"],
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=home, env=env,
-                    preexec_fn=_new_group_dying_with_parent,
-                )  # fmt: skip
-            self._wait_until_ready()
+            if self._from_template(home):
+                self._launch(home)
+                try:
+                    self._wait_until_ready()
+                except ServerError:
+                    # A template that does not start is thrown away, never trusted again.
+                    shutil.rmtree(self.template, ignore_errors=True)
+                    raise
+            else:
+                self._make_template(home)
             self.timings["total"] = time.monotonic() - began
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _from_template(self, home: Path) -> bool:
+        database = self.template / DATABASE_FILE
+        if not database.is_file():
+            return False
+        (home / "data" / "h2").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(database, home / "data" / "h2" / DATABASE_FILE)
+        self.admin_password = (self.template / "admin-password").read_text()
+        return True
+
+    def _make_template(self, home: Path) -> None:
+        """Import the realm into a new database, keep it as the template (if the cache is
+        writable), and start again from it as every later session will."""
+        imports = home / "data" / "import"
+        imports.mkdir(parents=True)
+        (imports / f"{self.realm_name}-realm.json").write_text(json.dumps(self.realm))
+        self._launch(home, "--import-realm")
+        self._wait_until_ready()
+        if not os.access(cache_dir(), os.W_OK):
+            return
+        self._stop_process()  # a clean stop closes the H2 file
+        self.template.parent.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=".building-", dir=self.template.parent))
+        shutil.copyfile(home / "data" / "h2" / DATABASE_FILE, building / DATABASE_FILE)
+        (building / "admin-password").write_text(self.admin_password)
+        try:
+            building.rename(self.template)  # atomic: another run may have made it meanwhile
+        except OSError:
+            shutil.rmtree(building, ignore_errors=True)
+        self.made_template = True
+        self._launch(home)
+        self._wait_until_ready()
+
+    def _launch(self, home: Path, *args: str) -> None:
+        env = {
+            **self.env,
+            "KC_BOOTSTRAP_ADMIN_USERNAME": self.admin_user,
+            "KC_BOOTSTRAP_ADMIN_PASSWORD": self.admin_password,
+            # A small heap: the machine is shared with the rest of the suite.
+            "JAVA_OPTS_KC_HEAP": "-Xms64m -Xmx512m",
+            "JAVA_OPTS_APPEND": "-XX:TieredStopAtLevel=1",
+        }
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                [str(home / "bin" / "kc.sh"), "start-dev", "--http-host", "127.0.0.1",
+                 "--http-port", str(self.port), "--http-management-port", str(free_port()), *args],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=home, env=env,
+                preexec_fn=_new_group_dying_with_parent,
+            )  # fmt: skip
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -166,7 +226,7 @@ class Keycloak:
             f"Keycloak did not answer within {self.start_timeout:.0f} s\n--- log (tail) ---\n{_tail(self.log)}"
         )
 
-    def stop(self) -> None:
+    def _stop_process(self) -> None:
         if self.proc is not None:
             # kc.sh runs java as its child: signal the whole group, or java outlives the script.
             for sig, wait in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
@@ -175,6 +235,9 @@ class Keycloak:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(1)
         self.proc = None
+
+    def stop(self) -> None:
+        self._stop_process()
         if self.root is not None:
             shutil.rmtree(self.root, ignore_errors=True)
             self.root = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.harness.keycloak import VERSION, Keycloak, KeycloakMissing
+from tests.harness.plugin import SUMMARIES
 from tests.harness.servers import skip_or_fail as _skip_or_fail
 from tests.sso import realm
 
@@ -49,19 +50,25 @@ def oidc(keycloak, settings):
     cache.clear()
 
 
-def pytest_collection_modifyitems(config, items):
-    _stats["nodeids"] = {item.nodeid for item in items if "keycloak" in item.fixturenames}
+def pytest_collection_finish(session):
+    # After every plugin's modifyitems: xdist renames grouped items, and -m deselects.
+    _stats["nodeids"] = {item.nodeid for item in session.items if "keycloak" in item.fixturenames}
 
 
-def pytest_terminal_summary(terminalreporter):
+def summary_lines() -> list[str]:
     if not _stats["nodeids"]:
-        return
+        return []
     server = _stats["server"]
     if server is not None:
         t = server.timings
-        terminalreporter.write_line(
+        made = "; imported the realm and kept its database as the template" if server.made_template else ""
+        return [
             f"Keycloak {VERSION}: started in {t.get('total', 0):.1f} s "
-            f"(copy {t.get('copy', 0):.1f} s) for {len(_stats['nodeids'])} tests"
-        )
-    elif _stats["skip"]:
-        terminalreporter.write_line(f"Keycloak: {len(_stats['nodeids'])} tests not run: {_stats['skip']}")
+            f"(copy {t.get('copy', 0):.1f} s{made}) for {len(_stats['nodeids'])} tests"
+        ]
+    if _stats["skip"]:
+        return [f"Keycloak: {len(_stats['nodeids'])} tests not run: {_stats['skip']}"]
+    return []
+
+
+SUMMARIES.append(summary_lines)

@@ -110,6 +110,10 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+# Enough for one database per xdist worker (tests/harness/plugin.py) and the controller's.
+REDIS_DATABASES = 64
+
+
 class RedisServer:
     def __init__(self) -> None:
         self.port = free_port()
@@ -125,7 +129,8 @@ class RedisServer:
             raise ServerError("redis-server is not installed (run scripts/install-system-deps.sh)")
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
+             "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning",
+             "--databases", str(REDIS_DATABASES)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         _wait_for_port(self.port, 20, "redis-server", self.proc)

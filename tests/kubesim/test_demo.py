@@ -156,11 +156,12 @@ def test_evolve_rolls_search_api_out_pod_by_pod(demo, core, api):
 
 def test_seed_scale_builds_ten_thousand_pods_in_a_few_seconds():
     store = Store()
-    started = time.monotonic()
+    # CPU seconds, not wall-clock ones: the suite runs on parallel workers of a shared machine.
+    started = time.process_time()
 
     seed_scale(store, pods=10_000, namespaces=500, deployments=2_000)
 
-    assert time.monotonic() - started < 5
+    assert time.process_time() - started < 5
     assert store.count("pods") == 10_000
     assert store.count("namespaces") == 500
     assert store.count("deployments.apps") == 2_000

@@ -169,3 +169,23 @@ def test_resources_are_found_by_qualified_name(store):
     assert store.resource("deployments.apps").group == "apps"
     with pytest.raises(LookupError):
         store.resource("widgets.example.com")
+
+
+def test_a_copy_holds_the_same_objects_and_history_and_goes_its_own_way(store):
+    store.create(o.configmap("a", "one", {"k": "v"}))
+    rv = store.resource_version
+    copy = store.copy()
+
+    assert copy.resource_version == rv
+    assert copy.list("configmaps") == store.list("configmaps")  # same uids and versions
+    assert [e.rv for e in copy.events_after(0)] == [e.rv for e in store.events_after(0)]
+
+    copy.update("configmaps", "a", "one", lambda cm: cm["data"].update(k="copy"))
+    copy.create(o.configmap("a", "two", {}))
+    copy.registry.register_resource("example.com", "v1", "Widget", "widgets")
+    store.delete("configmaps", "a", "one")
+
+    assert store.get("configmaps", "a", "one") is None and store.count("configmaps") == 0
+    assert copy.get("configmaps", "a", "one")["data"] == {"k": "copy"} and copy.count("configmaps") == 2
+    assert copy.resource_version == rv + 2 and [e.type for e in store.events_after(rv)] == ["DELETED"]
+    assert "example.com" in copy.registry.groups() and "example.com" not in store.registry.groups()

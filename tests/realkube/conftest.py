@@ -16,6 +16,7 @@ from tests.harness.kube_apiserver import (
     RealKubeAPIServer,
     default_flux_crds_dir,
 )
+from tests.harness.plugin import SUMMARIES
 from tests.harness.servers import skip_or_fail as _skip_or_fail
 
 _stats: dict = {"nodeids": set(), "ran": 0, "outcomes": {}, "server": None, "skip": None}
@@ -54,7 +55,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if _HERE in item.path.resolve().parents:
             item.add_marker(pytest.mark.realkube)
-    _stats["nodeids"] = {item.nodeid for item in items if "real_kube" in item.fixturenames}
+
+
+def pytest_collection_finish(session):
+    # After every plugin's modifyitems: xdist renames grouped items, and -m deselects.
+    _stats["nodeids"] = {item.nodeid for item in session.items if "real_kube" in item.fixturenames}
 
 
 def pytest_runtest_logreport(report):
@@ -67,19 +72,21 @@ def pytest_runtest_logreport(report):
             _stats["ran"] += 1
 
 
-def pytest_terminal_summary(terminalreporter):
+def summary_lines() -> list[str]:
     if not _stats["nodeids"]:
-        return
+        return []
     server = _stats["server"]
     if server is not None:
         t = server.timings
-        terminalreporter.write_line(
+        return [
             f"real kube-apiserver {server.kube_version} + etcd {server.etcd_version}: started in "
             f"{t.get('total', 0):.1f} s (etcd {t.get('etcd', 0):.1f} s, kube-apiserver "
             f"{t.get('kube-apiserver', 0):.1f} s); {_stats['ran']} tests ran against it "
             f"{dict(sorted(_stats['outcomes'].items()))}"
-        )
-    elif _stats["skip"]:
-        terminalreporter.write_line(
-            f"real kube-apiserver: {len(_stats['nodeids'])} tests not run: {_stats['skip']}"
-        )
+        ]
+    if _stats["skip"]:
+        return [f"real kube-apiserver: {len(_stats['nodeids'])} tests not run: {_stats['skip']}"]
+    return []
+
+
+SUMMARIES.append(summary_lines)

@@ -41,6 +41,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.harness.plugin import SUMMARIES
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONTENT = REPO_ROOT / "content"
 MARKER = "# not-a-complete-manifest"
@@ -370,18 +372,14 @@ def decide(manifest: Manifest, discovery: Discovery) -> Decision:
 # -- fixtures --------------------------------------------------------------------------------
 
 
-class _Report:
-    """Prints the counts, and the manifests not dry-run here (by name), in the terminal summary."""
-
-    def pytest_terminal_summary(self, terminalreporter):
-        terminalreporter.section("lesson manifests (server-side dry-run)")
-        terminalreporter.write_line(
-            f"{len(VALIDATED)} manifests validated, {len(MARKED)} marked fragment(s) refused as they "
-            f"should be, {len(SKIPPED)} of APIs not installed here (checked against an explicit list), "
-            f"of {len(MANIFESTS)} collected"
-        )
-        for line in SKIPPED:
-            terminalreporter.write_line(f"not installed here: {line}")
+def _report_lines() -> list[str]:
+    """The counts, and the manifests not dry-run here (by name), for the end of the run."""
+    return [
+        f"lesson manifests (server-side dry-run): {len(VALIDATED)} manifests validated, {len(MARKED)} "
+        f"marked fragment(s) refused as they should be, {len(SKIPPED)} of APIs not installed here "
+        f"(checked against an explicit list), of {len(MANIFESTS)} collected",
+        *(f"not installed here: {line}" for line in SKIPPED),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -395,15 +393,15 @@ def discovery(api) -> Discovery:
 
 
 @pytest.fixture(scope="module")
-def plan(discovery, request) -> dict[str, Decision]:
+def plan(discovery) -> dict[str, Decision]:
     decisions = {manifest.id: decide(manifest, discovery) for manifest in MANIFESTS}
     SKIPPED[:] = [
         f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decisions[manifest.id].skip}"
         for manifest in MANIFESTS
         if decisions[manifest.id].skip
     ]
-    if not request.config.pluginmanager.has_plugin("lesson-manifests-report"):
-        request.config.pluginmanager.register(_Report(), "lesson-manifests-report")
+    if _report_lines not in SUMMARIES:
+        SUMMARIES.append(_report_lines)
     return decisions
 
 

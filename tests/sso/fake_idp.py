@@ -40,7 +40,10 @@ class FakeIdP:
         self.codes: dict[str, dict] = {}  # code -> the authorization request's parameters
         self.jwks_fetches = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, at every test's end.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def issuer(self) -> str:
