@@ -66,10 +66,59 @@ def rows_write(
     every row written (an update time). Call it inside a transaction: the scope is
     read, then written.
     """
-    model = scope.model
     key, compare = tuple(key), tuple(compare)
-    fixed, on_create, on_write = dict(fixed or {}), dict(on_create or {}), dict(on_write or {})
     stored = {tuple(row[k] for k in key): row for row in scope.values("pk", *key, *compare)}
+    gone = [row["pk"] for values, row in stored.items() if values not in wanted]
+    return _rows_apply(
+        scope.model, key, stored, wanted, gone, compare=compare, write=write,
+        fixed=fixed, on_create=on_create, on_write=on_write,
+    )  # fmt: skip
+
+
+def rows_change(
+    *,
+    scope: models.QuerySet,
+    key: str,
+    upserts: Mapping[object, dict],
+    deletes: Iterable[object],
+    compare: Iterable[str],
+    write: Iterable[str],
+    fixed: Mapping[str, object] | None = None,
+) -> RowsWritten:
+    """Write some rows of `scope` and leave the others alone (a watch's changes, not a whole list).
+
+    `upserts` maps a key value to the row's fields: created when absent, rewritten when its
+    `compare` fields differ. Rows whose key is in `deletes` go. Inside a transaction.
+    """
+    compare = tuple(compare)
+    deletes = set(deletes) - set(upserts)
+    touched = [*upserts, *deletes]
+    stored = {}
+    for start in range(0, len(touched), DELETE_SLICE):
+        for row in scope.filter(**{f"{key}__in": touched[start : start + DELETE_SLICE]}).values(
+            "pk", key, *compare
+        ):
+            stored[(row[key],)] = row
+    gone = [row["pk"] for (value,), row in stored.items() if value in deletes]
+    wanted = {(value,): fields for value, fields in upserts.items()}
+    return _rows_apply(scope.model, (key,), stored, wanted, gone, compare=compare, write=write, fixed=fixed)
+
+
+def _rows_apply(
+    model: type[models.Model],
+    key: tuple[str, ...],
+    stored: dict[tuple, dict],
+    wanted: Mapping[tuple, dict | None],
+    gone: list,
+    *,
+    compare: Iterable[str],
+    write: Iterable[str],
+    fixed: Mapping[str, object] | None = None,
+    on_create: Mapping[str, object] | None = None,
+    on_write: Mapping[str, object] | None = None,
+) -> RowsWritten:
+    compare = tuple(compare)
+    fixed, on_create, on_write = dict(fixed or {}), dict(on_create or {}), dict(on_write or {})
     to_create, to_update = [], []
     for values, fields in wanted.items():
         row = stored.get(values)
@@ -80,7 +129,6 @@ def rows_write(
             to_create.append(model(**{**fixed, **identity, **fields, **on_create, **on_write}))
         elif any(row[name] != fields[name] for name in compare):
             to_update.append(model(**{**fixed, **fields, **on_write, "pk": row["pk"]}))
-    gone = [row["pk"] for values, row in stored.items() if values not in wanted]
     if to_create:
         rows_insert(model, to_create)
     if to_update:
