@@ -62,6 +62,7 @@ class SessionResult:
     listed: list[str] = field(default_factory=list)  # kinds listed in full by this session
     writes: int = 0  # batches written
     events: int = 0  # watch events read (bookmarks not counted)
+    peak_batch: int = 0  # the most objects held for one write
     ended: str = ""  # why it ended: time, shutdown, lock lost, unreachable, stopped
 
 
@@ -372,6 +373,7 @@ def _write_loop(session: _Session, api) -> None:
             if first_at is None and batch:
                 first_at = time.monotonic()
         if batch and (held >= MAX_BATCH or time.monotonic() - (first_at or 0) >= window):
+            session.result.peak_batch = max(session.result.peak_batch, held)
             _flush(session, batch)
             batch.clear()
             held, first_at = 0, None
@@ -445,8 +447,10 @@ def _flush(session: _Session, batch: dict[str, dict[str, kube.WatchEvent]]) -> N
         if plan is None or not events:
             continue
         kind = session.result.kinds.setdefault(key, sync.KindResult())
+        began = time.monotonic()
         try:
             changed = _write_events(session, plan, events, kind)
+            kind.ms += int((time.monotonic() - began) * 1000)
         except Exception as exc:
             # The database refused the write: this kind's error, and a fresh list puts it right.
             log.exception("watch of %s: writing %s failed", cluster.name, key)

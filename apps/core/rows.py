@@ -37,6 +37,49 @@ def rows_insert(model: type[models.Model], instances: Sequence[models.Model]) ->
             copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
 
 
+UPDATE_SLICE = 1000
+
+
+def rows_update(model: type[models.Model], instances: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Rewrite `fields` of existing rows, in time linear in their number.
+
+    Django's bulk_update writes one CASE WHEN per column with a branch per row, which
+    the database evaluates row by row: 1,000 changed pods took 12-16 s on PostgreSQL.
+    PostgreSQL joins the table to a VALUES list instead; SQLite runs one prepared UPDATE
+    per row (no network between them). No pre_save hooks run, as with bulk_update.
+    """
+    columns = [model._meta.get_field(name) for name in fields]
+    pk = model._meta.pk
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+
+    def values(obj) -> list:
+        return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in columns)
+            # Identifiers from the model's own metadata, quoted; every value is a parameter.
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE {qn(pk.column)} = %s",  # noqa: S608
+                [[*values(obj), pk.get_db_prep_save(obj.pk, connection)] for obj in instances],
+            )
+            return
+        names = ", ".join(qn(f.column) for f in [pk, *columns])
+        assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns)
+        row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in [pk, *columns]) + ")"
+        for start in range(0, len(instances), UPDATE_SLICE):
+            chunk = instances[start : start + UPDATE_SLICE]
+            params = [
+                value for obj in chunk for value in (pk.get_db_prep_save(obj.pk, connection), *values(obj))
+            ]
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
+                f"AS v({names}) WHERE t.{qn(pk.column)} = v.{qn(pk.column)}",
+                params,
+            )
+
+
 @dataclass
 class RowsWritten:
     created: int = 0
@@ -132,7 +175,7 @@ def _rows_apply(
     if to_create:
         rows_insert(model, to_create)
     if to_update:
-        model.objects.bulk_update(to_update, [*write, *on_write], batch_size=500)
+        rows_update(model, to_update, [*write, *on_write])
     for start in range(0, len(gone), DELETE_SLICE):
         model.objects.filter(pk__in=gone[start : start + DELETE_SLICE]).delete()
     return RowsWritten(len(to_create), len(to_update), len(gone))

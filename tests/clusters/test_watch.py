@@ -244,3 +244,32 @@ def test_two_sessions_racing_for_one_cluster_one_wins(cluster, sim):
         thread.join(ARRIVAL)
     assert len(outcomes) == 2 and outcomes.count("lock held") == 1
     assert SyncRun.objects.filter(cluster=cluster, watch=True).count() == 1
+
+
+def test_a_burst_of_5000_pod_changes_is_coalesced_bounded_and_complete(cluster, sim, running, monkeypatch):
+    monkeypatch.setattr(watch, "MAX_BATCH", 300)  # a bound the burst must meet (5,000 in production)
+    session = running()
+    template = sim.store.list("pods", "search")[0]
+    started = time.monotonic()
+    for i in range(1000):  # 1,000 new pods, each changed four times as it starts: 5,000 events
+        name = sim.store.create(o.pod("search", f"burst-{i:04d}", template["spec"], labels={"app": "burst"}))[
+            "metadata"
+        ]["name"]
+        for step in range(4):
+            sim.store.update(
+                "pods", "search", name, lambda p, r=step: p["metadata"]["labels"].update(r=str(r))
+            )
+    made = time.monotonic() - started
+    assert made < 10, f"the burst took {made:.1f} s to make"
+    until(
+        lambda: Pod.objects.filter(name__startswith="burst-", labels__r="3").count() == 1000,
+        "every pod's last change",
+    )
+    result = session.stop()
+    assert result.events >= 1000  # read, possibly fewer than 5,000: the server coalesces nothing, we do
+    assert result.writes < result.events / 10, (result.writes, result.events)  # batched
+    pods = result.kinds["pods"]
+    # Coalesced: a pod's changes within the window are one write, not five.
+    assert pods.created + pods.updated < 2500, (pods.created, pods.updated)
+    assert 0 < result.peak_batch <= 300  # memory: never more objects held than the bound
+    full_sync_writes_nothing(cluster)
