@@ -256,6 +256,11 @@ SHIRUBE_ANNOTATION_ALLOWLIST = tuple(
         "reconcile.fluxcd.io/requestedAt",
     )
 )
+# Flux events pushed in (apps.clusters.flux_events): a folder with one key file per cluster, named
+# after it (the token of the Provider's Secret); empty: the endpoint is off. An event only asks for
+# its object to be read again, at most this often per object.
+SHIRUBE_FLUX_EVENTS_KEY_DIR = env_str("SHIRUBE_FLUX_EVENTS_KEY_DIR", "")
+SHIRUBE_FLUX_EVENT_REFRESH_SECONDS = env_int("SHIRUBE_FLUX_EVENT_REFRESH_SECONDS", 10, minimum=1)
 CELERY_BEAT_SCHEDULE["clusters-sync-all"] = {
     "task": "apps.clusters.tasks.clusters_sync_all",
     "schedule": float(SHIRUBE_SYNC_INTERVAL),

@@ -10,7 +10,7 @@ from celery.signals import worker_shutting_down
 from django.conf import settings
 from django.db import transaction
 
-from apps.clusters import flux_runner, kube, sync, watch
+from apps.clusters import flux_events, flux_runner, kube, sync, watch
 from apps.clusters.models import Cluster
 from apps.core.stepping import chains_restart, step_next
 
@@ -120,3 +120,18 @@ def flux_action_advance(action_id: int) -> str:
 def flux_actions_watchdog() -> int:
     """Restart the step chain of Flux actions whose queued task was lost (a broker restart)."""
     return chains_restart(flux_action_advance, flux_runner.flux_actions_stalled())
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def flux_object_refresh(cluster_id: int, kind: str, namespace: str, name: str, api_version: str = "") -> str:
+    """Read again the Flux object a pushed event named (apps.clusters.flux_events)."""
+    cluster = Cluster.objects.filter(pk=cluster_id, enabled=True).first()
+    if cluster is None:
+        return "gone"
+    try:
+        return flux_events.flux_object_refresh(
+            cluster=cluster, kind=kind, namespace=namespace, name=name, api_version=api_version
+        )
+    except (kube.KubeError, kube.ClusterUnreachable) as exc:
+        log.info("refreshing %s %s/%s of %s: %s", kind, namespace, name, cluster.name, exc)
+        return "failed"

@@ -6,15 +6,18 @@ import hashlib
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import can_act_on_team, is_sre
 from apps.accounts.selectors import team_get, teams_for_listing
 from apps.audit.selectors import audit_events
+from apps.clusters import flux_events
 from apps.clusters.flux_actions import (
     ActionRefused,
     BadInput,
@@ -169,3 +172,22 @@ def pod_detail(request: HttpRequest, team_slug: str, cluster: str, namespace: st
     context = {"page": page, "team": team, "poll": POLL_SECONDS}
     template = "clusters/pod.html#live" if request.htmx else "clusters/pod.html"
     return render(request, template, context)
+
+
+@login_not_required  # Flux signs its events (HMAC); it has no session
+@csrf_exempt
+@require_POST
+def flux_event(request: HttpRequest, cluster: str) -> HttpResponse:
+    """Receive an event from Flux's notification-controller: a hint to read one object again."""
+    declared = request.headers.get("Content-Length") or "0"
+    if not declared.isdigit() or int(declared) > flux_events.MAX_BODY:
+        body = b"x" * (flux_events.MAX_BODY + 1)  # refused (and counted) without reading it
+    else:
+        body = request.read(flux_events.MAX_BODY + 1)
+    try:
+        flux_events.flux_event_receive(
+            cluster_name=cluster, body=body, signature=request.headers.get("X-Signature", "")
+        )
+    except flux_events.Refused as refused:
+        return HttpResponse(f"refused: {refused.reason}\n", status=refused.status, content_type="text/plain")
+    return HttpResponse("accepted\n", status=202, content_type="text/plain")
