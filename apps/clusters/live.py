@@ -113,8 +113,8 @@ class Pacer:
 def stream_sync(cluster_ids: set[int]):
     """The stream for a threaded (WSGI) server: a thread and a Redis subscription per viewer.
 
-    `make run` and production serve ASGI (`stream_async`); this one keeps pages live under
-    the development and test servers, which are WSGI.
+    Production serves ASGI (`stream_async`); this one keeps pages live under `make run`'s
+    development server and the tests' live server, which are threaded WSGI.
     """
     import time
 

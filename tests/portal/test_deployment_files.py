@@ -15,9 +15,9 @@ def compose():
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_has_web_worker_beat_redis_and_postgres_with_health_checks():
+def test_compose_has_web_worker_watch_beat_redis_and_postgres_with_health_checks():
     services = compose()["services"]
-    assert set(services) == {"web", "worker", "beat", "redis", "postgres"}
+    assert set(services) == {"web", "worker", "watch", "beat", "redis", "postgres"}
     for name, service in services.items():
         assert "test" in service["healthcheck"], name
         assert service.get("restart") == "unless-stopped", name
@@ -25,7 +25,7 @@ def test_compose_has_web_worker_beat_redis_and_postgres_with_health_checks():
 
 def test_the_portal_services_wait_for_healthy_databases_and_use_them():
     services = compose()["services"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "watch", "beat"):
         service = services[name]
         assert service["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
@@ -36,8 +36,14 @@ def test_the_portal_services_wait_for_healthy_databases_and_use_them():
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["DEBUG"] == "false"
-    assert "gunicorn portal.wsgi:application" in services["web"]["command"]
+    # ASGI: a live page's open stream must not hold a worker.
+    assert (
+        "gunicorn portal.asgi:application --worker-class uvicorn_worker.UvicornWorker"
+        in services["web"]["command"]
+    )
     assert services["worker"]["command"].startswith("celery -A portal worker")
+    # Watch sessions: their own queue, a pool that holds one session per cluster.
+    assert services["watch"]["command"].startswith("celery -A portal worker --queues=watch --pool=threads")
     assert services["beat"]["command"].startswith("celery -A portal beat")
 
 
@@ -86,10 +92,11 @@ def dockerfile() -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
 
 
-def test_the_image_runs_the_wsgi_application_as_a_user_it_creates():
+def test_the_image_runs_the_asgi_application_as_a_user_it_creates():
     steps = dockerfile()
     cmd = json.loads(next(args for op, args in reversed(steps) if op == "CMD"))
     assert cmd[0] == "gunicorn"
+    assert cmd[cmd.index("--worker-class") + 1] == "uvicorn_worker.UvicornWorker"
     module, _, attribute = cmd[1].partition(":")
     assert callable(getattr(importlib.import_module(module), attribute)), cmd[1]
     users = [args for op, args in steps if op == "USER"]
