@@ -137,3 +137,26 @@ def test_no_template_or_static_file_loads_from_a_cdn():
     for path in list((ROOT / "templates").rglob("*.html")) + list((ROOT / "apps").rglob("*.html")):
         text = path.read_text()
         assert '<script src="http' not in text and '<link rel="stylesheet" href="http' not in text, path
+
+
+def test_every_routed_queue_has_a_worker_that_holds_sessions_everywhere():
+    """A queue nobody consumes silently stops its tasks: watch sessions would never run."""
+    from django.conf import settings
+
+    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert queues == {"watch"}
+    procfile = (ROOT / "Procfile.dev").read_text().splitlines()
+    compose_commands = [s["command"] for s in compose()["services"].values() if "command" in s]
+    deploy_commands = [
+        " ".join(container["command"])
+        for path in (ROOT / "deploy").glob("*-deployment.yaml")
+        for container in yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]
+    ]
+    for where, commands in (
+        ("Procfile.dev", procfile),
+        ("compose", compose_commands),
+        ("deploy", deploy_commands),
+    ):
+        # Threads: a session holds its task for minutes, so the pool must hold one per cluster.
+        workers = [c for c in commands if "worker" in c and "--queues=watch" in c and "--pool=threads" in c]
+        assert workers, f"{where}: no worker with a thread pool serves the queue `watch`"
