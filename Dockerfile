@@ -1,4 +1,4 @@
-# Shirube: one image for web (gunicorn), Celery worker and Celery beat.
+# Shirube: one image for web (gunicorn with uvicorn's ASGI workers), Celery workers and Celery beat.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -27,4 +27,5 @@ USER shirube
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
-CMD ["gunicorn", "portal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+# ASGI: live pages hold open streams (Server-Sent Events); each is a coroutine, not a worker.
+CMD ["gunicorn", "portal.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]

@@ -55,6 +55,10 @@ bench: setup
 	$(PY) bench/readiness.py
 	$(PY) bench/deploy.py
 	$(PY) bench/notifications.py
+	$(PY) bench/watch_steady.py
+	$(PY) bench/watch_many.py
+	$(PY) bench/live_viewers.py
+	$(PY) -m pytest bench/live_pages.py -p tests.conftest -p no:cacheprovider -s -q
 
 clean:
 	rm -rf var .pytest_cache

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import atexit
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 
 def django_on(database_url: str, var_dir: str) -> None:
@@ -31,3 +34,33 @@ def django_on(database_url: str, var_dir: str) -> None:
     # No collectstatic manifest here: serve static files from their folders.
     settings.STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
     call_command("migrate", verbosity=0)
+
+
+def rss_mb() -> float:
+    """This process's resident memory now, in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def kubesim_scale(pods: int, kubeconfig: Path) -> subprocess.Popen:
+    """bench/kubesim_scale.py in a process of its own, serving once this returns."""
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("kubesim_scale.py")), "--pods", str(pods),
+         "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+def results_write(name: str, figures: dict) -> None:
+    """Print the figures and keep them in bench/results/<name>.json (not committed)."""
+    import json
+
+    print(json.dumps(figures, indent=2))
+    out = Path(__file__).with_name("results")
+    out.mkdir(exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(figures, indent=2))

@@ -170,6 +170,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Watch sessions hold a task for minutes: they run on their own queue, served by a worker whose
+# pool holds one session per cluster (threads; README "Workers").
+CELERY_TASK_ROUTES = {"apps.clusters.tasks.cluster_watch": {"queue": "watch"}}
 CELERY_BEAT_SCHEDULE = {
     "lessons-rerender-stale": {
         "task": "apps.lessons.tasks.lessons_rerender_stale",
@@ -217,6 +220,22 @@ SHIRUBE_SYNC_SOFT_TIME_LIMIT = env_int("SHIRUBE_SYNC_SOFT_TIME_LIMIT", 240, mini
 # The lock outlives the task's hard time limit, so a killed worker never lets two syncs overlap.
 SHIRUBE_SYNC_LOCK_TTL = env_int("SHIRUBE_SYNC_LOCK_TTL", SHIRUBE_SYNC_SOFT_TIME_LIMIT + 120, minimum=15)
 SHIRUBE_SYNC_RETENTION_DAYS = env_int("SHIRUBE_SYNC_RETENTION_DAYS", 14, minimum=1)
+# List, then watch (apps.clusters.watch): changes reach the database within a second. "poll" lists
+# every kind every SHIRUBE_SYNC_INTERVAL instead, for clusters whose API may not be watched (a
+# cluster can say so itself in the admin).
+SHIRUBE_SYNC_MODE = env_str("SHIRUBE_SYNC_MODE", "watch")
+if SHIRUBE_SYNC_MODE not in ("watch", "poll"):
+    raise ImproperlyConfigured(f"SHIRUBE_SYNC_MODE={SHIRUBE_SYNC_MODE!r}: use watch or poll.")
+# The safety net under the watch: a full list-and-diff of every kind this often.
+SHIRUBE_RESYNC_INTERVAL = env_int("SHIRUBE_RESYNC_INTERVAL", 600, minimum=60)
+# A watch session ends after this long and queues the next, which resumes from the stored
+# resourceVersions (deploys and worker restarts lose nothing).
+SHIRUBE_WATCH_SESSION_SECONDS = env_int("SHIRUBE_WATCH_SESSION_SECONDS", 300, minimum=30, maximum=3600)
+# A session's lock lives this long without a heartbeat (it beats every third of it); then beat
+# starts another session, which takes the lock over.
+SHIRUBE_WATCH_LOCK_TTL = env_int("SHIRUBE_WATCH_LOCK_TTL", 30, minimum=3, maximum=600)
+# Events for one object within this window become one write; each kind's writes are batched.
+SHIRUBE_WATCH_COALESCE_MS = env_int("SHIRUBE_WATCH_COALESCE_MS", 250, minimum=0, maximum=250)
 SHIRUBE_TEAM_LABEL = env_str("SHIRUBE_TEAM_LABEL", "team")
 # Where the in-cluster connection finds the pod's service-account token and the cluster CA.
 SHIRUBE_INCLUSTER_TOKEN_FILE = env_str(
@@ -243,6 +262,11 @@ SHIRUBE_ANNOTATION_ALLOWLIST = tuple(
         "reconcile.fluxcd.io/requestedAt",
     )
 )
+# Flux events pushed in (apps.clusters.flux_events): a folder with one key file per cluster, named
+# after it (the token of the Provider's Secret); empty: the endpoint is off. An event only asks for
+# its object to be read again, at most this often per object.
+SHIRUBE_FLUX_EVENTS_KEY_DIR = env_str("SHIRUBE_FLUX_EVENTS_KEY_DIR", "")
+SHIRUBE_FLUX_EVENT_REFRESH_SECONDS = env_int("SHIRUBE_FLUX_EVENT_REFRESH_SECONDS", 10, minimum=1)
 CELERY_BEAT_SCHEDULE["clusters-sync-all"] = {
     "task": "apps.clusters.tasks.clusters_sync_all",
     "schedule": float(SHIRUBE_SYNC_INTERVAL),

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apps.accounts.views import logout
+from apps.clusters.views import flux_event
 from portal import views
 
 handler400 = "portal.views.bad_request"
@@ -15,6 +16,8 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("learn/", include("apps.lessons.urls")),
     path("teams/", include("apps.clusters.urls")),
+    # Flux's notification-controller posts here (a generic-hmac Provider; docs/deploy.md).
+    path("hooks/flux/<str:cluster>/", flux_event, name="flux-event"),
     path("", include("apps.readiness.urls")),
     path("", include("apps.environments.urls")),
     path("", include("apps.notifications.urls")),

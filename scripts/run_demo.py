@@ -3,7 +3,7 @@
     python scripts/run_demo.py [--port 8000]
 
 Starts a local Redis (the Celery broker, the cache and the locks) and kubesim,
-prepares the demo database, then web, worker and beat, and prints the URL once
+prepares the demo database, then web, workers and beat, and prints the URL once
 the web server answers. Every process runs under scripts/supervisor.py: a crash
 is restarted and said loudly, Ctrl-C stops everything. DEBUG=true shows
 Django's debug pages instead of the product's own error pages.

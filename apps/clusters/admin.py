@@ -18,15 +18,23 @@ def sync_now(modeladmin, request, queryset):
 
 @admin.register(Cluster)
 class ClusterAdmin(ConfigAuditAdmin):
+    @admin.display(description="Flux events received (pushed)")
+    def flux_events_received(self, obj) -> str:
+        from apps.clusters.flux_events import flux_event_counts
+
+        counts = flux_event_counts(obj.pk) if obj.pk else {}
+        return "; ".join(f"{outcome}: {n}" for outcome, n in counts.items()) or "none"
+
     list_display = ["name", "stage", "connection", "enabled", "last_success_at", "last_error"]
     list_filter = ["stage", "connection", "enabled"]
     actions = [sync_now]
     readonly_fields = [
         "last_sync_at", "last_success_at", "last_error", "last_error_detail",
-        "kind_errors", "kind_error_details", "skipped_objects",
+        "kind_errors", "kind_error_details", "skipped_objects", "live_at", "last_full_sync_at",
+        "flux_events_received",
     ]  # fmt: skip
     fieldsets = [
-        (None, {"fields": ["name", "stage", "enabled"]}),
+        (None, {"fields": ["name", "stage", "enabled", "sync_mode"]}),
         (
             "Connection",
             {

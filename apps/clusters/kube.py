@@ -3,14 +3,18 @@
 Lists are paginated (limit + continue) and parsed from the raw response with
 orjson: the client's model deserialisation is several times slower on large
 clusters. A 410 Gone on a continue token restarts that list from scratch once.
-Functions return plain dicts; nothing else in the project imports kubernetes.
+Watches stream newline-delimited events from a list's resourceVersion, read
+line by line as the chunks arrive. Functions return plain dicts; nothing else
+in the project imports kubernetes.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import orjson
@@ -84,6 +88,10 @@ class KubeError(Exception):
         self.status = status
         self.detail = detail or summary
         super().__init__(summary)
+
+
+class WatchExpired(KubeError):
+    """The resourceVersion a watch asked for is too old (410 Gone): list the kind again."""
 
 
 class ClusterUnreachable(Exception):
@@ -186,8 +194,11 @@ def _kubeconfig(cluster) -> k8s.Configuration:
     return configuration
 
 
-def api_client(cluster) -> k8s.ApiClient:
-    """A client for a Cluster row; raises ClusterUnreachable when it cannot be configured."""
+def api_client(cluster, *, connections: int = 0) -> k8s.ApiClient:
+    """A client for a Cluster row; raises ClusterUnreachable when it cannot be configured.
+
+    `connections`: how many requests may be open at once (a watch session holds one per kind).
+    """
     try:
         if cluster.connection == "kubeconfig":
             configuration = _kubeconfig(cluster)
@@ -217,6 +228,8 @@ def api_client(cluster) -> k8s.ApiClient:
             ) from exc
         raise
     configuration.retries = 0
+    if connections:
+        configuration.connection_pool_maxsize = connections
     return k8s.ApiClient(configuration)
 
 
@@ -239,14 +252,27 @@ def _request(
 ) -> dict:
     """One API request; the raw body parsed with orjson (the client's models are skipped: too slow)."""
     timeout = (CONNECT_TIMEOUT, settings.SHIRUBE_SYNC_REQUEST_TIMEOUT)
+    response = _send(api, method, path, query=query, body=body, content_type=content_type, timeout=timeout)
+    try:
+        raw = response.read()
+    except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
+        raise KubeError(status_summary(None), detail=f"timeout or connection lost: {_short(exc)}") from exc
+    _check_status(response, raw)
+    return _parse(raw)
+
+
+def _send(
+    api: k8s.ApiClient, method: str, path: str, *, query=None, body=None, content_type: str = "", timeout
+):
+    """Send a request; the response comes back unread. Failures are sorted into "this kind
+    failed" (KubeError) and "the cluster is gone" (ClusterUnreachable)."""
     headers = {"Accept": "application/json", **({"Content-Type": content_type} if content_type else {})}
     try:
         serialized = api.param_serialize(
             method, path, query_params=query or [], header_params=headers, body=body,
             auth_settings=["BearerToken"],
         )  # fmt: skip
-        response = api.call_api(*serialized, _request_timeout=timeout)
-        raw = response.read()
+        return api.call_api(*serialized, _request_timeout=timeout)
     except ApiException as exc:
         if exc.status == 401:
             raise ClusterUnreachable(
@@ -269,18 +295,22 @@ def _request(
         raise ClusterUnreachable(UNREACHABLE, detail=_short(exc)) from exc
     except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
         raise KubeError(status_summary(None), detail=f"timeout or connection lost: {_short(exc)}") from exc
+
+
+def _check_status(response, raw: bytes) -> None:
     if response.status == 401:
         # Not one kind's problem: the credentials are wrong or expired for every request.
         raise ClusterUnreachable(
             CREDENTIALS_REJECTED, detail=f"401 credentials rejected: {_body_message(raw, response.reason)}"
         )
     if not 200 <= response.status <= 299:
-        raise KubeError(
+        # A 410 on a watch: its resourceVersion is too old (a list's 410 is handled where it is read).
+        error = WatchExpired if response.status == 410 else KubeError
+        raise error(
             status_summary(response.status),
             response.status,
             detail=f"{response.status} {_body_message(raw, response.reason)}",
         )
-    return _parse(raw)
 
 
 def _parse(raw: bytes):
@@ -314,14 +344,27 @@ def _short(exc: Exception) -> str:
 
 
 def list_objects(api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_size: int | None = None) -> list:
-    """Every object of a kind, each passed through transform as its page arrives.
+    """Every object of a kind, each passed through transform as its page arrives."""
+    return list_snapshot(api, spec, transform=transform, page_size=page_size).items
+
+
+@dataclass
+class Listing:
+    items: list
+    resource_version: str  # the list's snapshot: a watch from here misses nothing
+
+
+def list_snapshot(
+    api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_size: int | None = None
+) -> Listing:
+    """Every object of a kind and the resourceVersion of the snapshot they were read at.
 
     Reducing page by page keeps memory flat on large clusters. A 410 Gone on a
     continue token (the snapshot expired mid-list) restarts the list once.
     """
     page_size = page_size or settings.SHIRUBE_SYNC_PAGE_SIZE
     for attempt in (1, 2):
-        token, result = "", []
+        token, result, version = "", [], ""
         try:
             while True:
                 query = [("limit", str(page_size))]
@@ -341,18 +384,143 @@ def list_objects(api: k8s.ApiClient, spec: KindSpec, *, transform=None, page_siz
                         item.setdefault("kind", spec.kind)
                     result.append(transform(item) if transform else item)
                 token = (meta or {}).get("continue") or ""
-                if not isinstance(token, str):
+                # Every page of one list carries the snapshot's version; the last one is kept.
+                version = (meta or {}).get("resourceVersion") or version
+                if not isinstance(token, str) or not isinstance(version, str):
                     raise KubeError(
                         "the API server's answer was not a list", detail=f"{spec.path}: bad continue"
                     )
                 del body
                 if not token:
-                    return result
+                    return Listing(result, version)
         except KubeError as exc:
             if exc.status == 410 and token and attempt == 1:
                 continue
             raise
     raise AssertionError("unreachable")
+
+
+# What a watch yields besides objects: the server's "nothing changed up to here" mark.
+BOOKMARK = "BOOKMARK"
+WATCH_TYPES = ("ADDED", "MODIFIED", "DELETED", BOOKMARK)
+# A watch line longer than this is not an object the portal could store (the API
+# server's own limit for an object is 1.5 MiB in etcd); it costs its line, not the stream.
+MAX_WATCH_LINE = 3 * 1024 * 1024
+
+
+@dataclass
+class WatchEvent:
+    type: str  # ADDED, MODIFIED, DELETED or BOOKMARK; "" for a line that was not an event
+    object: object  # the object as sent (a dict for a well-formed event)
+    resource_version: str  # "" when the line carried none
+    problem: str = ""  # why a line was not an event (for SREs), when type is ""
+
+
+def watch_objects(
+    api: k8s.ApiClient,
+    spec: KindSpec,
+    *,
+    resource_version: str,
+    timeout_seconds: int,
+    opened: Callable[[object], None] | None = None,
+) -> Iterator[WatchEvent]:
+    """The changes to a kind after `resource_version`, as they happen, until the server ends the watch.
+
+    Bookmarks are asked for, so a quiet kind still moves its resourceVersion on and a
+    resumed watch rarely starts from an expired one. A 410 Gone, whether it is the HTTP
+    status or (as it usually is) an ERROR event inside the stream, raises WatchExpired;
+    any other ERROR event or HTTP error is a KubeError, as for a list. A line that is not
+    an event (not JSON, an unknown type, no object) is yielded with its problem, so one
+    bad line costs itself only. `opened` receives the response, so that another thread
+    can end a watch early (`watch_close`).
+    """
+    query = [
+        ("watch", "1"),
+        ("resourceVersion", resource_version),
+        ("allowWatchBookmarks", "true"),
+        ("timeoutSeconds", str(timeout_seconds)),
+    ]
+    if spec.field_selector:
+        query.append(("fieldSelector", spec.field_selector))
+    # The server ends the stream after timeoutSeconds; a read that waits much longer
+    # than that (or than its bookmarks) is a lost connection.
+    timeout = (CONNECT_TIMEOUT, timeout_seconds + settings.SHIRUBE_SYNC_REQUEST_TIMEOUT)
+    response = _open(api, spec.path, query, timeout)
+    if opened is not None:
+        opened(response)
+    try:
+        for line in _lines(response):
+            event = _watch_event(line)
+            if event.type == "ERROR":
+                _raise_watch_error(event.object, spec)
+            yield event
+    except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError, OSError) as exc:
+        raise KubeError(status_summary(None), detail=f"watch {spec.path}: {_short(exc)}") from exc
+    finally:
+        watch_close(response)
+
+
+def watch_close(response) -> None:
+    """End a watch from any thread: its reader sees the stream end."""
+    raw = getattr(response, "response", response)
+    # Already closed, or a half-dead socket: nothing is left to end.
+    with contextlib.suppress(Exception):
+        raw.shutdown()  # unblocks a read waiting in another thread (urllib3 2.3+)
+    with contextlib.suppress(Exception):
+        raw.release_conn()
+
+
+def _open(api: k8s.ApiClient, path: str, query: list, timeout) -> object:
+    """A streaming GET: the response with its body unread, or the error its status says."""
+    response = _send(api, "GET", path, query=query, timeout=timeout)
+    if response.status != 200:
+        _check_status(response, response.read())
+    return response
+
+
+def _lines(response) -> Iterator[bytes]:
+    """The stream's lines as their bytes arrive (a chunk can hold many lines, or part of one)."""
+    pending = b""
+    for chunk in response.response.stream(65536, decode_content=True):
+        pending += chunk
+        if b"\n" not in chunk:
+            if len(pending) > MAX_WATCH_LINE:
+                raise KubeError(
+                    "the API server sent an event too large to read",
+                    detail=f"a watch line over {MAX_WATCH_LINE} bytes",
+                )
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line
+    if pending.strip():
+        yield pending
+
+
+def _watch_event(line: bytes) -> WatchEvent:
+    try:
+        data = _parse(line)
+    except KubeError as exc:
+        return WatchEvent("", None, "", problem=exc.detail[:200])
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return WatchEvent("", None, "", problem="a watch line without an object")
+    type_, obj = data.get("type"), data["object"]
+    if type_ == "ERROR":
+        return WatchEvent("ERROR", obj, "")
+    if type_ not in WATCH_TYPES:
+        return WatchEvent("", obj, "", problem=f"an unknown watch event type {str(type_)[:40]!r}")
+    meta = obj.get("metadata")
+    version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return WatchEvent(type_, obj, version if isinstance(version, str) else "")
+
+
+def _raise_watch_error(status: dict, spec: KindSpec) -> None:
+    code = status.get("code")
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    message = status.get("message") if isinstance(status.get("message"), str) else ""
+    error = WatchExpired if code == 410 else KubeError
+    raise error(status_summary(code), code, detail=f"watch {spec.path}: {code} {message[:300]}")
 
 
 def discover_flux(api: k8s.ApiClient) -> list[KindSpec]:

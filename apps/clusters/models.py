@@ -21,6 +21,11 @@ class Cluster(models.Model):
         IN_CLUSTER = "in_cluster", "In-cluster service account"
         EKS = "eks", "EKS (token from the worker's AWS credentials)"
 
+    class SyncMode(models.TextChoices):
+        DEFAULT = "", "As SHIRUBE_SYNC_MODE says"
+        WATCH = "watch", "Watch (list, then watch; live within seconds)"
+        POLL = "poll", "Poll (list every SHIRUBE_SYNC_INTERVAL; where watches are not allowed)"
+
     name = models.SlugField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.STAGING)
     enabled = models.BooleanField(default=True)
@@ -40,6 +45,7 @@ class Cluster(models.Model):
     datadog_url_template = models.CharField(
         max_length=1000, blank=True, help_text="Datadog URL with {cluster}, {namespace}, {pod}."
     )
+    sync_mode = models.CharField(max_length=10, choices=SyncMode.choices, default="", blank=True)
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     # What pages show of the last sync's failures (summaries without hosts, ports or
@@ -50,6 +56,12 @@ class Cluster(models.Model):
     kind_error_details = SnapshotJSONField(default=dict, blank=True, editable=False)
     # Malformed objects the last sync left out: kind -> {count, objects: ["ns/name: why", ...]}.
     skipped_objects = SnapshotJSONField(default=dict, blank=True, editable=False)
+    # The watch (apps.clusters.watch): the last resourceVersion written per kind, so that the
+    # next session resumes there; when a session last beat (pages say "live" while it is
+    # recent); when every kind was last listed in full (the safety net, SHIRUBE_RESYNC_INTERVAL).
+    resource_versions = SnapshotJSONField(default=dict, blank=True, editable=False)
+    live_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_full_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -60,6 +72,11 @@ class Cluster(models.Model):
     @property
     def is_production(self) -> bool:
         return self.stage == self.Stage.PRODUCTION
+
+    @property
+    def watched(self) -> bool:
+        """Synced by a watch session rather than by a list every SHIRUBE_SYNC_INTERVAL."""
+        return (self.sync_mode or settings.SHIRUBE_SYNC_MODE) == self.SyncMode.WATCH
 
     def clean(self) -> None:
         """Link templates follow the rule in links.py (http(s) only, bare named placeholders)."""
@@ -221,6 +238,8 @@ class SyncRun(models.Model):
     kinds = SnapshotJSONField(default=dict)  # kind -> {status, error, summary, seen, skipped, ...}
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # A list of every kind, or a watch session (which may start with a list of some kinds).
+    watch = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-started_at"]

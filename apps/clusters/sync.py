@@ -26,6 +26,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from apps.clusters import kube, reduce
+from apps.clusters.live import live_publish
 from apps.clusters.models import (
     Cluster,
     FluxObject,
@@ -88,6 +89,7 @@ class KindResult:
     skipped: int = 0  # malformed objects left out (their last good rows, if any, are kept)
     skipped_objects: list[str] = field(default_factory=list)  # which, and why (the first few)
     ms: int = 0
+    resource_version: str = ""  # the list's snapshot, for a watch to start from
 
     def fail(self, exc: Exception) -> None:
         self.status = "error"
@@ -97,19 +99,19 @@ class KindResult:
             self.internal = True
             self.summary = INTERNAL_ERROR
             self.error = f"internal error: {type(exc).__name__}: {exc}"
-        self.summary, self.error = _storable(self.summary, 300), _storable(self.error, 1000)
+        self.summary, self.error = storable(self.summary, 300), storable(self.error, 1000)
 
     def skip(self, what: str) -> None:
         self.skipped += 1
         if len(self.skipped_objects) < SKIPPED_SHOWN:
-            self.skipped_objects.append(_storable(what, 300))
+            self.skipped_objects.append(storable(what, 300))
 
 
 INTERNAL_ERROR = "an internal error in the portal's sync (SREs can see the details)"
 SKIPPED_SHOWN = 20
 
 
-def _storable(text: str, limit: int) -> str:
+def storable(text: str, limit: int) -> str:
     """Text for a database column and a page: NUL bytes, control characters and lone surrogates
     shown escaped (an SRE should see that a name held a NUL), then cut."""
     if not text.isprintable():
@@ -130,38 +132,92 @@ def _holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-@contextmanager
-def cluster_lock(cluster_id: int):
-    """Hold the sync lock for a cluster or raise LockHeld; Redis when configured, else a row."""
-    ttl = settings.SHIRUBE_SYNC_LOCK_TTL
-    holder = _holder()
-    if settings.REDIS_URL:
-        import redis
+class ClusterLock:
+    """The lock that keeps two syncs (or watch sessions) of one cluster apart.
 
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        lock = client.lock(f"shirube:sync-lock:{cluster_id}", timeout=ttl, blocking=False)
-        if not lock.acquire(token=holder):
-            raise LockHeld()
-        try:
-            yield holder
-        finally:
+    Redis when configured, else a database row. It lives `ttl` seconds unless its
+    holder beats; a holder that stops beating (a killed worker) loses it when it
+    expires, and the next one takes it over.
+    """
+
+    def __init__(self, cluster_id: int, ttl: int) -> None:
+        self.cluster_id, self.ttl, self.holder = cluster_id, ttl, _holder()
+        self._redis_lock = None
+
+    def acquire(self) -> bool:
+        if settings.REDIS_URL:
+            # Not thread-local: a watch session beats its lock from a thread of its own.
+            self._redis_lock = _redis().lock(
+                _lock_key(self.cluster_id), timeout=self.ttl, blocking=False, thread_local=False
+            )
+            return bool(self._redis_lock.acquire(token=self.holder))
+        now = timezone.now()
+        with transaction.atomic():
+            SyncLock.objects.get_or_create(cluster_id=self.cluster_id)
+            row = SyncLock.objects.select_for_update().get(cluster_id=self.cluster_id)
+            if row.holder and row.expires_at and row.expires_at > now:
+                return False
+            row.holder, row.expires_at = self.holder, now + timedelta(seconds=self.ttl)
+            row.save()
+        return True
+
+    def beat(self) -> bool:
+        """Extend the lock by its ttl; False when it was lost (expired and taken, or released)."""
+        if self._redis_lock is not None:
+            import redis
+
             try:
-                lock.release()
+                return bool(self._redis_lock.reacquire())
             except redis.exceptions.LockError:
-                log.warning("sync lock for cluster %s expired before the sync ended", cluster_id)
-        return
-    now = timezone.now()
-    with transaction.atomic():
-        SyncLock.objects.get_or_create(cluster_id=cluster_id)
-        row = SyncLock.objects.select_for_update().get(cluster_id=cluster_id)
-        if row.holder and row.expires_at and row.expires_at > now:
-            raise LockHeld()
-        row.holder, row.expires_at = holder, now + timedelta(seconds=ttl)
-        row.save()
+                return False
+        expires = timezone.now() + timedelta(seconds=self.ttl)
+        return bool(
+            SyncLock.objects.filter(cluster_id=self.cluster_id, holder=self.holder).update(expires_at=expires)
+        )
+
+    def release(self) -> None:
+        if self._redis_lock is not None:
+            import redis
+
+            try:
+                self._redis_lock.release()
+            except redis.exceptions.LockError:
+                log.warning("sync lock for cluster %s expired before the sync ended", self.cluster_id)
+            return
+        SyncLock.objects.filter(cluster_id=self.cluster_id, holder=self.holder).update(
+            holder="", expires_at=None
+        )
+
+
+def _redis():
+    import redis
+
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+def _lock_key(cluster_id: int) -> str:
+    return f"shirube:sync-lock:{cluster_id}"
+
+
+def cluster_lock_held(cluster_id: int) -> bool:
+    """Whether a sync or a live watch session holds the cluster's lock now."""
+    if settings.REDIS_URL:
+        return bool(_redis().exists(_lock_key(cluster_id)))
+    return SyncLock.objects.filter(
+        cluster_id=cluster_id, expires_at__gt=timezone.now()
+    ).exclude(holder="").exists()  # fmt: skip
+
+
+@contextmanager
+def cluster_lock(cluster_id: int, ttl: int | None = None):
+    """Hold the sync lock for a cluster or raise LockHeld; yields the ClusterLock (to beat it)."""
+    lock = ClusterLock(cluster_id, ttl or settings.SHIRUBE_SYNC_LOCK_TTL)
+    if not lock.acquire():
+        raise LockHeld()
     try:
-        yield holder
+        yield lock
     finally:
-        SyncLock.objects.filter(cluster_id=cluster_id, holder=holder).update(holder="", expires_at=None)
+        lock.release()
 
 
 # --- diff and write ----------------------------------------------------------
@@ -169,7 +225,7 @@ def cluster_lock(cluster_id: int):
 _FIELDS_CACHE: dict[type, list[str]] = {}
 
 
-def _fields(model: type) -> list[str]:
+def fields_of(model: type) -> list[str]:
     if model not in _FIELDS_CACHE:
         _FIELDS_CACHE[model] = [
             f.name for f in model._meta.concrete_fields
@@ -181,7 +237,7 @@ def _fields(model: type) -> list[str]:
 _UNCHANGED = "_unchanged"
 
 
-def _scope(cluster: Cluster, plan: KindPlan):
+def scope_of(cluster: Cluster, plan: KindPlan):
     """The rows of one kind in one cluster (Workload and FluxObject rows hold several kinds)."""
     scope = plan.model.objects.filter(cluster=cluster)
     return scope.filter(kind=plan.kind_filter) if plan.kind_filter else scope
@@ -197,8 +253,8 @@ def _object_reader(
     any error reducing it) is counted and described for SREs; when its uid is
     usable, its last good row stays, otherwise it is left out.
     """
-    known = dict(_scope(cluster, plan).values_list("uid", "resource_version"))
-    check = _row_checker(plan.model)
+    known = dict(scope_of(cluster, plan).values_list("uid", "resource_version"))
+    reduce_one = object_reducer(cluster, plan, transform, kind_result)
 
     def read(obj: object) -> dict | None:
         meta = obj.get("metadata") if isinstance(obj, dict) else None
@@ -206,6 +262,23 @@ def _object_reader(
         uid, rv = meta.get("uid"), meta.get("resourceVersion")
         if isinstance(uid, str) and uid and known.get(uid) == rv:
             return {"uid": uid, "resource_version": rv, _UNCHANGED: True}
+        row = reduce_one(obj)
+        if row is not None:
+            return row
+        if isinstance(uid, str) and uid in known:
+            return {"uid": uid, "resource_version": known[uid], _UNCHANGED: True}  # keep its last good row
+        return None
+
+    return read
+
+
+def object_reducer(
+    cluster: Cluster, plan: KindPlan, transform: Callable[[dict], dict], kind_result: KindResult
+) -> Callable[[object], dict | None]:
+    """Reduce one object to a row that fits its table, or count and describe it and return None."""
+    check = _row_checker(plan.model)
+
+    def reduce_one(obj: object) -> dict | None:
         try:
             row = transform(obj) if isinstance(obj, dict) else None
             if row is None:
@@ -218,15 +291,14 @@ def _object_reader(
             if not isinstance(exc, Malformed):
                 log.warning("sync of %s: could not reduce a %s", cluster.name, plan.spec.kind, exc_info=True)
             reason = str(exc) if isinstance(exc, Malformed) else f"could not be read ({type(exc).__name__})"
-            kind_result.skip(f"{_identify(meta)}: {reason}")
-        if isinstance(uid, str) and uid in known:
-            return {"uid": uid, "resource_version": known[uid], _UNCHANGED: True}  # keep its last good row
+            meta = obj.get("metadata") if isinstance(obj, dict) else None
+            kind_result.skip(f"{identify(meta if isinstance(meta, dict) else {})}: {reason}")
         return None
 
-    return read
+    return reduce_one
 
 
-def _identify(meta: dict) -> str:
+def identify(meta: dict) -> str:
     parts = [meta.get("namespace"), meta.get("name")]
     return "/".join(p for p in parts if isinstance(p, str) and p) or f"(no name, uid {meta.get('uid')!r})"
 
@@ -286,14 +358,14 @@ def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict | None], resul
         wanted.setdefault((row["uid"],), None if row.get(_UNCHANGED) else row)
     with transaction.atomic():
         written = rows_write(
-            scope=_scope(cluster, plan), key=["uid"], wanted=wanted, compare=["resource_version"],
-            write=[f for f in _fields(plan.model) if f != "uid"], fixed={"cluster": cluster},
+            scope=scope_of(cluster, plan), key=["uid"], wanted=wanted, compare=["resource_version"],
+            write=[f for f in fields_of(plan.model) if f != "uid"], fixed={"cluster": cluster},
         )  # fmt: skip
     result.seen, result.created = len(wanted), written.created
     result.updated, result.deleted = written.updated, written.deleted
 
 
-def _pod_transform(owners: dict[str, dict]) -> Callable[[dict], dict]:
+def pod_transform(owners: dict[str, dict]) -> Callable[[dict], dict]:
     """Reduce a pod and resolve its top-level workload through ReplicaSets and Jobs."""
 
     def transform(obj: dict) -> dict:
@@ -315,16 +387,17 @@ def _pod_transform(owners: dict[str, dict]) -> Callable[[dict], dict]:
     return transform
 
 
-def _owner_map(cluster: Cluster) -> dict[str, dict]:
-    """ReplicaSet/Job uid -> its controller (Deployment/CronJob).
+def owner_map(cluster: Cluster, uids: set[str] | None = None) -> dict[str, dict]:
+    """ReplicaSet/Job uid -> its controller (Deployment/CronJob); only `uids` when given.
 
     Read from the database: this sync wrote ReplicaSets and Jobs before pods,
     and if those kinds failed, their last good rows are still right.
     """
     mapping: dict[str, dict] = {}
-    rows = Workload.objects.filter(cluster=cluster, kind__in=["ReplicaSet", "Job"]).values_list(
-        "uid", "owner"
-    )
+    rows = Workload.objects.filter(cluster=cluster, kind__in=["ReplicaSet", "Job"])
+    if uids is not None:
+        rows = rows.filter(uid__in=uids)
+    rows = rows.values_list("uid", "owner")
     for uid, owner in rows:
         if owner.get("kind") in {"Deployment", "CronJob"}:
             mapping[uid] = owner
@@ -345,16 +418,25 @@ def cluster_sync(*, cluster: Cluster, worker: str = "") -> SyncResult:
 
 
 def _changed_tell(cluster: Cluster, run: SyncRun) -> None:
-    """Tell the apps above that this cluster's snapshot changed (readiness re-checks it).
+    """After a full sync: tell the apps above and the open pages, when something changed."""
+    if run.created or run.updated or run.deleted:
+        snapshot_changed_tell(cluster=cluster, run=run, namespaces=None)
 
-    A signal because those apps sit on higher floors (CONVENTIONS.md); nothing is sent
-    when nothing changed. Their failures are logged, never the sync's.
+
+def snapshot_changed_tell(*, cluster: Cluster, run: SyncRun, namespaces: set[str] | None) -> None:
+    """Tell the apps above that this cluster's snapshot changed (readiness re-checks what
+    changed: `namespaces`, or None for all of them), and the open pages (apps.clusters.live).
+
+    A signal because those apps sit on higher floors (CONVENTIONS.md). Their failures are
+    logged, never the sync's.
     """
-    if not (run.created or run.updated or run.deleted):
-        return
-    for receiver, outcome in cluster_snapshot_changed.send_robust(sender=Cluster, cluster=cluster, run=run):
+    outcomes = cluster_snapshot_changed.send_robust(
+        sender=Cluster, cluster=cluster, run=run, namespaces=namespaces
+    )
+    for receiver, outcome in outcomes:
         if isinstance(outcome, Exception):
             log.error("after the sync of %s, %r failed", cluster.name, receiver, exc_info=outcome)
+    live_publish(cluster_id=cluster.pk)
 
 
 @dataclass
@@ -372,7 +454,7 @@ def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
     try:
         api = kube.api_client(cluster)
         for plan in PLANS:
-            _sync_kind(cluster, api, plan, result)
+            sync_kind(cluster, api, plan, result)
         _sync_flux(cluster, api, result)
     except kube.ClusterUnreachable as exc:
         failure = RunFailure(str(exc), exc.detail)
@@ -389,15 +471,16 @@ def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
     return result
 
 
-def _sync_kind(cluster: Cluster, api, plan: KindPlan, result: SyncResult) -> None:
+def sync_kind(cluster: Cluster, api, plan: KindPlan, result: SyncResult) -> None:
     key = plan.spec.key
     kind_result = result.kinds[key] = KindResult()
     started = time.monotonic()
     try:
-        transform = _pod_transform(_owner_map(cluster)) if key == "pods" else plan.reducer
+        transform = pod_transform(owner_map(cluster)) if key == "pods" else plan.reducer
         read = _object_reader(cluster, plan, transform, kind_result)
-        rows = kube.list_objects(api, plan.spec, transform=read)
-        _write_kind(cluster, plan, rows, kind_result)
+        listing = kube.list_snapshot(api, plan.spec, transform=read)
+        _write_kind(cluster, plan, listing.items, kind_result)
+        kind_result.resource_version = listing.resource_version
         if key == "namespaces":
             namespaces_assign_teams(cluster=cluster)
     except kube.KubeError as exc:
@@ -414,8 +497,8 @@ def _sync_kind(cluster: Cluster, api, plan: KindPlan, result: SyncResult) -> Non
         kind_result.ms = int((time.monotonic() - started) * 1000)
 
 
-def _sync_flux(cluster: Cluster, api, result: SyncResult) -> None:
-    """Flux kinds, at the versions the cluster serves; a cluster without Flux is fine."""
+def flux_plans(cluster: Cluster, api, result: SyncResult) -> list[KindPlan] | None:
+    """The Flux kinds the cluster serves, at their versions; None when discovery failed (recorded)."""
     try:
         specs = kube.discover_flux(api)
     except kube.ClusterUnreachable:
@@ -425,16 +508,24 @@ def _sync_flux(cluster: Cluster, api, result: SyncResult) -> None:
             log.exception("sync of %s: Flux discovery failed", cluster.name)
         result.kinds["flux discovery"] = discovery = KindResult()
         discovery.fail(exc)
-        return
-    for spec in specs:
-        _sync_kind(
-            cluster, api, KindPlan(spec, FluxObject, reduce.flux_object, kind_filter=spec.kind), result
-        )
+        return None
+    return [KindPlan(spec, FluxObject, reduce.flux_object, kind_filter=spec.kind) for spec in specs]
+
+
+def _sync_flux(cluster: Cluster, api, result: SyncResult) -> list[KindPlan] | None:
+    """Flux kinds, at the versions the cluster serves; a cluster without Flux is fine."""
+    plans = flux_plans(cluster, api, result)
+    if plans is None:
+        return None
+    specs = [plan.spec for plan in plans]
+    for plan in plans:
+        sync_kind(cluster, api, plan, result)
     served = {spec.kind for spec in specs}
     gone = FluxObject.objects.filter(cluster=cluster).exclude(kind__in=served)
     if gone.exists():  # Flux, or one of its kinds, was removed from the cluster
         with transaction.atomic():
             gone.delete()
+    return plans
 
 
 def _finish(
@@ -449,7 +540,7 @@ def _finish(
         status = SyncRun.Status.PARTIAL
     else:
         status = SyncRun.Status.OK
-    detail = _storable(failure.detail, 1000) if failure else ""
+    detail = storable(failure.detail, 1000) if failure else ""
     SyncRun.objects.filter(pk=run.pk).update(
         status=status,
         finished_at=now,
@@ -466,11 +557,17 @@ def _finish(
     # Pages read the summaries; SREs also see the details (the admin, and the pages for SREs).
     update = {
         "last_sync_at": now,
-        "last_error": _storable(failure.summary, 300) if failure else "",
+        "last_error": storable(failure.summary, 300) if failure else "",
         "last_error_detail": detail,
     }
     if not failure:
         update["last_success_at"] = now
+        update["last_full_sync_at"] = now
+        # Where a watch can start from (a session that follows resumes here).
+        update["resource_versions"] = {
+            **(cluster.resource_versions or {}),
+            **{key: kind.resource_version for key, kind in result.kinds.items() if kind.resource_version},
+        }
         update["kind_errors"] = {key: kind.summary for key, kind in failed.items()}
         update["kind_error_details"] = {key: kind.error for key, kind in failed.items()}
         update["skipped_objects"] = {

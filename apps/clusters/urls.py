@@ -34,6 +34,7 @@ register_converter(SyncedNameConverter, "synced")
 urlpatterns = [
     path("", views.team_list, name="teams"),
     path("<slug:team_slug>/", views.team_detail, name="team"),
+    path("<slug:team_slug>/live/", views.team_live, name="live"),
     path("<slug:team_slug>/flux/", views.flux_detail, name="flux"),
     path(
         "<slug:team_slug>/flux/<slug:cluster>/<synced:namespace>/<synced:kind>/<synced:name>/<str:action>/",

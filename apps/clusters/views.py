@@ -6,15 +6,20 @@ import hashlib
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.db import connection
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import can_act_on_team, is_sre
 from apps.accounts.selectors import team_get, teams_for_listing
 from apps.audit.selectors import audit_events
+from apps.clusters import flux_events, live
 from apps.clusters.flux_actions import (
     ActionRefused,
     BadInput,
@@ -28,7 +33,11 @@ from apps.clusters.selectors import flux as flux_selectors
 from apps.clusters.selectors import team as team_selectors
 from apps.core import inputs
 
-POLL_SECONDS = 5
+POLL_SECONDS = 5  # without Redis (no streams)
+
+
+def _live(team) -> dict:
+    return live.live_context(team, poll=POLL_SECONDS)
 
 
 @require_GET
@@ -62,7 +71,7 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     )
     context = {
         "team": team,
-        "poll": POLL_SECONDS,
+        **_live(team),
         "team_label": settings.SHIRUBE_TEAM_LABEL,
         "freshness": [team_selectors.freshness(c) for c in clusters],
         "filters": filters,
@@ -107,7 +116,7 @@ def _flux_context(request: HttpRequest, team, **extra) -> dict:
     return {
         "team": team,
         "view": view,
-        "poll": POLL_SECONDS,
+        **_live(team),
         "freshness": view.freshness,
         "audit_events": audit_events(team=team, limit=20),
         **extra,
@@ -157,7 +166,7 @@ def workload_detail(
 ) -> HttpResponse:
     team = team_get(slug=team_slug, user=request.user)
     page = team_selectors.workload_page(team=team, cluster=cluster, namespace=namespace, kind=kind, name=name)
-    context = {"page": page, "team": team, "poll": POLL_SECONDS}
+    context = {"page": page, "team": team, **_live(team)}
     template = "clusters/workload.html#live" if request.htmx else "clusters/workload.html"
     return render(request, template, context)
 
@@ -166,6 +175,41 @@ def workload_detail(
 def pod_detail(request: HttpRequest, team_slug: str, cluster: str, namespace: str, pod: str) -> HttpResponse:
     team = team_get(slug=team_slug, user=request.user)
     page = team_selectors.pod_page(team=team, cluster=cluster, namespace=namespace, name=pod)
-    context = {"page": page, "team": team, "poll": POLL_SECONDS}
+    context = {"page": page, "team": team, **_live(team)}
     template = "clusters/pod.html#live" if request.htmx else "clusters/pod.html"
     return render(request, template, context)
+
+
+@require_GET
+def team_live(request: HttpRequest, team_slug: str) -> HttpResponse:
+    """Server-Sent Events for the team's pages: `changed` when one of its clusters' data changed."""
+    team = team_get(slug=team_slug, user=request.user)
+    if not settings.REDIS_URL:
+        return HttpResponse(status=204)  # nothing is published: the pages poll (204 ends EventSource)
+    cluster_ids = {c.pk for c in team_selectors.team_clusters(team=team)}
+    # A stream lasts minutes and reads nothing more from the database: it must not hold a connection.
+    connection.close()
+    stream = live.stream_async if isinstance(request, ASGIRequest) else live.stream_sync
+    response = StreamingHttpResponse(stream(cluster_ids), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once
+    return response
+
+
+@login_not_required  # Flux signs its events (HMAC); it has no session
+@csrf_exempt
+@require_POST
+def flux_event(request: HttpRequest, cluster: str) -> HttpResponse:
+    """Receive an event from Flux's notification-controller: a hint to read one object again."""
+    declared = request.headers.get("Content-Length") or "0"
+    if not declared.isdigit() or int(declared) > flux_events.MAX_BODY:
+        body = b"x" * (flux_events.MAX_BODY + 1)  # refused (and counted) without reading it
+    else:
+        body = request.read(flux_events.MAX_BODY + 1)
+    try:
+        flux_events.flux_event_receive(
+            cluster_name=cluster, body=body, signature=request.headers.get("X-Signature", "")
+        )
+    except flux_events.Refused as refused:
+        return HttpResponse(f"refused: {refused.reason}\n", status=refused.status, content_type="text/plain")
+    return HttpResponse("accepted\n", status=202, content_type="text/plain")

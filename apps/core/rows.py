@@ -37,6 +37,49 @@ def rows_insert(model: type[models.Model], instances: Sequence[models.Model]) ->
             copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
 
 
+UPDATE_SLICE = 1000
+
+
+def rows_update(model: type[models.Model], instances: Sequence[models.Model], fields: Sequence[str]) -> None:
+    """Rewrite `fields` of existing rows, in time linear in their number.
+
+    Django's bulk_update writes one CASE WHEN per column with a branch per row, which
+    the database evaluates row by row: 1,000 changed pods took 12-16 s on PostgreSQL.
+    PostgreSQL joins the table to a VALUES list instead; SQLite runs one prepared UPDATE
+    per row (no network between them). No pre_save hooks run, as with bulk_update.
+    """
+    columns = [model._meta.get_field(name) for name in fields]
+    pk = model._meta.pk
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+
+    def values(obj) -> list:
+        return [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in columns]
+
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            assignments = ", ".join(f"{qn(f.column)} = %s" for f in columns)
+            # Identifiers from the model's own metadata, quoted; every value is a parameter.
+            cursor.executemany(
+                f"UPDATE {table} SET {assignments} WHERE {qn(pk.column)} = %s",  # noqa: S608
+                [[*values(obj), pk.get_db_prep_save(obj.pk, connection)] for obj in instances],
+            )
+            return
+        names = ", ".join(qn(f.column) for f in [pk, *columns])
+        assignments = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in columns)
+        row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in [pk, *columns]) + ")"
+        for start in range(0, len(instances), UPDATE_SLICE):
+            chunk = instances[start : start + UPDATE_SLICE]
+            params = [
+                value for obj in chunk for value in (pk.get_db_prep_save(obj.pk, connection), *values(obj))
+            ]
+            cursor.execute(
+                f"UPDATE {table} AS t SET {assignments} FROM (VALUES {', '.join([row] * len(chunk))}) "  # noqa: S608
+                f"AS v({names}) WHERE t.{qn(pk.column)} = v.{qn(pk.column)}",
+                params,
+            )
+
+
 @dataclass
 class RowsWritten:
     created: int = 0
@@ -66,10 +109,59 @@ def rows_write(
     every row written (an update time). Call it inside a transaction: the scope is
     read, then written.
     """
-    model = scope.model
     key, compare = tuple(key), tuple(compare)
-    fixed, on_create, on_write = dict(fixed or {}), dict(on_create or {}), dict(on_write or {})
     stored = {tuple(row[k] for k in key): row for row in scope.values("pk", *key, *compare)}
+    gone = [row["pk"] for values, row in stored.items() if values not in wanted]
+    return _rows_apply(
+        scope.model, key, stored, wanted, gone, compare=compare, write=write,
+        fixed=fixed, on_create=on_create, on_write=on_write,
+    )  # fmt: skip
+
+
+def rows_change(
+    *,
+    scope: models.QuerySet,
+    key: str,
+    upserts: Mapping[object, dict],
+    deletes: Iterable[object],
+    compare: Iterable[str],
+    write: Iterable[str],
+    fixed: Mapping[str, object] | None = None,
+) -> RowsWritten:
+    """Write some rows of `scope` and leave the others alone (a watch's changes, not a whole list).
+
+    `upserts` maps a key value to the row's fields: created when absent, rewritten when its
+    `compare` fields differ. Rows whose key is in `deletes` go. Inside a transaction.
+    """
+    compare = tuple(compare)
+    deletes = set(deletes) - set(upserts)
+    touched = [*upserts, *deletes]
+    stored = {}
+    for start in range(0, len(touched), DELETE_SLICE):
+        for row in scope.filter(**{f"{key}__in": touched[start : start + DELETE_SLICE]}).values(
+            "pk", key, *compare
+        ):
+            stored[(row[key],)] = row
+    gone = [row["pk"] for (value,), row in stored.items() if value in deletes]
+    wanted = {(value,): fields for value, fields in upserts.items()}
+    return _rows_apply(scope.model, (key,), stored, wanted, gone, compare=compare, write=write, fixed=fixed)
+
+
+def _rows_apply(
+    model: type[models.Model],
+    key: tuple[str, ...],
+    stored: dict[tuple, dict],
+    wanted: Mapping[tuple, dict | None],
+    gone: list,
+    *,
+    compare: Iterable[str],
+    write: Iterable[str],
+    fixed: Mapping[str, object] | None = None,
+    on_create: Mapping[str, object] | None = None,
+    on_write: Mapping[str, object] | None = None,
+) -> RowsWritten:
+    compare = tuple(compare)
+    fixed, on_create, on_write = dict(fixed or {}), dict(on_create or {}), dict(on_write or {})
     to_create, to_update = [], []
     for values, fields in wanted.items():
         row = stored.get(values)
@@ -80,11 +172,10 @@ def rows_write(
             to_create.append(model(**{**fixed, **identity, **fields, **on_create, **on_write}))
         elif any(row[name] != fields[name] for name in compare):
             to_update.append(model(**{**fixed, **fields, **on_write, "pk": row["pk"]}))
-    gone = [row["pk"] for values, row in stored.items() if values not in wanted]
     if to_create:
         rows_insert(model, to_create)
     if to_update:
-        model.objects.bulk_update(to_update, [*write, *on_write], batch_size=500)
+        rows_update(model, to_update, [*write, *on_write])
     for start in range(0, len(gone), DELETE_SLICE):
         model.objects.filter(pk__in=gone[start : start + DELETE_SLICE]).delete()
     return RowsWritten(len(to_create), len(to_update), len(gone))

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.selectors import team_get
+from apps.clusters.live import live_context
 from apps.environments import gates, selectors, services
 from apps.environments.models import Approval, Deployment
 
@@ -41,7 +42,8 @@ def _page_context(request: HttpRequest, environment, **extra) -> dict:
         "ask_gate": actions.ask,
         "break_glass": actions.break_glass,
         "deploy_blocked": actions.deploy_blocked,
-        "poll": POLL_SECONDS,
+        # Pods rolling to a tag arrive by the team's stream; a deployment's steps by the poll.
+        **live_context(environment.team, poll=POLL_SECONDS, keep_poll=True),
         # A fresh key per rendering: submitting the same form twice finds the first request.
         "request_key": uuid.uuid4().hex,
         **extra,

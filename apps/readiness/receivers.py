@@ -9,11 +9,11 @@ from apps.readiness.tasks import readiness_recompute_soon
 
 
 @receiver(cluster_snapshot_changed)
-def readiness_recompute_after_sync(sender, *, cluster, **kwargs) -> None:
-    """Re-check the cluster's workloads once the sync's writes are committed.
+def readiness_recompute_after_sync(sender, *, cluster, namespaces=None, **kwargs) -> None:
+    """Re-check the workloads that changed once the sync's writes are committed: those in
+    `namespaces` after a watch's write, the whole cluster after a full list (None).
 
-    A task rather than a call: the rules read the whole cluster, and their failure must
-    neither hold up the sync nor mark it failed. (Nothing changed: no signal; the
-    hourly snapshot re-evaluates anyway.)
+    A task rather than a call: the rules' failure must neither hold up the sync nor mark it
+    failed. (Nothing changed: no signal; the hourly snapshot re-evaluates anyway.)
     """
-    readiness_recompute_soon(cluster_ids=[cluster.pk])
+    readiness_recompute_soon(cluster_ids=[cluster.pk], namespaces=namespaces)

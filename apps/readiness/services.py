@@ -48,43 +48,45 @@ class RecomputeResult:
 WorkloadKey = tuple[str, str, str]  # namespace, kind, name
 
 
-def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> RecomputeResult:
-    """Evaluate every workload of a cluster and write only the findings that changed.
+def readiness_recompute(
+    *, cluster: Cluster, now: datetime | None = None, namespaces: set[str] | None = None
+) -> RecomputeResult:
+    """Evaluate the workloads of a cluster (only those in `namespaces`, when given) and write
+    only the findings that changed.
 
     Reads the last synced snapshot in a fixed number of queries; a finding keeps
-    its first-seen time for as long as the workload keeps failing the rule.
+    its first-seen time for as long as the workload keeps failing the rule. A namespace is
+    the unit of a partial recompute: a workload's rules read its pods, its namespace's
+    service accounts, PodDisruptionBudgets and annotations, all of which live there.
     """
     now = now or timezone.now()
-    namespaces = {
-        name: (team_id, meta or {})
-        for name, team_id, meta in Namespace.objects.filter(cluster=cluster).values_list(
-            "name", "team_id", "annotations"
-        )
-    }
+
+    def scoped(queryset, field: str = "namespace"):
+        queryset = queryset.filter(cluster=cluster)
+        return queryset if namespaces is None else queryset.filter(**{f"{field}__in": namespaces})
+
+    rows = scoped(Namespace.objects, "name").values_list("name", "team_id", "annotations")
+    namespace_rows = {name: (team_id, meta or {}) for name, team_id, meta in rows}
     workloads = [
         w
-        for w in Workload.objects.filter(cluster=cluster, kind__in=Workload.TOP_KINDS).values(
+        for w in scoped(Workload.objects.filter(kind__in=Workload.TOP_KINDS)).values(
             "uid", "namespace", "name", "kind", "desired", "template", "annotations", "owner"
         )
         # A CronJob's Jobs are judged through the CronJob's template.
         if not (w["kind"] == "Job" and (w["owner"] or {}).get("kind") == "CronJob")
     ]
     pods_by_workload: dict[WorkloadKey, list[dict]] = defaultdict(list)
-    pods = list(Pod.objects.filter(cluster=cluster).values(*_POD_FIELDS))
+    pods = list(scoped(Pod.objects).values(*_POD_FIELDS))
     for pod in pods:
         pods_by_workload[(pod["namespace"], pod["workload_kind"], pod["workload_name"])].append(pod)
     accounts: dict[str, dict[str, dict]] = defaultdict(dict)
-    for ns, name, meta in ServiceAccount.objects.filter(cluster=cluster).values_list(
-        "namespace", "name", "annotations"
-    ):
+    for ns, name, meta in scoped(ServiceAccount.objects).values_list("namespace", "name", "annotations"):
         accounts[ns][name] = meta or {}
     pdbs: dict[str, list[dict]] = defaultdict(list)
-    for ns, selector in PodDisruptionBudget.objects.filter(cluster=cluster).values_list(
-        "namespace", "selector"
-    ):
+    for ns, selector in scoped(PodDisruptionBudget.objects).values_list("namespace", "selector"):
         pdbs[ns].append(selector or {})
     waivers = list(Waiver.objects.filter(Q(cluster=None) | Q(cluster=cluster), expires_at__gt=now))
-    restarts = _restarts_record(cluster, pods, now)
+    restarts = _restarts_record(cluster, pods, now, scoped(RestartSample.objects))
     production_namespaces = _production_namespaces(cluster)
 
     wanted: dict[tuple[str, str], dict] = {}
@@ -92,7 +94,7 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
     for w in workloads:
         ns = w["namespace"]
         key = (ns, w["kind"], w["name"])
-        team_id, ns_annotations = namespaces.get(ns, (None, {}))
+        team_id, ns_annotations = namespace_rows.get(ns, (None, {}))
         production = cluster.is_production or ns in production_namespaces
         subject = Subject(
             kind=w["kind"], namespace=ns, name=w["name"], template=w["template"] or {},
@@ -125,8 +127,8 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
             }  # fmt: skip
     result = RecomputeResult(workloads=len(workloads))
     with transaction.atomic():
-        _write_findings(cluster, wanted, now, result)
-        _write_assessments(cluster, assessed, now)
+        _write_findings(cluster, scoped(Finding.objects), wanted, now, result)
+        _write_assessments(cluster, scoped(Assessment.objects), assessed, now)
     return result
 
 
@@ -211,9 +213,9 @@ _FINDING_FIELDS = (
 )  # fmt: skip
 
 
-def _write_findings(cluster: Cluster, wanted: dict, now: datetime, result: RecomputeResult) -> None:
+def _write_findings(cluster: Cluster, scope, wanted: dict, now: datetime, result: RecomputeResult) -> None:
     written = rows_write(
-        scope=Finding.objects.filter(cluster=cluster), key=["workload_uid", "rule"], wanted=wanted,
+        scope=scope, key=["workload_uid", "rule"], wanted=wanted,
         compare=_FINDING_FIELDS, write=_FINDING_FIELDS, fixed={"cluster": cluster},
         on_create={"first_seen": now},  # kept while the workload keeps failing the rule
     )  # fmt: skip
@@ -223,15 +225,15 @@ def _write_findings(cluster: Cluster, wanted: dict, now: datetime, result: Recom
 _ASSESSMENT_FIELDS = ("team_id", "namespace", "kind", "name", "applicable")
 
 
-def _write_assessments(cluster: Cluster, assessed: dict, now: datetime) -> None:
+def _write_assessments(cluster: Cluster, scope, assessed: dict, now: datetime) -> None:
     rows_write(
-        scope=Assessment.objects.filter(cluster=cluster), key=["uid"],
+        scope=scope, key=["uid"],
         wanted={(uid,): fields for uid, fields in assessed.items()}, compare=_ASSESSMENT_FIELDS,
         write=_ASSESSMENT_FIELDS, fixed={"cluster": cluster}, on_write={"updated_at": now},
     )  # fmt: skip
 
 
-def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime) -> dict[WorkloadKey, int]:
+def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime, scope) -> dict[WorkloadKey, int]:
     """Record restart counts that changed; return each workload's restarts in the last 24 hours.
 
     A sample is written when a pod is first seen or its count changes. The newest
@@ -240,19 +242,15 @@ def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime) -> dict[
     """
     cutoff = now - RESTART_WINDOW
     samples: dict[str, list[dict]] = defaultdict(list)
-    for row in (
-        RestartSample.objects.filter(cluster=cluster)
-        .order_by("seen_at", "pk")
-        .values(
-            "pk",
-            "pod_uid",
-            "namespace",
-            "workload_kind",
-            "workload_name",
-            "restarts",
-            "pod_created",
-            "seen_at",
-        )
+    for row in scope.order_by("seen_at", "pk").values(
+        "pk",
+        "pod_uid",
+        "namespace",
+        "workload_kind",
+        "workload_name",
+        "restarts",
+        "pod_created",
+        "seen_at",
     ):
         samples[row["pod_uid"]].append(row)
     new = []

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from apps.clusters import sync, tasks
+from apps.clusters import sync, tasks, watch
 from apps.clusters.models import Cluster, Pod, SyncRun, Workload
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +44,12 @@ def _wait_for(predicate, timeout: float, what: str):
 
 
 def test_a_sync_runs_through_a_real_celery_worker(cluster):
+    """The polling mode: beat's round queues a full list of the cluster."""
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo",
          "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=_child_env(SHIRUBE_SYNC_MODE="poll"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
     )  # fmt: skip
     try:
         assert settings.CELERY_BROKER_URL.startswith("redis://")
@@ -131,3 +134,64 @@ def test_a_worker_killed_mid_sync_leaves_each_kind_whole_and_the_run_abandoned(c
     killed.refresh_from_db()
     assert killed.status == "abandoned"
     assert Pod.objects.filter(labels__moved="1").count() == 3  # wholly new now
+
+
+def test_beat_keeps_one_watch_session_per_cluster_on_a_threads_worker(cluster, sim):
+    """Watch mode: beat's round queues a session on the `watch` queue, served by a threads pool."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", "watch", "--pool=threads",
+         "--concurrency=4", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip",
+         "--without-mingle"],
+        cwd=ROOT, env=_child_env(SHIRUBE_WATCH_LOCK_TTL="6"), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert tasks.clusters_sync_all.delay()  # queued from here, as beat does
+        tasks.clusters_sync_all()
+        _wait_for(lambda: Cluster.objects.get(pk=cluster.pk).live_at, 60, "a live session")
+        assert tasks.clusters_sync_all() == 0  # its lock is held: nothing more to queue
+        name = sim.store.list("pods", "payments")[0]["metadata"]["name"]
+        sim.store.update("pods", "payments", name, lambda p: p["metadata"]["labels"].update(live="yes"))
+        _wait_for(lambda: Pod.objects.filter(name=name, labels__live="yes").exists(), 30, "the change")
+        assert SyncRun.objects.filter(cluster=cluster, watch=True, status="running").count() == 1
+    finally:
+        worker.terminate()  # a warm shutdown: the session ends at once and queues its successor
+        output = worker.communicate(timeout=30)[0]
+    assert "Traceback" not in output, output
+    run = SyncRun.objects.get(cluster=cluster, watch=True)
+    assert run.status == "ok", (run.status, run.kinds)
+
+
+def test_a_worker_killed_mid_session_is_taken_over_and_misses_nothing(cluster, sim):
+    child = subprocess.Popen(
+        [sys.executable, "manage.py", "watch_cluster", "demo", "--seconds", "120"], cwd=ROOT,
+        env=_child_env(SHIRUBE_WATCH_LOCK_TTL="4"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    names = [p["metadata"]["name"] for p in sim.store.list("pods", "search")]
+    try:
+        _wait_for(lambda: Cluster.objects.get(pk=cluster.pk).live_at, 60, "the session to watch")
+        sim.store.update("pods", "search", names[0], lambda p: p["metadata"]["labels"].update(step="1"))
+        _wait_for(
+            lambda: Pod.objects.filter(name=names[0], labels__step="1").exists(), 30, "the first change"
+        )
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    # While nobody watches: changes, a deletion, a new pod.
+    for name in names[1:]:
+        sim.store.update("pods", "search", name, lambda p: p["metadata"]["labels"].update(step="2"))
+    sim.store.delete("pods", "search", names[0])
+    killed = SyncRun.objects.get(cluster=cluster, watch=True, status="running")
+    with pytest.raises(sync.LockHeld):
+        watch.watch_session(cluster=cluster, seconds=5)  # the dead session's lock still stands...
+    _wait_for(lambda: not sync.cluster_lock_held(cluster.pk), 20, "the lock to expire")  # ...until it expires
+    stop = threading.Event()
+    threading.Timer(3.0, stop.set).start()
+    result = watch.watch_session(cluster=Cluster.objects.get(pk=cluster.pk), seconds=60, stop=stop)
+    assert result.listed == []  # resumed from the stored versions: nothing listed again
+    assert not Pod.objects.filter(name=names[0]).exists()
+    assert Pod.objects.filter(name__in=names[1:], labels__step="2").count() == len(names) - 1
+    killed.refresh_from_db()
+    assert killed.status == "abandoned"
+    full = sync.cluster_sync(cluster=Cluster.objects.get(pk=cluster.pk))  # compare with a full list
+    assert (full.run.created, full.run.updated, full.run.deleted) == (0, 0, 0)

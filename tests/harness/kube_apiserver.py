@@ -283,9 +283,21 @@ class RealKubeAPIServer:
             time.sleep(0.1)
         raise self._failure(f"etcd did not report healthy on {client_url} within 60 s")
 
+    def restart_kube_apiserver(self, *, down_seconds: float = 0.0) -> None:
+        """Stop kube-apiserver (etcd keeps running) and start it again on the same port and
+        certificate, as a control-plane upgrade would: clients keep their kubeconfig."""
+        self.kube_proc.terminate()
+        try:
+            self.kube_proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.kube_proc.kill()
+            self.kube_proc.wait(5)
+        time.sleep(down_seconds)
+        self._start_kube_apiserver()
+
     def _start_kube_apiserver(self) -> None:
-        self.port = free_port()
-        self.cert_dir.mkdir()
+        self.port = self.port or free_port()  # a restart keeps the port (and the kubeconfig)
+        self.cert_dir.mkdir(exist_ok=True)
         sa_key, sa_pub = self.root / "sa.key", self.root / "sa.pub"
         _generate_rsa_key_pair(sa_key, sa_pub)
         tokens = self.root / "tokens.csv"

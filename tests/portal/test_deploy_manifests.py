@@ -263,15 +263,20 @@ def test_the_binding_gives_the_role_to_the_service_account_only():
     one("ServiceAccount", SERVICE_ACCOUNT)
 
 
-def test_only_the_worker_mounts_the_service_account_token():
-    # The worker runs the sync; pages read the database and beat only publishes tasks.
+def test_only_the_workers_mount_the_service_account_token():
+    # The workers run the sync (lists and watch sessions); pages read the database and beat only publishes tasks.
     assert one("ServiceAccount", SERVICE_ACCOUNT)["automountServiceAccountToken"] is False
     mounts = {}
     for name, deployment in deployments().items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["serviceAccountName"] == SERVICE_ACCOUNT, name
         mounts[name] = pod["automountServiceAccountToken"]
-    assert mounts == {"shirube-web": False, "shirube-worker": True, "shirube-beat": False}
+    assert mounts == {
+        "shirube-web": False,
+        "shirube-worker": True,
+        "shirube-watch": True,
+        "shirube-beat": False,
+    }
     [job] = of_kind("Job")
     assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
@@ -279,11 +284,16 @@ def test_only_the_worker_mounts_the_service_account_token():
 # --- containers ------------------------------------------------------------------
 
 
-def test_the_three_deployments_run_gunicorn_and_celery_from_the_placeholder_image():
+def test_the_deployments_run_gunicorn_and_celery_from_the_placeholder_image():
     found = deployments()
-    assert set(found) == {"shirube-web", "shirube-worker", "shirube-beat"}
+    assert set(found) == {"shirube-web", "shirube-worker", "shirube-watch", "shirube-beat"}
     commands = {name: c["command"] for name, _, c in containers()}
-    assert commands["shirube-web"][:2] == ["gunicorn", "portal.wsgi:application"]
+    assert commands["shirube-web"][:3] == [
+        "gunicorn", "portal.asgi:application", "--worker-class=uvicorn_worker.UvicornWorker"
+    ]  # fmt: skip
+    assert commands["shirube-watch"][:6] == [
+        "celery", "-A", "portal", "worker", "--queues=watch", "--pool=threads"
+    ]  # fmt: skip
     assert option(commands["shirube-web"], "--bind") == "0.0.0.0:8000"
     assert commands["shirube-worker"][:4] == ["celery", "-A", "portal", "worker"]
     assert commands["shirube-beat"][:4] == ["celery", "-A", "portal", "beat"]
@@ -317,9 +327,10 @@ def test_the_web_probes_hit_healthz_and_readyz_with_an_allowed_host():
 
 def test_the_celery_probes_ping_their_own_node():
     commands = {name: c for name, _, c in containers()}
-    worker, beat = commands["shirube-worker"], commands["shirube-beat"]
+    worker, watch, beat = commands["shirube-worker"], commands["shirube-watch"], commands["shirube-beat"]
     assert "--enable-remote-control" in beat["command"]  # otherwise beat never answers a ping
-    for container, node in ((worker, "celery@$HOSTNAME"), (beat, "celerybeat@$HOSTNAME")):
+    nodes = ((worker, "celery@$HOSTNAME"), (watch, "celery@$HOSTNAME"), (beat, "celerybeat@$HOSTNAME"))
+    for container, node in nodes:
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             command = container[probe]["exec"]["command"]
             assert command[:2] == ["sh", "-c"]

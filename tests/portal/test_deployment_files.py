@@ -15,9 +15,9 @@ def compose():
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_has_web_worker_beat_redis_and_postgres_with_health_checks():
+def test_compose_has_web_worker_watch_beat_redis_and_postgres_with_health_checks():
     services = compose()["services"]
-    assert set(services) == {"web", "worker", "beat", "redis", "postgres"}
+    assert set(services) == {"web", "worker", "watch", "beat", "redis", "postgres"}
     for name, service in services.items():
         assert "test" in service["healthcheck"], name
         assert service.get("restart") == "unless-stopped", name
@@ -25,7 +25,7 @@ def test_compose_has_web_worker_beat_redis_and_postgres_with_health_checks():
 
 def test_the_portal_services_wait_for_healthy_databases_and_use_them():
     services = compose()["services"]
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "watch", "beat"):
         service = services[name]
         assert service["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
@@ -36,8 +36,14 @@ def test_the_portal_services_wait_for_healthy_databases_and_use_them():
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert env["REDIS_URL"].startswith("redis://redis:6379")
         assert env["DEBUG"] == "false"
-    assert "gunicorn portal.wsgi:application" in services["web"]["command"]
+    # ASGI: a live page's open stream must not hold a worker.
+    assert (
+        "gunicorn portal.asgi:application --worker-class uvicorn_worker.UvicornWorker"
+        in services["web"]["command"]
+    )
     assert services["worker"]["command"].startswith("celery -A portal worker")
+    # Watch sessions: their own queue, a pool that holds one session per cluster.
+    assert services["watch"]["command"].startswith("celery -A portal worker --queues=watch --pool=threads")
     assert services["beat"]["command"].startswith("celery -A portal beat")
 
 
@@ -86,10 +92,11 @@ def dockerfile() -> list[tuple[str, str]]:
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
 
 
-def test_the_image_runs_the_wsgi_application_as_a_user_it_creates():
+def test_the_image_runs_the_asgi_application_as_a_user_it_creates():
     steps = dockerfile()
     cmd = json.loads(next(args for op, args in reversed(steps) if op == "CMD"))
     assert cmd[0] == "gunicorn"
+    assert cmd[cmd.index("--worker-class") + 1] == "uvicorn_worker.UvicornWorker"
     module, _, attribute = cmd[1].partition(":")
     assert callable(getattr(importlib.import_module(module), attribute)), cmd[1]
     users = [args for op, args in steps if op == "USER"]
@@ -130,3 +137,26 @@ def test_no_template_or_static_file_loads_from_a_cdn():
     for path in list((ROOT / "templates").rglob("*.html")) + list((ROOT / "apps").rglob("*.html")):
         text = path.read_text()
         assert '<script src="http' not in text and '<link rel="stylesheet" href="http' not in text, path
+
+
+def test_every_routed_queue_has_a_worker_that_holds_sessions_everywhere():
+    """A queue nobody consumes silently stops its tasks: watch sessions would never run."""
+    from django.conf import settings
+
+    queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    assert queues == {"watch"}
+    procfile = (ROOT / "Procfile.dev").read_text().splitlines()
+    compose_commands = [s["command"] for s in compose()["services"].values() if "command" in s]
+    deploy_commands = [
+        " ".join(container["command"])
+        for path in (ROOT / "deploy").glob("*-deployment.yaml")
+        for container in yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]
+    ]
+    for where, commands in (
+        ("Procfile.dev", procfile),
+        ("compose", compose_commands),
+        ("deploy", deploy_commands),
+    ):
+        # Threads: a session holds its task for minutes, so the pool must hold one per cluster.
+        workers = [c for c in commands if "worker" in c and "--queues=watch" in c and "--pool=threads" in c]
+        assert workers, f"{where}: no worker with a thread pool serves the queue `watch`"
