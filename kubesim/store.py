@@ -179,6 +179,7 @@ class Store:
             other._rv = self._rv
             other._log.extend(self._log)
             other._log_floor = self._log_floor
+            other.images = {name: set(tags) for name, tags in self.images.items()}
         return other
 
     # -- writes --------------------------------------------------------------

@@ -22,6 +22,7 @@ from apps.audit.services import audit_record
 from apps.clusters.models import Cluster, Namespace, SyncRun, TeamNamespace
 from apps.environments.models import Approval, Deployment, Environment
 from apps.lessons.models import Progress, StuckFlag
+from apps.notifications.models import Notification, SlackLink
 from apps.readiness.models import Finding, Waiver
 from tests.factories import (
     LessonFactory,
@@ -61,6 +62,8 @@ SRE_ACCESS = {
     "environments.environment": FULL,
     "environments.deployment": VIEW,
     "environments.approval": VIEW,
+    "notifications.notification": VIEW,  # the outbox is written by the events themselves
+    "notifications.slacklink": VIEW,  # read and deleted (a person links again), never edited
 }
 
 # Models whose rows are one learner's doing: no admin page at all, and no SRE permission.
@@ -102,6 +105,8 @@ def rows(db):
         Deployment.objects.create(environment=environment, kind="deploy", tag="v1", idempotency_key="k"),
         Approval.objects.create(environment=environment, tag="v1", requested_by=member.user,
                                 expires_at=now + timedelta(hours=1)),
+        Notification.objects.create(kind="approval.requested", team=team, title="v1 needs an approval"),
+        SlackLink.objects.create(user=member.user, slack_team_id="T1", slack_user_id="U1", via="code"),
     ]  # fmt: skip
     return {_label(type(obj)): obj for obj in objects}
 

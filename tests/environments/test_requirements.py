@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
+from apps.core import timefmt
 from apps.environments import gates, services
 from apps.lessons import services as lesson_services
 from apps.lessons.models import Lesson
@@ -234,8 +235,8 @@ def test_the_admin_says_who_would_lose_which_right_before_publishing(
     assert lesson.status == "published" and lesson.gates_from is not None
     # In its grace period the page gives the date it will count from.
     form = client.get(f"/admin/lessons/lesson/{lesson.pk}/change/").content.decode()
-    due = timezone.localtime(lesson.gates_from + timedelta(days=14))
-    assert f"counts from <strong>{due:%-d %b %Y %H:%M}</strong>" in form
+    due = lesson.gates_from + timedelta(days=14)
+    assert f"counts from <strong>{timefmt.when(due)}</strong>" in form
 
 
 def test_the_admin_says_so_when_no_environment_requires_the_phase(client_for, people):

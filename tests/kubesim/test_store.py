@@ -173,8 +173,12 @@ def test_resources_are_found_by_qualified_name(store):
 
 def test_a_copy_holds_the_same_objects_and_history_and_goes_its_own_way(store):
     store.create(o.configmap("a", "one", {"k": "v"}))
+    store.images["ghcr.io/acme/api"] = {"v1"}  # what the registry holds decides what pods can pull
     rv = store.resource_version
     copy = store.copy()
+    assert copy.images == {"ghcr.io/acme/api": {"v1"}}
+    copy.images["ghcr.io/acme/api"].add("v2")
+    assert store.images == {"ghcr.io/acme/api": {"v1"}}
 
     assert copy.resource_version == rv
     assert copy.list("configmaps") == store.list("configmaps")  # same uids and versions
