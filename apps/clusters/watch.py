@@ -198,11 +198,18 @@ def _run(session: _Session) -> None:
         )
         flux = sync.flux_plans(cluster, api, _Listed(session))
         session.plans = [*sync.PLANS, *(flux or [])]
+        changed = False
         for plan in session.plans:
             if session.ending():
-                return
+                break
             if resync or not session.versions.get(plan.spec.key):
-                _relist(session, api, plan)
+                changed = bool(_relist(session, api, plan, tell=False)[1]) or changed
+        if changed:
+            # Once for every kind listed: a first session lists 18 kinds, and each telling
+            # would recompute the whole cluster's readiness again.
+            _changed(session, None)
+        if session.ending():
+            return
         if (
             resync
             and flux is not None
@@ -229,8 +236,9 @@ class _Listed(sync.SyncResult):
         super().__init__(session.run, {})
 
 
-def _relist(session: _Session, api, plan: sync.KindPlan) -> str:
-    """List a kind in full, diff and write it as a full sync does; its new resourceVersion ("" on failure)."""
+def _relist(session: _Session, api, plan: sync.KindPlan, *, tell: bool = True) -> tuple[str, bool]:
+    """List a kind in full, diff and write it as a full sync does: its new resourceVersion ("" on
+    failure), and whether rows changed (told to the other apps and pages unless `tell` is off)."""
     key = plan.spec.key
     result = _Listed(session)
     sync.sync_kind(session.cluster, api, plan, result)
@@ -239,15 +247,17 @@ def _relist(session: _Session, api, plan: sync.KindPlan) -> str:
     _merge(session.result.kinds.setdefault(key, sync.KindResult()), kind)
     if kind.status == "error":
         session.kind_errors[key] = kube.KubeError(kind.summary, detail=kind.error)
-        return ""
+        return "", False
     session.kind_errors.pop(key, None)
     session.versions[key] = kind.resource_version
     Cluster.objects.filter(pk=session.cluster.pk).update(resource_versions=session.versions)
-    if kind.created or kind.updated or kind.deleted:
+    changed = bool(kind.created or kind.updated or kind.deleted)
+    if changed:
         if key == "namespaces":
             namespaces_assign_teams(cluster=session.cluster)
-        _changed(session, None)
-    return kind.resource_version
+        if tell:
+            _changed(session, None)
+    return kind.resource_version, changed
 
 
 def _merge(into: sync.KindResult, kind: sync.KindResult) -> None:
@@ -367,7 +377,7 @@ def _write_loop(session: _Session, api) -> None:
             # What was read of the kind before is older than the list that replaces it.
             batch.pop(item.plan.spec.key, None)
             session.pending_versions.pop(item.plan.spec.key, None)
-            item.reply.put(_relist(session, api, item.plan))
+            item.reply.put(_relist(session, api, item.plan)[0])
         elif item is not None:
             held += _take(session, batch, item)
             if first_at is None and batch:

@@ -273,3 +273,21 @@ def test_a_burst_of_5000_pod_changes_is_coalesced_bounded_and_complete(cluster, 
     assert pods.created + pods.updated < 2500, (pods.created, pods.updated)
     assert 0 < result.peak_batch <= 300  # memory: never more objects held than the bound
     full_sync_writes_nothing(cluster)
+
+
+def test_a_first_session_tells_the_other_apps_once_for_all_its_lists(cluster, sim, running):
+    """Readiness recomputes the whole cluster on a list's news: once per session, not per kind."""
+    from apps.clusters.signals import cluster_snapshot_changed
+
+    told = []
+
+    def receiver(sender, cluster, run, namespaces, **kwargs):
+        told.append(namespaces)
+
+    cluster_snapshot_changed.connect(receiver, weak=False)
+    try:
+        session = running()
+        session.stop()
+    finally:
+        cluster_snapshot_changed.disconnect(receiver)
+    assert told == [None], told  # every kind listed, one whole-cluster recompute

@@ -80,18 +80,22 @@ def watched_changes(cluster: Cluster, api, suffix: str, timeout: float = 30.0) -
     full_sync_writes_nothing(cluster)
 
 
-def seeded_cluster(server, name: str) -> tuple[Cluster, object, str]:
-    """The demo's objects in a real API server under a fresh suffix, and a Cluster row for it."""
-    suffix = uuid.uuid4().hex[:6]
+def seeded_cluster(server, name: str, objects: list[dict] | None = None, suffix: str = ""):
+    """The demo's objects (or these) in a real API server under a fresh suffix, and a Cluster
+    row for it: (cluster, API client, suffix)."""
+    suffix = suffix or uuid.uuid4().hex[:6]
     api = server.api_client()
-    seed_objects(api, demo_objects(suffix))
+    seed_objects(api, objects if objects is not None else demo_objects(suffix))
     cluster = cluster_declare(name=name, connection="kubeconfig", kubeconfig_path=str(server.kubeconfig))[0]
     return cluster, api, suffix
 
 
 def test_kubesim_and_the_real_api_server_watch_to_the_same_rows(real_kube, tmp_path, settings, teams):
     settings.SHIRUBE_SYNC_PAGE_SIZE = 5
-    real, real_api, suffix = seeded_cluster(real_kube, "real")
+    # The same objects on both servers (the demo's times are relative to when it is built).
+    suffix = uuid.uuid4().hex[:6]
+    objects = demo_objects(suffix)
+    real, real_api, _ = seeded_cluster(real_kube, "real", objects, suffix)
     watched_changes(real, real_api, suffix)
 
     store = Store()
@@ -103,7 +107,7 @@ def test_kubesim_and_the_real_api_server_watch_to_the_same_rows(real_kube, tmp_p
         kubeconfig = sim.write_kubeconfig(tmp_path / "kubesim")
         config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
         fake_api = client.ApiClient(configuration)
-        seed_objects(fake_api, demo_objects(suffix))
+        seed_objects(fake_api, objects)
         fake = cluster_declare(name="kubesim", connection="kubeconfig", kubeconfig_path=str(kubeconfig))[0]
         watched_changes(fake, fake_api, suffix)
 
