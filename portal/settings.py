@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "reversion",
+    "ninja",  # the API docs page's assets (vendored in the package: no CDN)
     "apps.accounts",
     "apps.lessons",
     "apps.clusters",
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.chatops",
     "apps.digests",
+    "apps.api",
     "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 
@@ -391,6 +393,11 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shirube <shirube@localhost>")
 SHIRUBE_NOTIFY_RETENTION_DAYS = env_int("SHIRUBE_NOTIFY_RETENTION_DAYS", 30, minimum=1)
 # The daily digests (readiness findings, stuck readers) go out at this hour (TIME_ZONE).
+# The HTTP API (apps.api): token lifetimes and per-token rate limits (requests a minute).
+SHIRUBE_API_TOKEN_DAYS = env_int("SHIRUBE_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
+SHIRUBE_API_TOKEN_MAX_DAYS = env_int("SHIRUBE_API_TOKEN_MAX_DAYS", 366, minimum=1, maximum=3650)
+SHIRUBE_API_READ_LIMIT = env_int("SHIRUBE_API_READ_LIMIT", 600, minimum=1, maximum=100_000)
+SHIRUBE_API_WRITE_LIMIT = env_int("SHIRUBE_API_WRITE_LIMIT", 60, minimum=1, maximum=100_000)
 SHIRUBE_DIGEST_HOUR = env_int("SHIRUBE_DIGEST_HOUR", 9, minimum=0, maximum=23)
 CELERY_BEAT_SCHEDULE["notifications-recover"] = {
     "task": "apps.notifications.tasks.deliveries_recover",

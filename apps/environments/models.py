@@ -44,6 +44,7 @@ ENVIRONMENT_SETTINGS = [
     "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
     "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
     "required_role", "required_phases", "requires_approval", "approval_ttl_hours", "approvals_notify_sres",
+    "allow_service_tokens",
 ]  # fmt: skip
 
 
@@ -125,6 +126,11 @@ class Environment(models.Model):
         "tell SREs of approval requests", default=False,
         help_text="Approval requests go to the team's leads; with this, to the SREs too.",
     )  # fmt: skip
+    allow_service_tokens = models.BooleanField(
+        default=False,
+        help_text="Teams' API service tokens (CI) may change this environment, in place of the learning "
+        "gate they cannot pass. Off by default; think twice for production.",
+    )
     # What git says, refreshed by a task (page views never touch git).
     git_sha = models.CharField(max_length=40, blank=True, editable=False)
     git_tag = models.CharField(max_length=128, blank=True, editable=False)
