@@ -28,11 +28,11 @@ def bearer(client):
         def __init__(self, value: str):
             self.headers = {"Authorization": f"Bearer {value}"}
 
-        def get(self, path: str, **headers):
-            return client.get(path, headers={**self.headers, **headers})
+        def get(self, path: str, headers: dict | None = None):
+            return client.get(path, headers={**self.headers, **(headers or {})})
 
-        def post(self, path: str, data: dict | None = None, **headers):
+        def post(self, path: str, data: dict | None = None, headers: dict | None = None):
             return client.post(path, data=data or {}, content_type="application/json",
-                               headers={**self.headers, **headers})  # fmt: skip
+                               headers={**self.headers, **(headers or {})})  # fmt: skip
 
     return Bearer
