@@ -52,7 +52,21 @@ from apps.readiness.selectors import team_scorecard
 CHANNEL = "api"
 PAGE = {"page_size": 50, "max_page_size": 200}
 
-api = NinjaAPI(
+
+class ShirubeAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        """Errors are problem details: say so in the document, so clients (and schemathesis) expect it."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        return schema
+
+
+api = ShirubeAPI(
     title="Shirube API",
     version="1",
     description="Read what the portal shows and act through the same gates. See docs/api.md.",

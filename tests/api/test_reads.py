@@ -82,3 +82,20 @@ def test_members_only_pages_hold_for_the_api(people, envs, token_for, bearer, se
 def test_a_token_without_read_reads_nothing(people, token_for, bearer):
     response = bearer(token_for(people["member"], scopes=["deploy"])).get("/api/v1/me")
     assert response.status_code == 403 and "read" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_the_openapi_document_and_docs_page_are_served_under_the_csp(client):
+    document = client.get("/api/v1/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    assert "/api/v1/teams/{slug}/environments/{env}/deployments" in document["paths"]
+    assert document["components"]["securitySchemes"]["TokenAuth"]["scheme"] == "bearer"
+    page = client.get("/api/v1/docs")
+    html = page.content.decode()
+    assert page.status_code == 200 and "script-src 'self'" in page["Content-Security-Policy"]
+    assert "cdn" not in html.lower()
+    # Every script is a file of the site's or a JSON data block, never inline code.
+    import re
+
+    for tag in re.findall(r"<script[^>]*>", html):
+        assert 'src="/static/' in tag or 'type="application/json"' in tag, tag
