@@ -393,6 +393,8 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shirube <shirube@localhost>")
 SHIRUBE_NOTIFY_RETENTION_DAYS = env_int("SHIRUBE_NOTIFY_RETENTION_DAYS", 30, minimum=1)
 # The daily digests (readiness findings, stuck readers) go out at this hour (TIME_ZONE).
+# Outbound webhooks may call loopback (and plain http there): for the tests only.
+SHIRUBE_WEBHOOK_ALLOW_LOOPBACK = env_bool("SHIRUBE_WEBHOOK_ALLOW_LOOPBACK", False)
 # The HTTP API (apps.api): token lifetimes and per-token rate limits (requests a minute).
 SHIRUBE_API_TOKEN_DAYS = env_int("SHIRUBE_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
 SHIRUBE_API_TOKEN_MAX_DAYS = env_int("SHIRUBE_API_TOKEN_MAX_DAYS", 366, minimum=1, maximum=3650)

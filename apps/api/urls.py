@@ -15,4 +15,5 @@ urlpatterns = [
     path("settings/tokens/", views.token_list, name="list"),
     path("settings/tokens/<int:token_id>/revoke/", views.token_revoke, name="revoke"),
     path("teams/<slug:team_slug>/tokens/", views.team_tokens, name="team"),
+    path("teams/<slug:team_slug>/webhooks/", views.team_webhooks, name="webhooks"),
 ]

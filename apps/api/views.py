@@ -13,6 +13,10 @@ from apps.api import services
 from apps.api.models import ApiToken
 from apps.api.permissions import can_manage_team_tokens, can_revoke_token
 from apps.environments.models import Environment
+from apps.notifications import services as notification_services
+from apps.notifications.models import WebhookEndpoint
+from apps.notifications.selectors import webhook_deliveries
+from apps.notifications.webhooks import WEBHOOK_KINDS, UnsafeEndpoint
 
 
 def _days(request: HttpRequest) -> int | None:
@@ -80,3 +84,35 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     if token.team is not None:
         return redirect("api_tokens:team", token.team.slug)
     return redirect("api_tokens:list")
+
+
+@require_http_methods(["GET", "POST"])
+def team_webhooks(request: HttpRequest, team_slug: str) -> HttpResponse:
+    """A team's webhook endpoints and their last deliveries; leads and SREs add and remove them."""
+    team = team_get(slug=team_slug, user=request.user)
+    if not can_manage_team_tokens(request.user, team):
+        raise PermissionDenied(f"Only leads of {team.name} and SREs manage its webhooks.")
+    context = {"team": team, "kinds": WEBHOOK_KINDS, "secret": "", "error": ""}
+    status = 200
+    if request.method == "POST" and request.POST.get("remove"):
+        endpoint = WebhookEndpoint.objects.filter(team=team, pk=request.POST["remove"]).first()
+        if endpoint is None:
+            raise Http404("No such endpoint")
+        notification_services.webhook_endpoint_remove(by=request.user, endpoint=endpoint)
+        return redirect("api_tokens:webhooks", team.slug)
+    if request.method == "POST":
+        try:
+            endpoint = notification_services.webhook_endpoint_create(
+                by=request.user, team=team, url=request.POST.get("url", ""),
+                kinds=request.POST.getlist("kinds"),
+            )  # fmt: skip
+        except UnsafeEndpoint as exc:
+            context["error"], status = str(exc), 400
+        else:
+            context["secret"], status = endpoint.secret, 201
+    endpoints = list(WebhookEndpoint.objects.filter(team=team, active=True))
+    context["endpoints"] = endpoints
+    context["deliveries"] = webhook_deliveries(endpoints=endpoints)
+    response = render(request, "api/webhooks.html", context, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
