@@ -421,6 +421,11 @@ CELERY_BEAT_SCHEDULE["chatops-requests-prune"] = {
     "schedule": 600.0,
     "options": {"expires": 550},
 }
+CELERY_BEAT_SCHEDULE["api-idempotency-prune"] = {
+    "task": "apps.api.tasks.idempotency_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
+}
 CELERY_BEAT_SCHEDULE["notifications-state-changes"] = {
     "task": "apps.notifications.tasks.state_changes_flush",
     "schedule": 60.0,

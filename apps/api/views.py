@@ -8,6 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.accounts.permissions import team_progress_scope
 from apps.accounts.selectors import team_get
 from apps.api import services
 from apps.api.models import ApiToken
@@ -49,6 +50,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
         _token, context["value"], context["error"] = _create(request)
         status = 400 if context["error"] else 201
     context["tokens"] = ApiToken.objects.filter(user=request.user, kind=ApiToken.Kind.PERSONAL)
+    context["managed_teams"] = team_progress_scope(request.user)  # teams it leads; every team for SREs
     response = render(request, "api/tokens.html", context, status=status)
     response["Cache-Control"] = "no-store"  # the value is shown once: never from a cache
     return response

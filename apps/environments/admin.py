@@ -89,6 +89,7 @@ class EnvironmentAdmin(ConfigAuditAdmin):
                     "requires_approval",
                     "approval_ttl_hours",
                     "approvals_notify_sres",
+                    "allow_service_tokens",
                 ]
             },
         ),  # fmt: skip
