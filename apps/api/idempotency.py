@@ -53,7 +53,8 @@ def idempotent(
             raise Problem(409, "idempotency-in-flight", "The first request with this key is still running",
                           "Wait for it, then send again to get its result.") from None  # fmt: skip
         if first.status >= 400:
-            raise Problem(first.status, "replayed", first.response.get("title", ""),
+            kind = first.response.get("type", "").rsplit("/", 1)[-1] or "refused"
+            raise Problem(first.status, kind, first.response.get("title", ""),
                           first.response.get("detail", ""), gates=first.response.get("gates"),
                           lessons=first.response.get("lessons")) from None  # fmt: skip
         return first.status, first.response

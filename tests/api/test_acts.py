@@ -125,3 +125,13 @@ def test_a_service_token_never_acts_outside_its_list(people, teams, envs, token_
     )  # people's lessons count for nobody else
     assert bearer(value).post(PRODUCTION, {"kind": "promote", "tag": "v2.15.0"}).status_code == 403
     assert not Deployment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_refusal_is_the_first_result_too(people, envs, token_for, bearer):
+    client = bearer(token_for(people["member"], scopes=["deploy"]))
+    body, key = {"kind": "promote", "tag": "v2.15.0"}, {"Idempotency-Key": "promote-1"}
+    first = client.post(PRODUCTION, body, headers=key)
+    again = client.post(PRODUCTION, body, headers=key)
+    assert first.status_code == again.status_code == 403
+    assert first.json() == again.json() and first.json()["type"].endswith("/refused")

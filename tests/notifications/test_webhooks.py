@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import socket
 import threading
@@ -179,3 +180,44 @@ def test_only_kinds_asked_for_reach_an_endpoint(teams, receiver):
     services.notification_enqueue(kind="flux.health", title="t", team=teams["payments"])
     services.notification_enqueue(kind="approval.requested", title="t", team=teams["search"])
     assert not Delivery.objects.filter(channel="webhook").exists()
+
+
+def _self_signed(tmp_path):
+    """A certificate for 127.0.0.1 that no authority signed."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))  # fmt: skip
+    return tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
+@pytest.mark.django_db
+def test_https_endpoints_must_show_a_certificate_we_trust(teams, receiver, tmp_path):
+    """The connection to the checked address still verifies TLS for the name in the URL."""
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    _endpoint(teams["payments"], f"https://127.0.0.1:{receiver.port}/")
+    delivery = _event(teams["payments"])
+    assert services.delivery_attempt(delivery_id=delivery.pk) > 0  # tried again later, not sent
+    delivery.refresh_from_db()
+    assert delivery.status == "pending" and "SSLCertVerificationError" in delivery.last_error
+    assert receiver.received == []
