@@ -35,6 +35,7 @@ from apps.api.schemas import (
     FluxActionOut,
     FluxObjectOut,
     MeOut,
+    NamespaceOut,
     PodOut,
     ProgressOut,
     ScorecardOut,
@@ -180,6 +181,13 @@ def teams(request: HttpRequest) -> QuerySet[Team]:
 def team(request: HttpRequest, slug: str):
     scope_require(request, ApiToken.Scope.READ)
     return _team(request, slug)
+
+
+@api.get("/teams/{slug}/namespaces", response={200: list[NamespaceOut], **ERRORS}, tags=["cluster"])
+@paginate(CursorPagination, ordering=("id",), **PAGE)
+def namespaces(request: HttpRequest, slug: str):
+    scope_require(request, ApiToken.Scope.READ)
+    return selectors.team_namespaces(team=_team(request, slug))
 
 
 @api.get("/teams/{slug}/workloads", response={200: list[WorkloadOut], **ERRORS}, tags=["cluster"])

@@ -39,6 +39,10 @@ def _namespaces_q(team: Team, *, with_target: bool = False) -> Q:
     return reduce(or_, parts)
 
 
+def team_namespaces(*, team: Team) -> QuerySet[Namespace]:
+    return Namespace.objects.filter(team=team).select_related("cluster")
+
+
 def team_workloads(*, team: Team, namespace: str = "") -> QuerySet[Workload]:
     rows = Workload.objects.filter(_namespaces_q(team)).select_related("cluster")
     return rows.filter(namespace=namespace) if namespace else rows

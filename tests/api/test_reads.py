@@ -40,7 +40,7 @@ def test_pods_are_paginated_with_a_cursor(people, envs, token_for, bearer):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("path", [
-    "/api/v1/teams/payments/pods", "/api/v1/teams/payments/workloads", "/api/v1/teams/payments/flux-objects",
+    "/api/v1/teams/payments/pods", "/api/v1/teams/payments/workloads", "/api/v1/teams/payments/namespaces", "/api/v1/teams/payments/flux-objects",
     "/api/v1/teams/payments/environments", "/api/v1/teams/payments/environments/checkout-api-production/approvals",
     "/api/v1/teams/payments/environments/checkout-api-staging/deployments", "/api/v1/teams",
 ])  # fmt: skip
@@ -99,3 +99,10 @@ def test_the_openapi_document_and_docs_page_are_served_under_the_csp(client):
 
     for tag in re.findall(r"<script[^>]*>", html):
         assert 'src="/static/' in tag or 'type="application/json"' in tag, tag
+
+
+@pytest.mark.django_db
+def test_namespaces_are_the_team_s(people, envs, token_for, bearer):
+    body = bearer(token_for(people["member"])).get("/api/v1/teams/payments/namespaces").json()
+    assert sorted(n["name"] for n in body["results"]) == ["payments", "payments-staging"]
+    assert {n["cluster"] for n in body["results"]} == {"demo-rows"}
