@@ -16,12 +16,13 @@ from apps.api.services import token_use
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
+# The limiter refuses the hit that reaches `hits`: one more, so that N requests a minute all pass.
 def read_limit() -> Limit:
-    return Limit(scope="api-read", hits=settings.SHIRUBE_API_READ_LIMIT, window=timedelta(minutes=1))
+    return Limit(scope="api-read", hits=settings.SHIRUBE_API_READ_LIMIT + 1, window=timedelta(minutes=1))
 
 
 def write_limit() -> Limit:
-    return Limit(scope="api-write", hits=settings.SHIRUBE_API_WRITE_LIMIT, window=timedelta(minutes=1))
+    return Limit(scope="api-write", hits=settings.SHIRUBE_API_WRITE_LIMIT + 1, window=timedelta(minutes=1))
 
 
 class TokenAuth(HttpAuthBase):

@@ -82,9 +82,10 @@ def test_writes_are_rate_limited_per_token(people, staging, token_for, bearer, s
     settings.SHIRUBE_API_WRITE_LIMIT = 2
     client = bearer(token_for(people["member"], scopes=["deploy", "read"]))
     assert client.post(STAGING, {"tag": BRANCH_TAG}).status_code == 202
+    assert client.post(STAGING, {"tag": BRANCH_TAG}).status_code == 202  # a second deployment, queued
     limited = client.post(STAGING, {"tag": BRANCH_TAG})
     assert limited.status_code == 429 and 1 <= int(limited["Retry-After"]) <= 60
-    assert Deployment.objects.count() == 1
+    assert Deployment.objects.count() == 2
     assert client.get("/api/v1/me").status_code == 200  # reads have their own budget
     assert (
         bearer(token_for(people["member"], scopes=["deploy"])).post(STAGING, {"tag": BRANCH_TAG}).status_code
@@ -135,3 +136,28 @@ def test_a_refusal_is_the_first_result_too(people, envs, token_for, bearer):
     again = client.post(PRODUCTION, body, headers=key)
     assert first.status_code == again.status_code == 403
     assert first.json() == again.json() and first.json()["type"].endswith("/refused")
+
+
+@pytest.mark.django_db
+def test_ask_for_an_approval_and_have_it_declined(people, envs, token_for, bearer):
+    approvals = "/api/v1/teams/payments/environments/checkout-api-production/approvals"
+    asked = bearer(token_for(people["member"], scopes=["deploy", "read"])).post(
+        approvals, {"tag": "v2.15.0", "reason": "release 2.15"}
+    )
+    assert asked.status_code == 202 and asked.json()["state"] == "pending"
+    assert asked["Location"] == approvals
+    lead = bearer(token_for(people["lead"], scopes=["approve"]))
+    declined = lead.post(
+        f"{approvals}/{asked.json()['id']}/decline", {"reason": "wait for the freeze to end"}
+    )
+    assert declined.status_code == 202 and declined.json()["state"] == "declined"
+    assert Approval.objects.get().decline_reason == "wait for the freeze to end"
+    assert AuditEvent.objects.filter(action="environment.decline", channel="api").exists()
+
+
+@pytest.mark.django_db
+def test_reads_are_rate_limited_per_token(people, token_for, bearer, settings):
+    settings.SHIRUBE_API_READ_LIMIT = 3
+    client = bearer(token_for(people["member"]))
+    assert [client.get("/api/v1/me").status_code for _ in range(5)] == [200, 200, 200, 429, 429]
+    assert bearer(token_for(people["member"])).get("/api/v1/me").status_code == 200
