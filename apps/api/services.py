@@ -121,6 +121,9 @@ def token_revoke(*, token: ApiToken, by: AbstractBaseUser) -> bool:
     )
     if updated:
         token.refresh_from_db()
+        if token.kind == ApiToken.Kind.SERVICE:
+            # The service account exists for this token only: it goes with it.
+            get_user_model().objects.filter(pk=token.user_id).update(is_active=False)
         audit_record(actor=by, team=token.team, action="api.token", outcome="revoked",
                      target=token.audit_target,
                      parameters={"name": token.name, "owner": token.user.get_username()})  # fmt: skip

@@ -98,3 +98,18 @@ def test_nobody_else_revokes_a_personal_token(people, client):
     client.force_login(people["other team"])
     assert client.post(f"/settings/tokens/{token.pk}/revoke/").status_code == 404
     assert ApiToken.objects.get().state == "active"
+
+
+@pytest.mark.django_db
+def test_a_deactivated_owner_s_token_is_refused_and_a_revoked_service_account_ends(
+    people, envs, teams, bearer
+):
+    _token, value = token_create(by=people["member"], name="laptop", scopes=["read"])
+    people["member"].is_active = False
+    people["member"].save()
+    assert bearer(value).get("/api/v1/me").status_code == 401
+    service, _ = token_create(by=people["lead"], name="ci", scopes=["read"], team=teams["payments"],
+                              environments=[envs["staging"]])  # fmt: skip
+    token_revoke(token=service, by=people["lead"])
+    service.user.refresh_from_db()
+    assert not service.user.is_active
