@@ -59,6 +59,7 @@ bench: setup
 	$(PY) bench/watch_many.py
 	$(PY) bench/live_viewers.py
 	$(PY) -m pytest bench/live_pages.py -p tests.conftest -p no:cacheprovider -s -q
+	$(PY) bench/api.py
 
 clean:
 	rm -rf var .pytest_cache

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "reversion",
+    "ninja",  # the API docs page's assets (vendored in the package: no CDN)
     "apps.accounts",
     "apps.lessons",
     "apps.clusters",
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.chatops",
     "apps.digests",
+    "apps.api",
     "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 
@@ -420,6 +422,13 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=60)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shirube <shirube@localhost>")
 SHIRUBE_NOTIFY_RETENTION_DAYS = env_int("SHIRUBE_NOTIFY_RETENTION_DAYS", 30, minimum=1)
 # The daily digests (readiness findings, stuck readers) go out at this hour (TIME_ZONE).
+# Outbound webhooks may call loopback (and plain http there): for the tests only.
+SHIRUBE_WEBHOOK_ALLOW_LOOPBACK = env_bool("SHIRUBE_WEBHOOK_ALLOW_LOOPBACK", False)
+# The HTTP API (apps.api): token lifetimes and per-token rate limits (requests a minute).
+SHIRUBE_API_TOKEN_DAYS = env_int("SHIRUBE_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
+SHIRUBE_API_TOKEN_MAX_DAYS = env_int("SHIRUBE_API_TOKEN_MAX_DAYS", 366, minimum=1, maximum=3650)
+SHIRUBE_API_READ_LIMIT = env_int("SHIRUBE_API_READ_LIMIT", 600, minimum=1, maximum=100_000)
+SHIRUBE_API_WRITE_LIMIT = env_int("SHIRUBE_API_WRITE_LIMIT", 60, minimum=1, maximum=100_000)
 SHIRUBE_DIGEST_HOUR = env_int("SHIRUBE_DIGEST_HOUR", 9, minimum=0, maximum=23)
 CELERY_BEAT_SCHEDULE["notifications-recover"] = {
     "task": "apps.notifications.tasks.deliveries_recover",
@@ -440,6 +449,11 @@ CELERY_BEAT_SCHEDULE["chatops-requests-prune"] = {
     "task": "apps.chatops.tasks.slack_requests_prune",
     "schedule": 600.0,
     "options": {"expires": 550},
+}
+CELERY_BEAT_SCHEDULE["api-idempotency-prune"] = {
+    "task": "apps.api.tasks.idempotency_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
 }
 CELERY_BEAT_SCHEDULE["notifications-state-changes"] = {
     "task": "apps.notifications.tasks.state_changes_flush",

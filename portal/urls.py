@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apps.accounts.views import logout
+from apps.api.urls import api_urls
 from apps.clusters.views import flux_event
 from portal import views
 
@@ -22,6 +23,8 @@ urlpatterns = [
     path("", include("apps.environments.urls")),
     path("", include("apps.notifications.urls")),
     path("slack/", include("apps.chatops.urls")),
+    path("api/v1/", api_urls),
+    path("", include("apps.api.urls")),
     # The admin's own password form would get round the sign-in rules (password sign-in off,
     # the throttle): everyone signs in on one page.
     path(

@@ -44,4 +44,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """400: say what was wrong when it is one of our own input checks (their messages are safe to show)."""
     message = exception.message if isinstance(exception, InvalidInput) else ""
+    if request.path.startswith("/api/"):
+        # API clients read problem details (docs/api.md), never a page.
+        body = {"type": "https://shirube.dev/problems/invalid", "title": "The request is not valid",
+                "status": 400, "detail": message, "gates": [], "lessons": []}  # fmt: skip
+        return JsonResponse(body, status=400, content_type="application/problem+json")
     return render(request, "400.html", {"message": message}, status=400)

@@ -17,7 +17,8 @@ installed() {
 wanted=("$@")
 # git: the GitOps writer's tests use real repositories.
 # unzip: scripts/fetch-keycloak.sh unpacks Keycloak.
-[ ${#wanted[@]} -gt 0 ] || wanted=(postgresql redis-server chromium git unzip fonts-dejavu-core)
+# curl, jq: the API's CI script (scripts/ci-deploy.sh) runs in the tests as CI runs it.
+[ ${#wanted[@]} -gt 0 ] || wanted=(postgresql redis-server chromium git unzip fonts-dejavu-core curl jq)
 need=()
 for package in "${wanted[@]}"; do
   installed "$package" || need+=("$package")

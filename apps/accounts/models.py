@@ -6,6 +6,8 @@ SLUG_VALIDATOR = RegexValidator(r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$", "Use 
 
 # SREs are the members of this group; they also get admin (staff) access.
 SRE_GROUP = "sre"
+# The users behind teams' API service tokens (apps.api): no password, in no team, never a person.
+SERVICE_GROUP = "service-accounts"
 
 
 class Team(models.Model):

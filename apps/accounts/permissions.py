@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from apps.accounts.models import SRE_GROUP, Membership, Team
+from apps.accounts.models import SERVICE_GROUP, SRE_GROUP, Membership, Team
 
 
 def is_sre(user: AbstractBaseUser) -> bool:
@@ -18,6 +18,25 @@ def is_sre(user: AbstractBaseUser) -> bool:
         cached = user.groups.filter(name=SRE_GROUP).exists()
         user._shirube_is_sre = cached
     return cached
+
+
+def is_service_account(user: AbstractBaseUser) -> bool:
+    """The user behind a team's API service token: gated by the token, never by roles or lessons."""
+    if not user.is_authenticated:
+        return False
+    cached = getattr(user, "_shirube_is_service", None)
+    if cached is None:
+        cached = user.groups.filter(name=SERVICE_GROUP).exists()
+        user._shirube_is_service = cached
+    return cached
+
+
+def service_environment_ids(user: AbstractBaseUser) -> frozenset[int]:
+    """The environments the service token in use may change (set by the API when it checks the token).
+
+    Empty when the service account is reached any other way: it then changes nothing.
+    """
+    return getattr(user, "_shirube_service_environments", frozenset())
 
 
 def led_team_ids(user: AbstractBaseUser) -> set[int]:

@@ -91,6 +91,7 @@ class EnvironmentAdmin(ConfigAuditAdmin):
                     "approval_ttl_hours",
                     "approvals_notify_sres",
                     "break_glass_users",
+                    "allow_service_tokens",
                 ]
             },
         ),  # fmt: skip

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
 from apps.accounts.models import Membership
-from apps.accounts.permissions import is_sre, team_role
+from apps.accounts.permissions import is_service_account, is_sre, service_environment_ids, team_role
 from apps.core import timefmt
 from apps.environments.models import Approval, Environment, HealthyTag
 from apps.lessons.models import Lesson
@@ -60,6 +60,8 @@ def role_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
     """Members of the environment's team (or only its leads, or only SREs) and SREs."""
     if not user.is_authenticated or not user.is_active:
         return Gate("role", False, "Sign in first.")
+    if is_service_account(user):
+        return service_gate(user, environment)
     if is_sre(user):
         return Gate("role", True, "You are an SRE.")
     role = team_role(user, environment.team)
@@ -71,6 +73,17 @@ def role_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
     if required == Environment.Role.LEAD and role != Membership.Role.LEAD:
         return Gate("role", False, f"Only leads of {environment.team.name} may change this environment.")
     return Gate("role", True, f"You are a {role} of {environment.team.name}.")
+
+
+def service_gate(user: AbstractBaseUser, environment: Environment) -> Gate:
+    """A team's API service token: only the environments it lists, and only where they take service tokens."""
+    if environment.pk not in service_environment_ids(user):
+        return Gate("role", False, f"This service token may not change {environment.slug}.")
+    if not environment.allow_service_tokens:
+        return Gate(
+            "role", False, f"{environment.slug} does not take service tokens; an SRE can allow them there."
+        )
+    return Gate("role", True, f"A service token of {environment.team.name}, allowed here.")
 
 
 def counts_from(lesson: Lesson, environment: Environment) -> datetime | None:
@@ -92,6 +105,10 @@ def phases_gate(
         return None
     if is_sre(user):
         return Gate("phases", True, "SREs are exempt from the learning gate.")
+    if is_service_account(user):
+        # A machine cannot learn: the environment's allow_service_tokens (checked by the role gate)
+        # is what lets CI deploy here, never a lesson completed on some account's behalf.
+        return Gate("phases", True, "The learning gate is for people; this environment takes service tokens.")
     now = now or timezone.now()
     required = list(Lesson.objects.visible(now).filter(phase__in=phases).select_related("phase"))
     done = completed_lesson_ids(user=user)

@@ -44,7 +44,7 @@ ENVIRONMENT_SETTINGS = [
     "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
     "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
     "required_role", "required_phases", "requirement_grace_days", "requires_approval", "approval_ttl_hours",
-    "approvals_notify_sres", "break_glass_users",
+    "approvals_notify_sres", "break_glass_users", "allow_service_tokens",
 ]  # fmt: skip
 # A lesson that becomes required waits at most this long before it counts (a year is already generous).
 REQUIREMENT_GRACE_MAX_DAYS = 365
@@ -144,6 +144,11 @@ class Environment(models.Model):
         help_text="People who may roll this environment back to its last healthy tag without an approval or "
         "the learning gate, in an incident. They must give a reason; each use is audited, announced and "
         "waits for a lead's or an SRE's review.",
+    )
+    allow_service_tokens = models.BooleanField(
+        default=False,
+        help_text="Teams' API service tokens (CI) may change this environment, in place of the learning "
+        "gate they cannot pass. Off by default; think twice for production.",
     )
     # What git says, refreshed by a task (page views never touch git).
     git_sha = models.CharField(max_length=40, blank=True, editable=False)

@@ -167,3 +167,26 @@ class StateWatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.state} (told {self.notified_state or 'nothing'})"
+
+
+class WebhookEndpoint(models.Model):
+    """A team's HTTPS endpoint for some kinds of event; each delivery signed with its secret (HMAC-SHA256).
+
+    The secret is kept (a signature needs it) and shown to the team's leads once, when it is made.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.CharField(max_length=500)
+    kinds = models.JSONField(default=list)  # keys of webhooks.WEBHOOK_KINDS
+    secret = models.CharField(max_length=64, editable=False)
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["team", "url"]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.url}"

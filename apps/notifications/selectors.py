@@ -57,3 +57,16 @@ def last_notification_at(*, kind: str, team_id: int | None = None):
 def watched_states(*, prefix: str) -> dict[str, str]:
     """The last recorded state of every watched key starting with `prefix` (one query)."""
     return dict(StateWatch.objects.filter(key__startswith=prefix).values_list("key", "state"))
+
+
+def webhook_deliveries(*, endpoints: list, limit: int = 30) -> list[Delivery]:
+    """The last deliveries to these webhook endpoints, newest first, with each one's endpoint."""
+    by_id = {str(e.pk): e for e in endpoints}
+    rows = list(
+        Delivery.objects.filter(channel="webhook", address__in=list(by_id))
+        .select_related("notification")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+    for row in rows:
+        row.endpoint = by_id[row.address]
+    return rows

@@ -35,6 +35,7 @@ from apps.notifications.models import (
     SlackLinkCode,
     StateWatch,
     Thread,
+    WebhookEndpoint,
 )
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,12 @@ def notification_enqueue(
             channels += Thread.objects.filter(key=thread_key).values_list("address", flat=True)
         for address in channels:
             targets.setdefault(("slack", address), None)
+    if team is not None:
+        # The team's webhook endpoints that asked for this kind (webhooks.WEBHOOK_KINDS).
+        # (Filtered here: SQLite, the demo's database, has no JSON containment lookup.)
+        for endpoint in WebhookEndpoint.objects.filter(team=team, active=True):
+            if kind in endpoint.kinds:
+                targets.setdefault(("webhook", str(endpoint.pk)), None)
     if not targets:
         return None
     try:
@@ -419,3 +426,34 @@ def slack_unlink(*, user: AbstractBaseUser) -> bool:
     config_change_record(by=user, instance=link, verb="deleted", before=before)
     link.delete()
     return True
+
+
+def webhook_endpoint_create(
+    *, by: AbstractBaseUser, team: Team, url: str, kinds: list[str]
+) -> WebhookEndpoint:
+    """Register a team's endpoint (its address checked now, and again at each delivery); who may is the
+    caller's check. Raises UnsafeEndpoint with the reason."""
+    from apps.notifications.webhooks import WEBHOOK_KINDS, UnsafeEndpoint, endpoint_resolve
+
+    url = (url or "").strip()
+    if len(url) > 500 or not url.isprintable():
+        raise UnsafeEndpoint("Give an https URL of at most 500 characters.")
+    kinds = sorted(set(kinds))
+    if not kinds or any(k not in WEBHOOK_KINDS for k in kinds):
+        raise UnsafeEndpoint(f"Choose the events: some of {', '.join(WEBHOOK_KINDS)}.")
+    endpoint_resolve(url)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            team=team, url=url, kinds=kinds, secret=secrets.token_hex(32), created_by=by
+        )
+        config_change_record(by=by, instance=endpoint, verb="created", before={})
+    return endpoint
+
+
+def webhook_endpoint_remove(*, by: AbstractBaseUser, endpoint: WebhookEndpoint) -> None:
+    """Turned off, not deleted: its deliveries stay visible; later ones fail at once."""
+    with transaction.atomic():
+        before = config_snapshot(endpoint)
+        endpoint.active = False
+        endpoint.save(update_fields=["active"])
+        config_change_record(by=by, instance=endpoint, verb="changed", before=before)
