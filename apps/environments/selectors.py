@@ -274,3 +274,14 @@ def flux_objects_serving_production(*, objects: list[FluxObject]) -> set[int]:
         or (obj.cluster_id, obj.namespace) in namespaces
         or (obj.cluster_id, obj.target_namespace) in namespaces
     }
+
+
+def environments_running(
+    *, cluster_id: int | None, namespace: str = "", images: list[str], team: Team | None = None
+) -> list[Environment]:
+    """A team's environments, or those in one namespace whose image is among `images` (one query)."""
+    if team is not None:
+        return list(Environment.objects.filter(team=team).select_related("team"))
+    repositories = {image_parse(image).repository for image in images}
+    candidates = Environment.objects.filter(cluster_id=cluster_id, namespace=namespace).select_related("team")
+    return [e for e in candidates if e.image in repositories]

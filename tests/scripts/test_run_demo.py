@@ -64,7 +64,10 @@ def login(url: str, username: str) -> requests.Session:
 def checkout_status() -> str:
     """What git sees in the checkout, untracked files included (ignored ones are not the product's)."""
     return subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT, capture_output=True, text=True,
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         check=True,
     ).stdout
 
