@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.notifications",
     "apps.chatops",
     "apps.digests",
+    "apps.home",
     "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 

@@ -4,12 +4,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apps.accounts.views import logout
+from apps.home.views import home
 from portal import views
 
 handler400 = "portal.views.bad_request"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),  # apps/home: what this person needs today
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("apps.accounts.urls")),
