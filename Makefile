@@ -53,6 +53,7 @@ bench: setup
 	$(PY) bench/readiness.py
 	$(PY) bench/deploy.py
 	$(PY) bench/notifications.py
+	$(PY) bench/home.py
 
 clean:
 	rm -rf var .pytest_cache
