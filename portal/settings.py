@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.chatops",
     "apps.digests",
     "apps.home",
+    "apps.insights",
     "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("apps.environments.urls")),
     path("", include("apps.notifications.urls")),
     path("slack/", include("apps.chatops.urls")),
+    path("insights/", include("apps.insights.urls")),
     # The admin's own password form would get round the sign-in rules (password sign-in off,
     # the throttle): everyone signs in on one page.
     path(
