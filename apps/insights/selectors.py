@@ -16,9 +16,10 @@ from django.db.models import Count, Min
 
 from apps.accounts.models import FirstSignIn, Membership, Team
 from apps.environments.models import Deployment, Environment
-from apps.lessons.models import Lesson, Phase, Progress, QuizAttempt, StuckFlag
+from apps.lessons.models import Choice, Lesson, Phase, Progress, Question, QuizAttempt, StuckFlag
 
 CHART_WIDTH = 300  # the SVG's drawing width, in its own units
+MOST_MISSED = 3
 
 
 @dataclass
@@ -51,6 +52,7 @@ class LessonRow:
     first_tries: int
     first_try_passes: int
     stuck_people: int
+    most_missed: list[tuple[str, int]] = field(default_factory=list)  # (question, attempts that missed it)
 
     @property
     def first_try_rate(self) -> int | None:
@@ -148,12 +150,15 @@ def _lessons(user_ids: list[int]) -> list[LessonRow]:
     )
     # Each person's first attempt per lesson: the earliest row of each (user, lesson).
     firsts: dict[tuple[int, int], bool] = {}
-    for user_id, lesson_id, passed in (
+    answered: list[dict] = []
+    for user_id, lesson_id, passed, answers in (
         QuizAttempt.objects.filter(user_id__in=user_ids)
         .order_by("created_at", "id")
-        .values_list("user_id", "lesson_id", "passed")
+        .values_list("user_id", "lesson_id", "passed", "answers")
     ):
         firsts.setdefault((user_id, lesson_id), passed)
+        answered.append(answers or {})
+    missed = _questions_missed(answered)
     tries: dict[int, list[bool]] = defaultdict(list)
     for (_, lesson_id), passed in firsts.items():
         tries[lesson_id].append(passed)
@@ -172,9 +177,38 @@ def _lessons(user_ids: list[int]) -> list[LessonRow]:
             len(tries[lesson.pk]),
             sum(tries[lesson.pk]),
             stuck.get(lesson.pk, 0),
-        )  # fmt: skip
+            missed.get(lesson.pk, [])[:MOST_MISSED],
+        )
         for lesson in lessons
     ]
+
+
+def _questions_missed(answered: list[dict]) -> dict[int, list[tuple[str, int]]]:
+    """Lesson id -> its questions by how many attempts got them wrong, most first (two queries).
+
+    Judged as the quiz judged them: right only with exactly the correct choices. Retired questions
+    and choices count too, since the attempts that saw them are kept.
+    """
+    question_ids = {int(q) for answers in answered for q in answers if str(q).isdigit()}
+    if not question_ids:
+        return {}
+    correct: dict[int, set[int]] = {q: set() for q in question_ids}
+    for question_id, choice_id in Choice.all_objects.filter(
+        question_id__in=question_ids, correct=True
+    ).values_list("question_id", "id"):
+        correct[question_id].add(choice_id)
+    misses: dict[int, int] = defaultdict(int)
+    for answers in answered:
+        for question, chosen in answers.items():
+            if str(question).isdigit() and set(chosen or []) != correct.get(int(question), set()):
+                misses[int(question)] += 1
+    result: dict[int, list[tuple[str, int]]] = defaultdict(list)
+    questions = Question.all_objects.filter(pk__in=[q for q, n in misses.items() if n]).values_list(
+        "pk", "lesson_id", "text"
+    )
+    for pk, lesson_id, text in sorted(questions, key=lambda row: -misses[row[0]]):
+        result[lesson_id].append((text, misses[pk]))
+    return result
 
 
 def insights_page(*, teams: list[Team]) -> InsightsPage:

@@ -119,3 +119,23 @@ def test_leads_see_their_teams_sres_all_members_nobody(history, sre, client):
     assert "Payments" in body and "Ledger" in body
     client.force_login(history["ann"])
     assert client.get(url).status_code == 403
+
+
+def test_the_questions_most_often_missed_are_counted_per_attempt_as_the_quiz_judged_them(history):
+    from tests.factories import ChoiceFactory, QuestionFactory
+
+    q1 = QuestionFactory(lesson=history["one"], text="Which probe?")
+    q2 = QuestionFactory(lesson=history["one"], text="Which port?")
+    right1, wrong1 = ChoiceFactory(question=q1, correct=True), ChoiceFactory(question=q1)
+    right2 = ChoiceFactory(question=q2, correct=True)
+    ChoiceFactory(question=q2)  # a wrong choice nobody picks
+    extra = ChoiceFactory(question=q2, correct=True)  # q2 needs both right choices
+    for user, answers in (
+        (history["cat"], {str(q1.pk): [wrong1.pk], str(q2.pk): [right2.pk, extra.pk]}),  # misses q1
+        (history["cat"], {str(q1.pk): [right1.pk, wrong1.pk], str(q2.pk): [right2.pk]}),  # misses both
+        (history["dan"], {str(q1.pk): [right1.pk], str(q2.pk): [right2.pk, extra.pk]}),  # right
+    ):
+        QuizAttempt.objects.create(user=user, lesson=history["one"], passed=False, score=0, total=2,
+                                   answers=answers)  # fmt: skip
+    rows = {row.lesson.slug: row for row in insights_page(teams=[history["team"]]).lessons}
+    assert rows["one"].most_missed == [("Which probe?", 2), ("Which port?", 1)]
