@@ -192,6 +192,11 @@ def _commit_step(environment: Environment, tag: str, sha: str, deployment: Deplo
         )
         return step
     step.state = STUCK
+    if not tag:
+        step.reason = "git not read"
+        step.detail = "Shirube has not read this environment's tag from git yet (a task reads it)."
+        step.message = environment.git_error
+        return step
     step.reason = "not committed"
     step.detail = (
         f"No commit in the GitOps repository sets {tag} here: nobody has deployed it to {environment.slug}."

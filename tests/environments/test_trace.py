@@ -220,3 +220,13 @@ def test_the_trace_is_linked_from_the_environment_a_failed_deployment_the_pod_an
     # A pod of another image in the same namespace is not this environment's.
     other_url = reverse("clusters:pod", args=["payments", cluster.name, other.namespace, other.name])
     assert url not in client.get(other_url).content.decode()
+
+
+def test_an_environment_whose_git_was_never_read_says_so(envs, people):
+    from apps.environments.models import Environment
+
+    staging = envs["staging"]
+    Environment.objects.filter(pk=staging.pk).update(git_sha="", git_tag="", git_error="could not fetch")
+    result = _trace(staging, people["member"])
+    step = result.first_open
+    assert step.key == "commit" and step.reason == "git not read" and step.message == "could not fetch"
