@@ -18,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.timesince import timesince
 
 from apps.clusters.flux_actions import flux_action_allowed, flux_object_team
 from apps.clusters.models import FluxObject, Pod, Workload
@@ -168,7 +169,7 @@ def _commit_step(environment: Environment, tag: str, sha: str, deployment: Deplo
         step.state = DONE
         step.detail = f"{branch} sets {environment.git_tag} (commit {environment.git_sha[:7]})."
         if environment.git_checked_at:
-            step.detail += f" Git read {timezone.now() - environment.git_checked_at} ago."
+            step.detail += f" Git read {timesince(environment.git_checked_at)} ago."
         return step
     if deployment and not deployment.sha:
         if deployment.status == Deployment.Status.FAILED:

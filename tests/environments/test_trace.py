@@ -45,6 +45,8 @@ def test_a_healthy_environment_is_live_at_every_step(staging, alice, cluster, cl
     result = _trace(staging, alice)
     assert _states(result) == dict.fromkeys(("commit", "source", "apply", "rollout", "pods"), "done")
     assert result.live and result.tag == staging.git_tag
+    # When git was read, in words ("0 minutes"), not a raw duration ("0:00:01.5").
+    assert "Git read 0\xa0minutes ago" in result.steps[0].detail
     page = _page(client, alice, staging)
     assert page.status_code == 200 and "Live:" in page.content.decode()
 
