@@ -60,6 +60,7 @@ bench: setup
 	$(PY) bench/live_viewers.py
 	$(PY) -m pytest bench/live_pages.py -p tests.conftest -p no:cacheprovider -s -q
 	$(PY) bench/api.py
+	$(PY) bench/home.py
 
 clean:
 	rm -rf var .pytest_cache

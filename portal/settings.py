@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "apps.chatops",
     "apps.digests",
     "apps.api",
+    "apps.home",
+    "apps.insights",
     "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 

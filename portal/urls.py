@@ -6,12 +6,13 @@ from django.views.generic import RedirectView
 from apps.accounts.views import logout
 from apps.api.urls import api_urls
 from apps.clusters.views import flux_event
+from apps.home.views import home
 from portal import views
 
 handler400 = "portal.views.bad_request"
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home, name="home"),  # apps/home: what this person needs today
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
     path("accounts/", include("apps.accounts.urls")),
@@ -25,6 +26,7 @@ urlpatterns = [
     path("slack/", include("apps.chatops.urls")),
     path("api/v1/", api_urls),
     path("", include("apps.api.urls")),
+    path("insights/", include("apps.insights.urls")),
     # The admin's own password form would get round the sign-in rules (password sign-in off,
     # the throttle): everyone signs in on one page.
     path(

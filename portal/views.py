@@ -1,4 +1,4 @@
-"""Probes and the home page."""
+"""Probes and the error pages (the home page is apps/home)."""
 
 import logging
 
@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.db.utils import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from apps.core.inputs import InvalidInput
@@ -35,10 +35,6 @@ def readyz(request: HttpRequest) -> HttpResponse:
         log.exception("readyz: the database did not answer")
         return JsonResponse({"status": "unavailable", "database": "unavailable"}, status=503)
     return JsonResponse({"status": "ok", "database": "ok"})
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    return redirect("lessons:index")
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -21,11 +21,15 @@ class AccountsConfig(AppConfig):
 
         post_migrate.connect(_sre_group_refresh, dispatch_uid="accounts.sre_group_refresh")
 
-        from django.contrib.auth import get_user_model
+        from django.contrib.auth import get_user_model, user_logged_in
         from django.contrib.auth.models import Group
 
         from apps.accounts.models import GroupMapping, Membership, Team
+        from apps.accounts.services import first_sign_in_on_login
         from apps.core.config_audit import config_audit_register
+
+        # Onboarding is timed from the first sign-in, which Django does not keep.
+        user_logged_in.connect(first_sign_in_on_login, dispatch_uid="accounts.first_sign_in")
 
         # Who is in which team, and who leads it; who is an SRE (a group) or staff.
         config_audit_register(

@@ -144,3 +144,21 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}: {self.hits} hits"
+
+
+class FirstSignIn(models.Model):
+    """When a person first signed in: Django keeps only the last login, and onboarding is timed
+    from the first (issue 20). Set once, on the first user_logged_in; older accounts were
+    backfilled from date_joined (migration)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="first_sign_in"
+    )
+    at = models.DateTimeField()
+    backfilled = models.BooleanField(default=False)  # estimated by the migration, not seen
+
+    class Meta:
+        verbose_name = "first sign-in"
+
+    def __str__(self) -> str:
+        return f"{self.user_id} first signed in {self.at:%Y-%m-%d %H:%M}"

@@ -58,6 +58,13 @@ def team_role(user: AbstractBaseUser, team: Team) -> str | None:
     return roles[team.pk]
 
 
+def team_roles_remember(user: AbstractBaseUser, memberships: list[Membership]) -> None:
+    """Remember the roles a page has already loaded, so `team_role` needs no query per team."""
+    if user.is_authenticated:
+        roles = user.__dict__.setdefault("_shirube_team_roles", {})
+        roles.update({m.team_id: m.role for m in memberships})
+
+
 def reads_only_own_teams(user: AbstractBaseUser) -> bool:
     """Whether this user reads only their own teams' pages (SHIRUBE_TEAM_PAGES_MEMBERS_ONLY; SREs all)."""
     return settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY and not is_sre(user)

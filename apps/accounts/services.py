@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import SRE_GROUP, GroupMapping, IdpIdentity, Membership, Team
+from apps.accounts.models import SRE_GROUP, FirstSignIn, GroupMapping, IdpIdentity, Membership, Team
 from apps.accounts.permissions import is_sre
 from apps.core.config_audit import config_change_record, config_snapshot, config_snapshot_stored
 
@@ -234,3 +234,14 @@ def idp_user_sign_in(
     identity.last_sign_in_at = timezone.now()
     identity.save()
     return user
+
+
+def first_sign_in_record(*, user: AbstractBaseUser, at=None) -> FirstSignIn:
+    """Record the first sign-in once; later sign-ins (and a second, racing request) change nothing."""
+    first, _ = FirstSignIn.objects.get_or_create(user=user, defaults={"at": at or timezone.now()})
+    return first
+
+
+def first_sign_in_on_login(sender, *, user: AbstractBaseUser, **kwargs) -> None:
+    """user_logged_in's receiver (AccountsConfig.ready), for password and identity-provider sign-in alike."""
+    first_sign_in_record(user=user)

@@ -78,6 +78,10 @@ def _demo_progress() -> None:
         return
     carol, bob = User.objects.get(username="carol"), User.objects.get(username="bob")
     now = timezone.now()
+    # When they first signed in, so that "Are the lessons working?" has a history to time: carol
+    # a day before her first lesson, bob yesterday. alice's is recorded when she signs in.
+    accounts.first_sign_in_record(user=carol, at=now - timedelta(days=11))
+    accounts.first_sign_in_record(user=bob, at=now - timedelta(days=1))
     for index, lesson in enumerate(lessons):
         Progress.objects.get_or_create(
             user=carol,

@@ -462,3 +462,14 @@ def lesson_publish_impact(*, lesson: Lesson, now: datetime | None = None) -> lis
                     impact.people.append(user)
         impacts.append(impact)
     return impacts
+
+
+def environments_running(
+    *, cluster_id: int | None, namespace: str = "", images: list[str], team: Team | None = None
+) -> list[Environment]:
+    """A team's environments, or those in one namespace whose image is among `images` (one query)."""
+    if team is not None:
+        return list(Environment.objects.filter(team=team).select_related("team"))
+    repositories = {image_parse(image).repository for image in images}
+    candidates = Environment.objects.filter(cluster_id=cluster_id, namespace=namespace).select_related("team")
+    return [e for e in candidates if e.image in repositories]

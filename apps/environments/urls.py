@@ -7,6 +7,7 @@ app_name = "environments"
 urlpatterns = [
     path("teams/<slug:team_slug>/environments/", views.environment_list, name="list"),
     path("teams/<slug:team_slug>/environments/<slug:env_slug>/", views.environment_detail, name="detail"),
+    path("teams/<slug:team_slug>/environments/<slug:env_slug>/trace/", views.environment_trace, name="trace"),
     path(
         "teams/<slug:team_slug>/environments/<slug:env_slug>/deployments/",
         views.deployment_create,

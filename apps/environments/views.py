@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.selectors import team_get
 from apps.clusters.live import live_context
-from apps.environments import gates, selectors, services
+from apps.environments import gates, selectors, services, trace
 from apps.environments.models import Approval, Deployment
 
 POLL_SECONDS = 3
@@ -68,6 +68,23 @@ def environment_detail(request: HttpRequest, team_slug: str, env_slug: str) -> H
         # forms (rollback target, promotion candidate, gates) reflect the new state.
         response["HX-Refresh"] = "true"
     return response
+
+
+@require_GET
+def environment_trace(request: HttpRequest, team_slug: str, env_slug: str) -> HttpResponse:
+    """Why isn't my change live: the environment's current tag, or the tag or commit named."""
+    team = team_get(slug=team_slug, user=request.user)
+    environment = selectors.environment_get(team=team, slug=env_slug)
+    asked = {"tag": request.GET.get("tag", ""), "commit": request.GET.get("commit", "")}
+    context = {"team": team, "environment": environment, "request_key": uuid.uuid4().hex, "asked": asked}
+    try:
+        tag, commit = trace.trace_target(tag=asked["tag"], commit=asked["commit"])
+    except trace.TraceInputError as exc:
+        return render(request, "environments/trace.html", {**context, "input_error": str(exc)}, status=400)
+    context["trace"] = trace.environment_trace(
+        environment=environment, user=request.user, tag=tag, commit=commit
+    )
+    return render(request, "environments/trace.html", context)
 
 
 def _refused(request: HttpRequest, environment, exc: services.RequestRefused) -> HttpResponse:

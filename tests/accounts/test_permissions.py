@@ -51,3 +51,11 @@ def test_every_signed_in_user_reads_every_team_unless_pages_are_for_members_only
     assert permissions.can_read_team(member, team) and not permissions.can_read_team(member, other)
     assert permissions.can_read_team(sre, other) and not permissions.reads_only_own_teams(sre)
     assert not permissions.can_read_team(AnonymousUser(), team)
+
+
+def test_roles_remembered_from_loaded_memberships_need_no_query(django_assert_num_queries):
+    membership = MembershipFactory(role=Membership.Role.LEAD)
+    user, team = membership.user, membership.team
+    permissions.team_roles_remember(user, list(Membership.objects.filter(user=user)))
+    with django_assert_num_queries(0):
+        assert permissions.team_role(user, team) == Membership.Role.LEAD

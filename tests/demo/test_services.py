@@ -86,12 +86,19 @@ def test_make_run_steps_build_a_working_demo_on_sqlite(tmp_path):
         env, "shell", "-c",
         "from django.contrib.auth import authenticate; from apps.lessons.models import Lesson;"
         "from django.db import connection;"
+        "from apps.accounts.models import FirstSignIn;"
+        "from apps.insights.selectors import insights_page; from apps.accounts.models import Team;"
+        "(payments,) = insights_page(teams=list(Team.objects.filter(slug='payments'))).teams;"
+        "print(sorted(FirstSignIn.objects.values_list('user__username', flat=True)),"
+        " [(s.reached, s.of) for s in payments.spreads][0])\n"
         "print(connection.vendor, Lesson.objects.visible().count(),"
         " authenticate(username='alice', password='shirube-demo') is not None,"
         " authenticate(username='sre', password='shirube-demo').is_staff,"
         " connection.cursor().execute('PRAGMA journal_mode').fetchone()[0])",
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+    # The seeded first sign-ins give the onboarding chart a history: carol's first lesson, timed.
+    assert check.stdout.strip().splitlines()[-2] == "['bob', 'carol'] (1, 1)"
     vendor, lessons, alice_ok, sre_staff, journal = check.stdout.strip().splitlines()[-1].split()
     assert vendor == "sqlite" and int(lessons) >= 20
     assert alice_ok == "True" and sre_staff == "True" and journal == "wal"
