@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every answer is counted, refusals included (apps.core.metrics).
+    "apps.core.metrics.request_metrics",
     "django.middleware.security.SecurityMiddleware",
     # Outside the others, so that their refusals (a bad host, a 400) carry the policy too.
     "portal.middleware.content_security_policy",
@@ -163,6 +165,26 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+# /metrics (Prometheus) answers only on this port, never on the one behind the ingress: gunicorn
+# binds it as a second address (the Helm chart), `make run` uses the web port. 0: nowhere.
+SHIRUBE_METRICS_PORT = env_int("SHIRUBE_METRICS_PORT", 0, minimum=0, maximum=65535)
+
+# Queues per kind of work, so that each can get its own workers (the Helm chart's `workers`; a
+# backlog of deployments must not wait behind syncs). Off, every task stays on the default queue,
+# which a worker started without -Q consumes (`make run`, docker-compose). Glob patterns, so that
+# the notification and live-sync apps' tasks land on their queues when they arrive.
+SHIRUBE_TASK_QUEUES = ("celery", "sync", "deployments", "notifications", "watch")
+SHIRUBE_TASK_ROUTING = env_bool("SHIRUBE_TASK_ROUTING", False)
+if SHIRUBE_TASK_ROUTING:
+    CELERY_TASK_ROUTES = {
+        "apps.clusters.tasks.cluster_sync": {"queue": "sync"},
+        "apps.clusters.tasks.clusters_sync_all": {"queue": "sync"},
+        "apps.readiness.tasks.*": {"queue": "sync"},
+        "apps.clusters.tasks.flux_action*": {"queue": "deployments"},
+        "apps.environments.tasks.*": {"queue": "deployments"},
+        "apps.notifications.tasks.*": {"queue": "notifications"},
+        "apps.clusters.tasks.*watch*": {"queue": "watch"},
+    }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "lessons-rerender-stale": {

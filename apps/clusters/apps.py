@@ -7,8 +7,12 @@ class ClustersConfig(AppConfig):
     verbose_name = "Clusters"
 
     def ready(self) -> None:
+        from apps.clusters.metrics import last_good_sync_ages
         from apps.clusters.models import Cluster, TeamNamespace
         from apps.core.config_audit import config_audit_register
+        from apps.core.metrics import scrape_collector_add
+
+        scrape_collector_add(name="clusters", collect=last_good_sync_ages)
 
         # A cluster's stage decides who may act on its Flux objects; its connection, what is shown.
         config_audit_register(
