@@ -183,7 +183,7 @@ if SHIRUBE_TASK_ROUTING:
         "apps.clusters.tasks.flux_action*": {"queue": "deployments"},
         "apps.environments.tasks.*": {"queue": "deployments"},
         "apps.notifications.tasks.*": {"queue": "notifications"},
-        "apps.clusters.tasks.*watch*": {"queue": "watch"},
+        "apps.clusters.tasks.cluster_watch*": {"queue": "watch"},  # the live-sync watches (issue 18)
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

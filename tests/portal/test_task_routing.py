@@ -39,6 +39,9 @@ def test_with_routing_each_kind_of_work_has_its_queue():
     assert queues["apps.environments.tasks.deployment_advance"] == "deployments"
     assert queues["apps.clusters.tasks.flux_action_advance"] == "deployments"
     assert queues["apps.lessons.tasks.lessons_rerender_stale"] == "celery"
+    # A watchdog runs with the work it restarts, never on the live-sync watch queue.
+    assert queues["apps.clusters.tasks.flux_actions_watchdog"] == "deployments"
+    assert queues["apps.environments.tasks.deployments_watchdog"] == "deployments"
     # Every queue a task can land on is one the chart knows (and refuses to leave without a worker).
     assert set(queues.values()) <= set(settings.SHIRUBE_TASK_QUEUES)
 
