@@ -97,6 +97,10 @@ def test_web_runs_asgi_and_the_watch_sessions_have_a_threads_worker_of_their_own
     worker = named(docs, "Deployment", "shirube-worker")["spec"]["template"]["spec"]
     assert "--queues=celery,sync,deployments,notifications" in worker["containers"][0]["command"]
     assert not any(a.startswith("--pool") for a in worker["containers"][0]["command"])  # prefork
+    # Only the worker that runs deployments holds the GitOps deploy key.
+    assert "git" in {v["name"] for v in worker["volumes"]}
+    assert "git" not in {v["name"] for v in watch["volumes"]}
+    assert "SHIRUBE_GIT_SSH_KEY_FILE" not in {e["name"] for e in watch["containers"][0]["env"]}
 
 
 def test_deploy_is_the_charts_output():
