@@ -133,13 +133,15 @@ def test_gunicorn_with_uvicorn_workers_answers_metrics_only_on_the_metrics_port_
     assert _sample(body, "shirube_scrape_collector_up", collector="clusters") == 1
 
 
+# prefork: the chart's `worker`; threads: its `watch` worker (issue 18's sessions).
+@pytest.mark.parametrize("pool", ["prefork", "threads"])
 @pytest.mark.django_db(transaction=True)
-def test_a_celery_worker_serves_the_task_outcomes_of_its_pool_processes(tmp_path):
+def test_a_celery_worker_serves_the_task_outcomes_of_its_pool(tmp_path, pool):
     from apps.clusters.tasks import clusters_sync_all
 
     port = _free_port()
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=prefork", "--concurrency=2",
+        [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={pool}", "--concurrency=2",
          "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=_child_env(SHIRUBE_METRICS_PORT=str(port), PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "m")),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
