@@ -31,6 +31,9 @@ test: setup
 	@bash scripts/build-kube-servers.sh || { \
 	  if [ "$$CI" = "true" ]; then echo "CI: the real kube-apiserver must build" >&2; exit 1; fi; \
 	  echo "warning: no real kube-apiserver; the tests that need it will be skipped (see docs/kube-apiserver.md)"; }
+	@bash scripts/build-helm.sh || { \
+	  if [ "$$CI" = "true" ]; then echo "CI: Helm must build for the chart tests" >&2; exit 1; fi; \
+	  echo "warning: no Helm; the chart tests will be skipped (see docs/deploy.md)"; }
 	@bash scripts/fetch-keycloak.sh || { \
 	  if [ "$$CI" = "true" ]; then echo "CI: Keycloak must be fetched for the sign-in tests" >&2; exit 1; fi; \
 	  echo "warning: no Keycloak; the sign-in tests that need it will be skipped (see docs/sso.md)"; }

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so that every answer is counted, refusals included (apps.core.metrics).
+    "apps.core.metrics.request_metrics",
     "django.middleware.security.SecurityMiddleware",
     # Outside the others, so that their refusals (a bad host, a 400) carry the policy too.
     "portal.middleware.content_security_policy",
@@ -173,10 +175,29 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Watch sessions hold a task for minutes: they run on their own queue, served by a worker whose
-# pool holds one session per cluster (threads; README "Workers").
+# /metrics (Prometheus) answers only on this port, never on the one behind the ingress: gunicorn
+# binds it as a second address (the Helm chart), `make run` uses the web port. 0: nowhere.
+SHIRUBE_METRICS_PORT = env_int("SHIRUBE_METRICS_PORT", 0, minimum=0, maximum=65535)
+
+# Watch sessions hold a task for minutes: they always run on their own queue, served by a worker
+# whose pool holds one session per cluster (threads; README "Workers"), routing on or off.
 CELERY_TASK_ROUTES = {"apps.clusters.tasks.cluster_watch": {"queue": "watch"}}
+# Queues per kind of work, so that each can get its own workers (the Helm chart's `workers`; a
+# backlog of deployments must not wait behind syncs). Off, every other task stays on the default
+# queue, which a worker started without -Q consumes (`make run`, docker-compose). Glob patterns,
+# so that the notification apps' tasks land on their queue when they arrive.
+SHIRUBE_TASK_QUEUES = ("celery", "sync", "deployments", "notifications", "watch")
+SHIRUBE_TASK_ROUTING = env_bool("SHIRUBE_TASK_ROUTING", False)
+if SHIRUBE_TASK_ROUTING:
+    CELERY_TASK_ROUTES |= {
+        "apps.clusters.tasks.cluster_sync": {"queue": "sync"},
+        "apps.clusters.tasks.clusters_sync_all": {"queue": "sync"},
+        "apps.readiness.tasks.*": {"queue": "sync"},
+        "apps.clusters.tasks.flux_action*": {"queue": "deployments"},
+        "apps.environments.tasks.*": {"queue": "deployments"},
+        "apps.notifications.tasks.*": {"queue": "notifications"},
+    }
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "lessons-rerender-stale": {
         "task": "apps.lessons.tasks.lessons_rerender_stale",

@@ -100,6 +100,8 @@ def demo_environment(
         CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
         REDIS_URL=f"redis://127.0.0.1:{redis_port}/1",
         PORT=str(web_port),
+        # /metrics answers on the web port in the demo (production: a port of its own).
+        SHIRUBE_METRICS_PORT=str(web_port),
         SHIRUBE_REDIS_PORT=str(redis_port),
         SHIRUBE_KUBE_PORT=str(kube_port),
         PYTHONUNBUFFERED="1",

@@ -8,9 +8,13 @@ class ClustersConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.clusters.flux_health import flux_health_after_sync
+        from apps.clusters.metrics import last_good_sync_ages
         from apps.clusters.models import Cluster, TeamNamespace
         from apps.clusters.signals import cluster_snapshot_changed
         from apps.core.config_audit import config_audit_register
+        from apps.core.metrics import scrape_collector_add
+
+        scrape_collector_add(name="clusters", collect=last_good_sync_ages)
 
         # A team hears when one of its Flux objects turns not Ready or recovers (debounced).
         cluster_snapshot_changed.connect(flux_health_after_sync, dispatch_uid="flux-health")

@@ -21,6 +21,7 @@ from apps.clusters import kube
 from apps.clusters.models import FluxAction, FluxObject
 from apps.clusters.objects import condition
 from apps.clusters.redact import redact
+from apps.core.metrics import FLUX_ACTIONS
 from apps.core.stepping import past, step_taken, steps_stalled
 
 log = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ def _finish(flux_action: FluxAction, status: str, message: str) -> None:
     )
     if not finished:
         return
+    FLUX_ACTIONS.labels(action=flux_action.action, outcome=status).inc()
     flux_action.status, flux_action.message, flux_action.finished_at = status, message[:2000], now
     audit_record(
         actor=flux_action.requested_by, team=flux_action.team, action=f"flux.{flux_action.action}",

@@ -43,6 +43,7 @@ from apps.clusters.ownership import namespaces_assign_teams
 from apps.clusters.problems import classify
 from apps.clusters.signals import cluster_snapshot_changed
 from apps.clusters.typed_reads import Malformed, clean_text
+from apps.core.metrics import sync_kind_record
 from apps.core.rows import rows_write
 
 log = logging.getLogger(__name__)
@@ -90,12 +91,17 @@ class KindResult:
     skipped_objects: list[str] = field(default_factory=list)  # which, and why (the first few)
     ms: int = 0
     resource_version: str = ""  # the list's snapshot, for a watch to start from
+    reason: str = ""  # a short label for the metrics: http_403, unreachable, internal, ...
 
     def fail(self, exc: Exception) -> None:
         self.status = "error"
         if isinstance(exc, (kube.KubeError, kube.ClusterUnreachable)):
             self.summary, self.error = str(exc), exc.detail
+            status = getattr(exc, "status", None)
+            unreachable = isinstance(exc, kube.ClusterUnreachable)
+            self.reason = f"http_{status}" if status else ("unreachable" if unreachable else "api_error")
         else:
+            self.reason = "internal"
             self.internal = True
             self.summary = INTERNAL_ERROR
             self.error = f"internal error: {type(exc).__name__}: {exc}"
@@ -445,6 +451,7 @@ class RunFailure:
 
     summary: str
     detail: str
+    reason: str = "internal"  # the metrics' label: unreachable, time_limit, internal
 
 
 def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
@@ -457,10 +464,10 @@ def _sync_locked(cluster: Cluster, run: SyncRun) -> SyncResult:
             sync_kind(cluster, api, plan, result)
         _sync_flux(cluster, api, result)
     except kube.ClusterUnreachable as exc:
-        failure = RunFailure(str(exc), exc.detail)
+        failure = RunFailure(str(exc), exc.detail, "unreachable")
     except SoftTimeLimitExceeded:
         stopped = "stopped by the time limit before every kind was synced"
-        failure = RunFailure(stopped, stopped)
+        failure = RunFailure(stopped, stopped, "time_limit")
     except Exception as exc:
         # No one kind's: a defect, or the database going away between kinds. The run is
         # failed, whatever was written before it stays, and the worker lives on.
@@ -578,6 +585,18 @@ def _finish(
     Cluster.objects.filter(pk=cluster.pk).update(**update)
     for key, value in update.items():
         setattr(cluster, key, value)
+    _metrics_record(cluster, result, failure, time.monotonic() - started)
+
+
+def _metrics_record(cluster: Cluster, result: SyncResult, failure: RunFailure | None, seconds: float) -> None:
+    for key, kind in result.kinds.items():
+        sync_kind_record(
+            cluster=cluster.name, kind=key, seconds=kind.ms / 1000, seen=kind.seen,
+            reason=kind.reason if kind.status == "error" else "",
+        )  # fmt: skip
+    sync_kind_record(cluster=cluster.name, kind="all", seconds=seconds, seen=0, reason="")
+    if failure:
+        sync_kind_record(cluster=cluster.name, kind="run", seconds=seconds, seen=0, reason=failure.reason)
 
 
 def sync_runs_prune(*, days: int) -> int:

@@ -25,6 +25,7 @@ from apps.clusters import kube
 from apps.clusters.flux_runner import flux_reconcile_request
 from apps.clusters.models import FluxObject
 from apps.clusters.objects import condition, image_parse, is_ready
+from apps.core.metrics import DEPLOYMENT_STEP, DEPLOYMENTS
 from apps.core.stepping import past, step_taken, steps_stalled
 from apps.environments import gates, gitops, notify
 from apps.environments.models import Deployment, Environment
@@ -87,7 +88,14 @@ def _audit(deployment: Deployment, outcome: str, message: str = "", **parameters
         notify.deployment_progress(deployment, message)
 
 
+def _step_observe(deployment: Deployment, *, since=None) -> None:
+    """The time the deployment spent in the step it is leaving (for /metrics)."""
+    started = since or deployment.step_started_at or deployment.requested_at
+    DEPLOYMENT_STEP.labels(step=deployment.status).observe((timezone.now() - started).total_seconds())
+
+
 def _move(deployment: Deployment, status: str, message: str, **fields) -> None:
+    _step_observe(deployment)
     deployment.status, deployment.message = status, message[:2000]
     deployment.step_started_at = timezone.now()
     for name, value in fields.items():
@@ -98,6 +106,8 @@ def _move(deployment: Deployment, status: str, message: str, **fields) -> None:
 def _finish(
     deployment: Deployment, status: str, message: str, *, step: str = "", timed_out: bool = False
 ) -> None:
+    _step_observe(deployment, since=deployment.requested_at if deployment.status == Status.QUEUED else None)
+    DEPLOYMENTS.labels(kind=deployment.kind, outcome=status).inc()
     deployment.status, deployment.message, deployment.failed_step = status, message[:2000], step
     deployment.finished_at = timezone.now()
     outcome = {Status.HEALTHY: "succeeded", Status.DONE: "succeeded"}.get(status, "failed")
@@ -168,6 +178,7 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
         return poll
     if not claimed:
         return None  # another worker took it
+    _step_observe(deployment, since=deployment.requested_at)  # the time it waited in the queue
     deployment.refresh_from_db()
     if refusal := _refusal_at_commit(deployment):
         _finish(deployment, Status.FAILED, refusal, step="gates")
@@ -338,6 +349,7 @@ def _committed(
     fields = {"sha": sha, "previous_tag": previous_tag, "pinned": bool(unpinned_policy)}
     if not owned.update(status=Status.COMMITTED, message=note, step_started_at=timezone.now(), **fields):
         return None  # taken over after the push: the new holder finds this commit on the remote
+    _step_observe(deployment)
     deployment.status, deployment.message = Status.COMMITTED, note
     for name, value in fields.items():
         setattr(deployment, name, value)

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.core.config_audit import config_change_record, config_snapshot
+from apps.core.metrics import notification_count
 from apps.notifications.channels import CHANNELS, Permanent, Transient
 from apps.notifications.kinds import KINDS, PERSONAL_CHANNELS
 from apps.notifications.models import (
@@ -194,6 +195,7 @@ def delivery_attempt(*, delivery_id: int) -> float | None:
     Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
         status=Status.SENT, sent_at=timezone.now(), result=result, last_error=""
     )
+    notification_count(channel=delivery.channel, outcome="sent")
     if ts := result.get("ts"):
         Thread.objects.filter(root_id=delivery.pk, ts="").update(ts=ts)
     return None
@@ -215,17 +217,19 @@ def _retry(delivery: Delivery, exc: Transient) -> float | None:
             return None
         delay = min(max(backoff_seconds(delivery.attempts), exc.retry_after or 0), BACKOFF_CAP_SECONDS)
         attempts = F("attempts")
-    Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+    if Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
         status=Status.PENDING, next_attempt_at=now + timedelta(seconds=delay), last_error=str(exc)[:2000],
         attempts=attempts,
-    )  # fmt: skip
+    ):  # fmt: skip
+        notification_count(channel=delivery.channel, outcome="retry")
     return delay
 
 
 def _fail(delivery: Delivery, message: str, *, status: str = Status.SENDING) -> None:
-    Delivery.objects.filter(pk=delivery.pk, status=status).update(
+    if Delivery.objects.filter(pk=delivery.pk, status=status).update(
         status=Status.FAILED, last_error=message[:2000]
-    )
+    ):
+        notification_count(channel=delivery.channel, outcome="failed")
     log.warning("delivery %s (%s to %s) failed: %s", delivery.pk, delivery.channel, delivery.address, message)
 
 

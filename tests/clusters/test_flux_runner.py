@@ -148,3 +148,18 @@ def test_two_chains_on_one_action_record_its_outcome_once(synced, sim, alice, qu
     assert flux_runner._step_waiting(second, path) is None  # it too saw the answer, and lost the race
     outcomes = list(AuditEvent.objects.filter(correlation=str(action.pk)).values_list("outcome", flat=True))
     assert sorted(outcomes) == ["requested", "succeeded"]
+
+
+def test_an_outcome_is_counted_once_in_the_metrics_however_many_chains_saw_it(synced, sim, alice, queued):
+    from prometheus_client import REGISTRY
+
+    labels = {"action": "reconcile", "outcome": "succeeded"}
+    before = REGISTRY.get_sample_value("shirube_flux_actions_total", labels) or 0
+    action = request(alice)
+    tasks.flux_action_advance.run(action.pk)
+    reconcile_step(sim.store)
+    first, second = FluxAction.objects.get(pk=action.pk), FluxAction.objects.get(pk=action.pk)
+    path = kube.object_path(first.api_version, first.kind, first.namespace, first.name)
+    flux_runner._step_waiting(first, path)
+    flux_runner._step_waiting(second, path)
+    assert REGISTRY.get_sample_value("shirube_flux_actions_total", labels) == before + 1

@@ -228,3 +228,30 @@ def test_without_slack_the_demo_prints_the_mail_and_the_sent_page_lists_it(
     )
     page = client_for(sre).get("/notifications/").content.decode()
     assert "alice asks you to approve 1.2.3" in page and '<tr data-status="sent">' in page
+
+
+def notifications_counted(channel: str, outcome: str) -> float:
+    from prometheus_client import REGISTRY
+
+    value = REGISTRY.get_sample_value("shirube_notifications_total", {"channel": channel, "outcome": outcome})
+    return value or 0.0
+
+
+def test_every_attempt_is_counted_for_metrics_by_channel_and_outcome(slack, smtp, lead):
+    # /metrics' shirube_notifications: a retried, then sent Slack message; a refused e-mail.
+    before = {
+        (channel, outcome): notifications_counted(channel, outcome)
+        for channel in ("slack", "email") for outcome in ("sent", "retry", "failed")
+    }  # fmt: skip
+    slack.answer_next(("500", 0))
+    smtp.refuse.add("carol@example.com")
+    enqueue(users=[lead])
+    slack_delivery = Delivery.objects.get(channel="slack")
+    services.delivery_attempt(delivery_id=slack_delivery.pk)
+    Delivery.objects.filter(pk=slack_delivery.pk).update(next_attempt_at=timezone.now())
+    drain()
+    counted = {key: notifications_counted(*key) - value for key, value in before.items()}
+    assert counted == {
+        ("slack", "sent"): 1, ("slack", "retry"): 1, ("slack", "failed"): 0,
+        ("email", "sent"): 0, ("email", "retry"): 0, ("email", "failed"): 1,
+    }  # fmt: skip

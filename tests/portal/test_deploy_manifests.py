@@ -313,7 +313,11 @@ def test_every_container_has_readiness_and_liveness_probes():
 
 def test_the_web_probes_hit_healthz_and_readyz_with_an_allowed_host():
     [(_, _, web)] = [entry for entry in containers() if entry[0] == "shirube-web"]
-    assert web["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    # http behind the Service; metrics on its own port, which no Service behind the ingress exposes.
+    assert web["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": int(config()["SHIRUBE_METRICS_PORT"]), "protocol": "TCP"},
+    ]
     assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
     allowed_hosts = config()["ALLOWED_HOSTS"].split(",")

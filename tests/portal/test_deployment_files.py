@@ -150,7 +150,9 @@ def test_every_routed_queue_has_a_worker_that_holds_sessions_everywhere():
     deploy_commands = [
         " ".join(container["command"])
         for path in (ROOT / "deploy").glob("*-deployment.yaml")
-        for container in yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]
+        for doc in yaml.safe_load_all(path.read_text())  # worker-deployment.yaml: one per worker
+        if doc and doc["kind"] == "Deployment"
+        for container in doc["spec"]["template"]["spec"]["containers"]
     ]
     for where, commands in (
         ("Procfile.dev", procfile),

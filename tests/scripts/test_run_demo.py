@@ -92,6 +92,11 @@ def test_make_run_starts_quietly_shows_its_own_pages_survives_a_crash_and_stops_
     assert team.status_code == 200 and "checkout-api" in team.text
     stylesheet = re.search(r'href="(/static/css/shirube\.[0-9a-f]+\.css)"', team.text)[1]
     assert alice.get(f"{demo.url}{stylesheet}", timeout=30).status_code == 200
+    # /metrics answers in the demo (on the web port there), with the demo cluster's sync age.
+    metrics = requests.get(f"{demo.url}/metrics", timeout=30)
+    assert metrics.status_code == 200 and metrics.headers["Content-Type"].startswith("text/plain")
+    assert 'shirube_http_requests_total{method="GET",status="200",view="healthz"}' in metrics.text
+    assert "shirube_cluster_last_good_sync_age_seconds{cluster=" in metrics.text
     # A 403 is one line in the log, not two tracebacks.
     mark = len(demo.lines)
     assert alice.get(f"{demo.url}/readiness/", timeout=30).status_code == 403
