@@ -161,6 +161,8 @@ def demo_environments_configure(*, cluster: Cluster, repo: Path) -> tuple[Enviro
             },
         )  # fmt: skip
         production.required_phases.set(Phase.objects.filter(slug=DEMO_REQUIRED_PHASE))
+        # alice is on call: she may roll production back without carol, who reviews it afterwards.
+        production.break_glass_users.set(get_user_model().objects.filter(username="alice"))
         for environment in (staging, production):
             before = stored.get(environment.stage)
             verb = "changed" if before is not None else "created"

@@ -85,7 +85,7 @@ def test_make_run_steps_build_a_working_demo_on_sqlite(tmp_path):
     check = _manage(
         env, "shell", "-c",
         "from django.contrib.auth import authenticate; from apps.lessons.models import Lesson;"
-        "from django.db import connection;"
+        "from django.db import connection; from apps.environments.models import Environment;"
         "from apps.accounts.models import FirstSignIn;"
         "from apps.insights.selectors import insights_page; from apps.accounts.models import Team;"
         "(payments,) = insights_page(teams=list(Team.objects.filter(slug='payments'))).teams;"
@@ -94,11 +94,13 @@ def test_make_run_steps_build_a_working_demo_on_sqlite(tmp_path):
         "print(connection.vendor, Lesson.objects.visible().count(),"
         " authenticate(username='alice', password='shirube-demo') is not None,"
         " authenticate(username='sre', password='shirube-demo').is_staff,"
-        " connection.cursor().execute('PRAGMA journal_mode').fetchone()[0])",
+        " connection.cursor().execute('PRAGMA journal_mode').fetchone()[0],"
+        " ','.join(Environment.objects.get(stage='production').break_glass_users.values_list('username', flat=True)))",
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
     # The seeded first sign-ins give the onboarding chart a history: carol's first lesson, timed.
     assert check.stdout.strip().splitlines()[-2] == "['bob', 'carol'] (1, 1)"
-    vendor, lessons, alice_ok, sre_staff, journal = check.stdout.strip().splitlines()[-1].split()
+    vendor, lessons, alice_ok, sre_staff, journal, break_glass = check.stdout.strip().splitlines()[-1].split()
     assert vendor == "sqlite" and int(lessons) >= 20
     assert alice_ok == "True" and sre_staff == "True" and journal == "wal"
+    assert break_glass == "alice"  # on call for production in the demo (issue 13's break glass)
