@@ -67,6 +67,7 @@ def demo(cluster, repo, flux_and_kubelet):
     carol = MembershipFactory(
         team=payments, user=UserFactory(username="carol"), role=Membership.Role.LEAD
     ).user
+    production.break_glass_users.add(alice)  # as the demo names her (its users exist before its environments)
     return {"staging": staging, "production": production, "alice": alice, "carol": carol, "lesson": lesson}
 
 
@@ -128,7 +129,7 @@ def test_deploy_to_staging_then_promote_with_approval_then_roll_back(
     expect(page.get_by_test_id("git-tag")).to_have_text(BRANCH_TAG)
 
     # Roll back: production's previous tag, under the same gates (another approval).
-    rollback = page.get_by_role("button", name="Roll back to v2.14.3")
+    rollback = page.get_by_role("button", name="Roll back to v2.14.3", exact=True)
     expect(rollback).to_be_disabled()
     page.get_by_label("Tag", exact=True).fill("v2.14.3")
     page.get_by_role("button", name="Ask for approval").click()
@@ -139,6 +140,23 @@ def test_deploy_to_staging_then_promote_with_approval_then_roll_back(
     _log_out(page)
     login(page, demo["alice"])
     page.goto(f"{base}/checkout-api-production/")
-    page.get_by_role("button", name="Roll back to v2.14.3").click()
+    page.get_by_role("button", name="Roll back to v2.14.3", exact=True).click()
     expect(page.locator(".deployment-healthy").first).to_contain_text("Roll back v2.14.3", timeout=60_000)
     expect(page.locator(".audit")).to_contain_text("environment.rollback")
+
+    # Break glass (issue 13): alice is on call for production in the demo. Her approval is used, so
+    # the ordinary Roll back is closed; she rolls back to the last healthy tag with a reason.
+    page.goto(f"{base}/checkout-api-production/")
+    expect(page.get_by_role("button", name=f"Roll back to {BRANCH_TAG}", exact=True)).to_be_disabled()
+    page.get_by_label("Why (the incident, what is broken)").fill("INC-9: checkout errors on v2.14.3")
+    page.get_by_role("button", name=f"Break glass: roll back to {BRANCH_TAG}").click()
+    expect(page.locator(".message")).to_contain_text("leads and the SREs are told")
+    expect(page.locator(".deployment-healthy").first).to_contain_text("break glass", timeout=60_000)
+    expect(page.get_by_test_id("review-pending")).to_contain_text("INC-9: checkout errors on v2.14.3")
+    _log_out(page)
+    login(page, demo["carol"])
+    page.goto(f"{base}/checkout-api-production/")
+    page.get_by_label("Review", exact=True).fill("postmortem PM-3")
+    page.get_by_role("button", name="Mark reviewed").click()
+    expect(page.locator(".message")).to_contain_text("Reviewed the break-glass rollback")
+    expect(page.get_by_test_id("review-pending")).to_have_count(0)
