@@ -160,9 +160,9 @@ def _step_queued(deployment: Deployment, poll: float) -> float | None:
         Environment.objects.select_for_update().get(pk=deployment.environment_id)
         others = Deployment.objects.filter(environment_id=deployment.environment_id).exclude(pk=deployment.pk)
         busy = others.filter(status__in=Deployment.ACTIVE).first()
-        if busy is not None and _superseded_by_rollback(busy, deployment):
-            busy = None
         earlier = others.filter(status=Status.QUEUED, requested_at__lt=deployment.requested_at).exists()
+        if busy is not None and not earlier and _superseded_by_rollback(busy, deployment):
+            busy = None
         claimed = 0
         if busy is None and not earlier:
             # The worker token and its heartbeat let another worker tell a dead holder from a slow one.
