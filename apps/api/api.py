@@ -326,7 +326,15 @@ def deployment_create(request: HttpRequest, slug: str, env: str, body: DeployIn)
             d = env_services.deployment_request(
                 user=token.user, environment=environment, kind=body.kind, tag=body.tag,
                 idempotency_key=_request_key(request, token), channel=CHANNEL,
+                confirm_unverified=body.confirm_unverified,
             )  # fmt: skip
+        except env_services.TagUnconfirmed as exc:
+            raise Problem(
+                400,
+                "unconfirmed-tag",
+                "The tag is not confirmed",
+                f"{exc} Send confirm_unverified: true to deploy it on your word.",
+            ) from None
         except env_services.RequestRefused as exc:
             raise _refused(exc, 400 if isinstance(exc, env_services.BadInput) else 403) from None
         return 202, _dump(DeploymentOut, d)

@@ -200,6 +200,9 @@ class ProgressOut(Schema):
 class DeployIn(Schema):
     kind: str = "deploy"  # deploy, promote, rollback
     tag: str = ""
+    # The caller's word that a tag no registry scan lists exists (a build this pipeline just
+    # pushed), as the page's checkbox asks of a person; never enough where tag changes are gated.
+    confirm_unverified: bool = False
 
 
 class ApprovalIn(Schema):

@@ -28,8 +28,7 @@ from apps.environments import gates
 from apps.environments.gitops import TAG_PATTERN
 from apps.environments.models import Deployment, Environment
 from apps.environments.selectors import revision_has
-from apps.lessons.models import Lesson
-from apps.lessons.selectors import lesson_for_reasons
+from apps.lessons.selectors import LessonLink, lesson_for_reasons
 
 COMMIT_PATTERN = re.compile(r"[0-9a-f]{7,40}")
 # The rule for "unknown": the cluster's last good sync is older than this many intervals.
@@ -59,7 +58,7 @@ class TraceStep:
     reason: str = ""  # Flux's or Kubernetes's own word for it
     message: str = ""
     since: datetime | None = None  # waiting since
-    lesson: Lesson | None = None
+    lesson: LessonLink | None = None  # at the section that explains the reason
     actions: list[TraceAction] = field(default_factory=list)
 
     @property
@@ -116,7 +115,7 @@ def _since(value: str) -> datetime | None:
         return None
 
 
-def _lesson(lessons: dict[str, Lesson], *reasons: str) -> Lesson | None:
+def _lesson(lessons: dict[str, LessonLink], *reasons: str) -> LessonLink | None:
     return next((lessons[r] for r in reasons if r and r in lessons), None)
 
 

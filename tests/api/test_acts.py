@@ -19,7 +19,11 @@ PRODUCTION = DEPLOYMENTS.format(env="checkout-api-production")
 @pytest.mark.django_db
 def test_a_deploy_answers_202_with_the_deployment_to_follow(people, staging, token_for, bearer):
     client = bearer(token_for(people["member"], scopes=["deploy", "read"]))
-    response = client.post(STAGING, {"tag": BRANCH_TAG})
+    # No registry scan lists the branch build yet: the API asks for the caller's word, as the page does.
+    unconfirmed = client.post(STAGING, {"tag": BRANCH_TAG})
+    assert unconfirmed.status_code == 400 and unconfirmed.json()["type"].endswith("/unconfirmed-tag")
+    assert "confirm_unverified" in unconfirmed.json()["detail"] and not Deployment.objects.exists()
+    response = client.post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True})
     assert response.status_code == 202, response.content
     body = response.json()
     deployment = Deployment.objects.get()
@@ -65,15 +69,24 @@ def test_scopes_narrow_what_a_token_does(people, envs, token_for, bearer):
 @pytest.mark.django_db
 def test_the_same_idempotency_key_returns_the_first_result(people, staging, token_for, bearer):
     client = bearer(token_for(people["member"], scopes=["deploy"]))
-    first = client.post(STAGING, {"tag": BRANCH_TAG}, headers={"Idempotency-Key": "build-42"})
-    again = client.post(STAGING, {"tag": BRANCH_TAG}, headers={"Idempotency-Key": "build-42"})
+    first = client.post(
+        STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True}, headers={"Idempotency-Key": "build-42"}
+    )
+    again = client.post(
+        STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True}, headers={"Idempotency-Key": "build-42"}
+    )
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json() and Deployment.objects.count() == 1
     other = client.post(STAGING, {"tag": "other-tag"}, headers={"Idempotency-Key": "build-42"})
     assert other.status_code == 422 and Deployment.objects.count() == 1
     # Another token's key is its own.
     mine = bearer(token_for(people["member"], scopes=["deploy"]))
-    assert mine.post(STAGING, {"tag": BRANCH_TAG}, headers={"Idempotency-Key": "build-42"}).status_code == 202
+    assert (
+        mine.post(
+            STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True}, headers={"Idempotency-Key": "build-42"}
+        ).status_code
+        == 202
+    )
     assert Deployment.objects.count() == 2
 
 
@@ -81,14 +94,18 @@ def test_the_same_idempotency_key_returns_the_first_result(people, staging, toke
 def test_writes_are_rate_limited_per_token(people, staging, token_for, bearer, settings):
     settings.SHIRUBE_API_WRITE_LIMIT = 2
     client = bearer(token_for(people["member"], scopes=["deploy", "read"]))
-    assert client.post(STAGING, {"tag": BRANCH_TAG}).status_code == 202
-    assert client.post(STAGING, {"tag": BRANCH_TAG}).status_code == 202  # a second deployment, queued
-    limited = client.post(STAGING, {"tag": BRANCH_TAG})
+    assert client.post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True}).status_code == 202
+    assert (
+        client.post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True}).status_code == 202
+    )  # a second deployment, queued
+    limited = client.post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True})
     assert limited.status_code == 429 and 1 <= int(limited["Retry-After"]) <= 60
     assert Deployment.objects.count() == 2
     assert client.get("/api/v1/me").status_code == 200  # reads have their own budget
     assert (
-        bearer(token_for(people["member"], scopes=["deploy"])).post(STAGING, {"tag": BRANCH_TAG}).status_code
+        bearer(token_for(people["member"], scopes=["deploy"]))
+        .post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True})
+        .status_code
         == 202
     )
 
@@ -99,11 +116,11 @@ def test_a_service_token_deploys_only_where_the_environment_allows_it(
 ):
     value = token_for(people["lead"], scopes=["deploy"], team=teams["payments"], environments=[staging])
     client = bearer(value)
-    refused = client.post(STAGING, {"tag": BRANCH_TAG})
+    refused = client.post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True})
     assert refused.status_code == 403 and "does not take service tokens" in refused.json()["detail"]
     staging.allow_service_tokens = True
     staging.save()
-    response = client.post(STAGING, {"tag": BRANCH_TAG})
+    response = client.post(STAGING, {"tag": BRANCH_TAG, "confirm_unverified": True})
     assert response.status_code == 202, response.content
     deployment = Deployment.objects.get()
     assert deployment.requested_by == ApiToken.objects.get(kind="service").user

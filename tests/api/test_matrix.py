@@ -26,7 +26,8 @@ def _scopes(needed: str, given: bool) -> list[str]:
 def test_deploy_to_staging(envs, people, token_for, bearer, role, has_scope):
     client = bearer(token_for(people[role], scopes=_scopes("deploy", has_scope)))
     status = client.post(
-        ENV + "checkout-api-staging/deployments", {"tag": "feature-x-3f2a1c9-1732600000"}
+        ENV + "checkout-api-staging/deployments",
+        {"tag": "feature-x-3f2a1c9-1732600000", "confirm_unverified": True},
     ).status_code
     assert status == (202 if role in ACTORS and has_scope else 403)
 
@@ -78,7 +79,10 @@ def test_a_service_token_deploys_to_staging_only_when_allowed_and_never_promotes
     value = token_for(people["lead"], scopes=["read", "deploy"], team=teams["payments"],
                       environments=[envs["staging"]])  # fmt: skip
     client = bearer(value)
-    deploy = client.post(ENV + "checkout-api-staging/deployments", {"tag": "feature-x-3f2a1c9-1732600000"})
+    deploy = client.post(
+        ENV + "checkout-api-staging/deployments",
+        {"tag": "feature-x-3f2a1c9-1732600000", "confirm_unverified": True},
+    )
     assert deploy.status_code == (202 if allowed else 403)
     promote = client.post(ENV + "checkout-api-production/deployments", {"kind": "promote", "tag": "v2.15.0"})
     assert promote.status_code == 403
