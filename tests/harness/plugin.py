@@ -25,9 +25,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.harness import xdist_groups
 from tests.harness.servers import REDIS_DATABASES, PostgresServer, RedisServer
-from tests.harness.xdist_groups import RUN_DIR
+from tests.harness.xdist_groups import (  # noqa: F401  (hooks, registered with this plugin)
+    RUN_DIR,
+    pytest_collection_finish,
+    pytest_xdist_make_scheduler,
+)
 
 _servers: list = []
 _temp_dirs: list[str] = []
@@ -35,8 +38,6 @@ _temp_dirs: list[str] = []
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    # The scheduling of tests on xdist workers: a plugin of its own (it has hooks this one has too).
-    early_config.pluginmanager.register(xdist_groups, "shirube-xdist-groups")
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         _take_worker_share(worker)

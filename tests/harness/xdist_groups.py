@@ -11,10 +11,6 @@ tests by rewriting their node ids, which pytest 9.2's structured ids ignore
 (pytest-xdist#1386), so the groups silently vanish. Here each worker writes the
 groups it collected to a file in the run's folder before it reports its
 collection, and the controller's scheduler reads them: no node id changes.
-
-The scheduler also hands out the slowest tests of the last run first (their durations are
-kept in pytest's cache), so that a two-minute test does not start last and leave the other
-workers idle; without a cache (a cold CI run) the order is the collection's.
 """
 
 from __future__ import annotations
@@ -28,8 +24,6 @@ import pytest
 # A session fixture whose server takes long to start -> the name of its tests' group.
 SESSION_SERVER_GROUPS = {"keycloak": "keycloak", "real_kube": "realkube"}
 RUN_DIR = "SHIRUBE_TEST_RUN_DIR"  # set by the controller (tests/harness/plugin.py)
-DURATIONS_KEY = "shirube/test-durations"  # node id -> seconds (setup, call and teardown)
-_durations: dict[str, float] = {}
 
 
 def _groups_file(worker: str) -> Path:
@@ -52,58 +46,16 @@ def pytest_collection_finish(session):
     _groups_file(worker).write_text(json.dumps(groups))
 
 
-def pytest_runtest_logreport(report):
-    # In the controller this sees every worker's reports too.
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
-
-
-def pytest_sessionfinish(session):
-    cache = getattr(session.config, "cache", None)  # None under -p no:cacheprovider
-    if cache is None or os.environ.get("PYTEST_XDIST_WORKER") or not _durations:
-        return
-    cache.set(DURATIONS_KEY, {**cache.get(DURATIONS_KEY, {}), **_durations})
-
-
 @pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's default for `--dist loadgroup`
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadGroupScheduling
 
-    cache = getattr(config, "cache", None)
-    last_run: dict[str, float] = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
-
     class ServerGroupScheduling(LoadGroupScheduling):
-        """loadgroup, with the session-server groups the workers wrote (and `xdist_group` marks),
-        slowest first.
-
-        The work queue is built from `self.collection` (xdist then moves the groups, its largest
-        units, to the front with a stable sort), so ordering that list orders the run. The
-        workers' own collections (`registered_collections`) keep their order: xdist sends and
-        receives tests by their index in those.
-        """
+        """loadgroup, with the session-server groups the workers wrote (and `xdist_group` marks)."""
 
         groups: dict[str, str] | None = None
-        _collection: list[str] | None = None
-
-        @property
-        def collection(self) -> list[str] | None:
-            return self._collection
-
-        @collection.setter
-        def collection(self, nodeids: list[str] | None) -> None:
-            if nodeids is not None:
-                nodeids = sorted(nodeids, key=lambda nodeid: -last_run.get(nodeid, 0.0))
-            self._collection = nodeids
-
-        def add_node_collection(self, node, collection) -> None:
-            if self.collection_is_completed and sorted(collection) == sorted(self.collection or []):
-                # A worker that replaces a crashed one: the same tests (xdist would compare
-                # the order too, and ours is not the collection's).
-                self.registered_collections[node] = list(collection)
-                return
-            super().add_node_collection(node, collection)
 
         def _split_scope(self, nodeid: str) -> str:
             if self.groups is None:  # first called once every worker has reported its collection
