@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -118,6 +119,89 @@ def quiz_choices(*, lesson: Lesson) -> dict[int, set[int]]:
     ):
         choices[question_id].add(choice_id)
     return choices
+
+
+# A quiz is passed with at least this share of questions right (rounded up):
+# 3 of 3, 4 of 4, 4 of 5.
+PASS_RATIO = 0.8
+
+
+def quiz_pass_mark(total: int) -> int:
+    """How many of a quiz's total questions must be right to pass."""
+    return math.ceil(total * PASS_RATIO)
+
+
+def _ranked(measure: Callable[[str], int], rank: Callable[[int], int]) -> Callable[[list[str]], set[int]]:
+    """A guesser that sorts the choices by `measure` and takes the one at `rank(len)`.
+
+    It returns every choice that measures the same as the one taken: on a tie it picks
+    one of them at random.
+    """
+
+    def guess(texts: list[str]) -> set[int]:
+        measured = [measure(text) for text in texts]
+        taken = sorted(measured)[rank(len(texts))]
+        return {i for i, value in enumerate(measured) if value == taken}
+
+    return guess
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+# Learners who pick by a choice's look rather than its meaning. If one of them passes a
+# lesson, the quiz measures how its answers were written, not what the learner knows
+# (docs/decisions.md, "Quiz answers that give themselves away"). The middle one catches
+# a quiz that hides its answers between a short and a long distractor.
+QUIZ_GUESSERS: dict[str, Callable[[list[str]], set[int]]] = {
+    "longest": _ranked(len, lambda n: n - 1),
+    "most words": _ranked(_words, lambda n: n - 1),
+    "shortest": _ranked(len, lambda n: 0),
+    "fewest words": _ranked(_words, lambda n: 0),
+    "middle": _ranked(len, lambda n: n // 2),
+}
+
+
+@dataclass
+class GuessedQuiz:
+    lesson: Lesson
+    questions: int
+    single: int  # questions with exactly one correct choice
+    right: dict[str, float]  # per guesser: questions it gets right, on average over its tie-breaks
+
+    @property
+    def needed(self) -> int:
+        return quiz_pass_mark(self.questions)
+
+    def passed_by(self) -> list[str]:
+        return [name for name, right in self.right.items() if self.questions and right >= self.needed]
+
+
+def quiz_guessers(*, lessons: QuerySet[Lesson]) -> list[GuessedQuiz]:
+    """How each of QUIZ_GUESSERS scores on each lesson's current quiz.
+
+    A guesser picks one choice, so a question with several correct choices is never
+    right for it. A tie between k choices, one of them correct, counts 1/k: the score a
+    guesser gets on average.
+    """
+    results = []
+    for lesson in lessons.prefetch_related("questions__choices").order_by("phase__order", "order"):
+        questions = list(lesson.questions.all())
+        right = dict.fromkeys(QUIZ_GUESSERS, 0.0)
+        single = 0
+        for question in questions:
+            choices = list(question.choices.all())
+            correct = [c for c in choices if c.correct]
+            if len(correct) != 1:
+                continue
+            single += 1
+            texts = [c.text for c in choices]
+            for name, guess in QUIZ_GUESSERS.items():
+                picks = guess(texts)
+                right[name] += (choices.index(correct[0]) in picks) / len(picks)
+        results.append(GuessedQuiz(lesson, len(questions), single, right))
+    return results
 
 
 # Quiz attempts, so that guessing is slower than learning (docs/decisions.md, "The quiz gate"):

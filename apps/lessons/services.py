@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,12 +27,9 @@ from apps.lessons.selectors import (
     missing_prerequisites,
     quiz_feedback_shown,
     quiz_next_attempt_at,
+    quiz_pass_mark,
     seconds_until,
 )
-
-# A quiz is passed with at least this share of questions right (rounded up):
-# 3 of 3, 4 of 4, 4 of 5.
-PASS_RATIO = 0.8
 
 
 class PrerequisitesIncomplete(Exception):
@@ -160,7 +156,7 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
         results[question.id] = QuestionResult(question.id, chosen == correct_ids, chosen)
     score = sum(r.correct for r in results.values())
     total = len(questions)
-    needed = math.ceil(total * PASS_RATIO)
+    needed = quiz_pass_mark(total)
     passed = score >= needed
     missing = missing_prerequisites(user=user, lesson=lesson)
     with transaction.atomic():

@@ -339,6 +339,25 @@ def test_the_shipped_curriculum_is_valid_and_complete():
         asked[text] = question.lesson.slug
 
 
+# Any phase can be the one an environment requires, so every lesson gates something: no
+# guesser may pass any lesson. Over all single-answer questions, a guesser should do about
+# as well as chance (most have three choices), so length tells nothing on average either.
+GUESSER_MAX_SHARE = 0.4
+
+
+def test_no_lesson_can_be_passed_by_picking_choices_by_their_length():
+    from apps.lessons.selectors import QUIZ_GUESSERS, quiz_guessers
+
+    run(settings.SHIRUBE_CONTENT_DIR)
+    results = quiz_guessers(lessons=Lesson.objects.all())
+    passed = [f"{r.lesson.slug} ({', '.join(r.passed_by())})" for r in results if r.passed_by()]
+    assert passed == [], f"a guesser who picks by length passes: {passed}"
+    single = sum(r.single for r in results)
+    for name in QUIZ_GUESSERS:
+        right = sum(r.right[name] for r in results)
+        assert right <= GUESSER_MAX_SHARE * single, f"{name}: right in {right} of {single} questions"
+
+
 def test_content_hash_tracks_every_authored_field(tmp_path):
     run(good_tree(tmp_path))
     pods = Lesson.objects.get(slug="pods")

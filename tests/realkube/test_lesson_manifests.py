@@ -15,12 +15,18 @@ Namespaced manifests go into the namespace they name (created for real first) or
 into TEST_NAMESPACE. An object that already exists there (a namespace the test
 created, say) is checked with a dry-run server-side apply instead.
 
-Skipped, by name, in SKIPPED (printed at the end of the run and in `-ra`):
-- documents of an API group the server does not serve at all (Argo Workflows,
-  kustomize's own `kustomize.config.k8s.io` Kustomization, other CRDs not installed);
+Two kinds of document are not dry-run as complete objects (neither is a pytest skip, which
+CI=true would fail):
+- documents of an API group the server does not serve at all: listed by name in SKIPPED
+  (printed at the end of the run) when the group is in NOT_INSTALLED_HERE (Argo Workflows,
+  kustomize's own `kustomize.config.k8s.io` Kustomization), a failure for any other group;
 - documents whose block (or document) starts with the line `# not-a-complete-manifest`,
-  the marker for deliberately incomplete examples (a "wrong" example in a Pitfalls section).
-A wrong version of a served group, or a kind the served version does not have, fails.
+  the marker for deliberately incomplete examples (a Kustomize patch, a "wrong" example
+  in a Pitfalls section). They are still sent, and pass only if the server refuses them:
+  a marker on a manifest the server accepts is a failure (remove the marker), so it can
+  never hide a complete example from this check.
+A wrong version of a served group, or a kind the served version does not have, fails
+(unless marked: the server refuses those too).
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ DISCOVERY_TIMEOUT = 60.0
 SKIPPED: list[str] = []
 # Filled in as manifests pass.
 VALIDATED: list[str] = []
+# Filled in as marked fragments are refused, as they should be.
+MARKED: list[str] = []
 
 
 # -- collecting the manifests ---------------------------------------------------------------
@@ -322,26 +330,31 @@ class Decision:
     plural: str | None = None
     namespaced: bool = False
     base: str = ""
-    skip: str | None = None
+    skip: str | None = None  # the API group is not served here
     error: str | None = None
+    marked: bool = False  # `# not-a-complete-manifest`: the server must refuse it
 
 
 def decide(manifest: Manifest, discovery: Discovery) -> Decision:
     if manifest.error is not None:
         return Decision(error=f"the block is not valid YAML: {manifest.error}")
-    if manifest.marked:
-        return Decision(skip=f"marked {MARKER!r} (a deliberately incomplete example)")
+    marked = manifest.marked
     group, version = _group_version(manifest.api_version)
     if group not in discovery.groups:
         return Decision(
             skip=f"API group {group!r} ({manifest.api_version} {manifest.kind}) is not served by this "
-            "API server (its CRDs are not installed)"
+            "API server (its CRDs are not installed)",
+            marked=marked,
         )
     if version not in discovery.groups[group]:
+        if marked:  # the server refuses it, as a marked fragment should be refused
+            return Decision(marked=True)
         served = ", ".join(f"{group}/{v}" if group else v for v in discovery.groups[group])
         return Decision(error=f"apiVersion {manifest.api_version} is not served; the server serves {served}")
     resource = discovery.find(group, version, manifest.kind)
     if resource is None:
+        if marked:
+            return Decision(marked=True)
         kinds = ", ".join(sorted(r["kind"] for r in discovery.resources(group, version) or []))
         return Decision(
             error=f"kind {manifest.kind!r} is not served by {manifest.api_version} (it serves: {kinds})"
@@ -350,6 +363,7 @@ def decide(manifest: Manifest, discovery: Discovery) -> Decision:
         plural=resource["name"],
         namespaced=bool(resource["namespaced"]),
         base=Discovery.base(group, version),
+        marked=marked,
     )
 
 
@@ -357,12 +371,14 @@ def decide(manifest: Manifest, discovery: Discovery) -> Decision:
 
 
 class _Report:
-    """Prints SKIPPED (by name) and the validated count in the terminal summary."""
+    """Prints the counts, and the manifests not dry-run here (by name), in the terminal summary."""
 
     def pytest_terminal_summary(self, terminalreporter):
         terminalreporter.section("lesson manifests (server-side dry-run)")
         terminalreporter.write_line(
-            f"{len(VALIDATED)} manifests validated, {len(SKIPPED)} of APIs not installed here (checked against an explicit list), of {len(MANIFESTS)} collected"
+            f"{len(VALIDATED)} manifests validated, {len(MARKED)} marked fragment(s) refused as they "
+            f"should be, {len(SKIPPED)} of APIs not installed here (checked against an explicit list), "
+            f"of {len(MANIFESTS)} collected"
         )
         for line in SKIPPED:
             terminalreporter.write_line(f"not installed here: {line}")
@@ -374,8 +390,12 @@ def api(real_kube):
 
 
 @pytest.fixture(scope="module")
-def plan(api, request) -> dict[str, Decision]:
-    discovery = _discovery_after_crds(api)
+def discovery(api) -> Discovery:
+    return _discovery_after_crds(api)
+
+
+@pytest.fixture(scope="module")
+def plan(discovery, request) -> dict[str, Decision]:
     decisions = {manifest.id: decide(manifest, discovery) for manifest in MANIFESTS}
     SKIPPED[:] = [
         f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decisions[manifest.id].skip}"
@@ -409,23 +429,8 @@ NOT_INSTALLED_HERE = {
 }
 
 
-# -- the tests -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("manifest", MANIFESTS, ids=[m.id for m in MANIFESTS])
-def test_lesson_manifest_passes_a_server_side_dry_run(manifest: Manifest, plan, api):
-    decision = plan[manifest.id]
-    group = manifest.api_version.split("/")[0] if "/" in manifest.api_version else ""
-    if decision.skip and group in NOT_INSTALLED_HERE:
-        # Not a skip: the manifest parsed, and its API is one this test server has
-        # no CRDs for (listed, with why, in NOT_INSTALLED_HERE). A new group fails.
-        print(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}")
-        return
-    if decision.skip:
-        pytest.fail(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}", pytrace=False)
-    if decision.error:
-        pytest.fail(f"{manifest.id}: {manifest.describe()}: {decision.error}", pytrace=False)
-
+def dry_run(api, manifest: Manifest, decision: Decision) -> tuple[Response, str]:
+    """The server's answer to the manifest as a strict dry-run, and how it was asked."""
     collection = f"{decision.base}/{decision.plural}"
     if decision.namespaced:
         namespace = manifest.namespace or TEST_NAMESPACE
@@ -450,7 +455,40 @@ def test_lesson_manifest_passes_a_server_side_dry_run(manifest: Manifest, plan, 
             body=json.dumps(manifest.document),
             content_type="application/apply-patch+yaml",
         )
+    return answer, how
 
+
+def check(manifest: Manifest, decision: Decision, api) -> None:
+    """Return if the manifest is as the lessons promise; pytest.fail with the reason if not."""
+    group = manifest.api_version.split("/")[0] if "/" in manifest.api_version else ""
+    if decision.skip and group in NOT_INSTALLED_HERE:
+        # Not a skip: the manifest parsed, and its API is one this test server has
+        # no CRDs for (listed, with why, in NOT_INSTALLED_HERE). A new group fails.
+        print(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}")
+        return
+    if decision.skip:
+        pytest.fail(f"{manifest.id}: {manifest.kind} {manifest.name!r}: {decision.skip}", pytrace=False)
+    if decision.error:
+        pytest.fail(f"{manifest.id}: {manifest.describe()}: {decision.error}", pytrace=False)
+
+    if decision.marked:
+        # A deliberately incomplete example (a Kustomize patch, a "wrong" example) is not
+        # held to the complete-object standard. It is still sent, and must be refused: a
+        # marker on a manifest the server accepts would stop checking a complete example.
+        if decision.plural is None:
+            MARKED.append(f"{manifest.id}: {manifest.api_version} {manifest.kind} is not served here")
+            return
+        answer, how = dry_run(api, manifest, decision)
+        if answer.status in (200, 201):
+            pytest.fail(
+                f"{manifest.id}: {manifest.describe()} is marked {MARKER!r}, but the API server accepts "
+                f"it ({how}): remove the marker, so that it is checked as a complete manifest",
+                pytrace=False,
+            )
+        MARKED.append(f"{manifest.id}: refused as it should be (HTTP {answer.status})")
+        return
+
+    answer, how = dry_run(api, manifest, decision)
     if answer.status not in (200, 201):
         pytest.fail(
             f"{manifest.id}: the API server rejects {manifest.describe()} ({how}):\n{answer.message()}",
@@ -465,6 +503,14 @@ def test_lesson_manifest_passes_a_server_side_dry_run(manifest: Manifest, plan, 
     VALIDATED.append(manifest.id)
 
 
+# -- the tests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=[m.id for m in MANIFESTS])
+def test_lesson_manifest_passes_a_server_side_dry_run(manifest: Manifest, plan, api):
+    check(manifest, plan[manifest.id], api)
+
+
 def test_lesson_manifests_are_validated_and_skips_are_listed(plan):
     served = [m.id for m in MANIFESTS if not plan[m.id].skip and not plan[m.id].error]
     print(
@@ -474,6 +520,46 @@ def test_lesson_manifests_are_validated_and_skips_are_listed(plan):
         print(f"  not installed here: {line}")
     assert len(served) > 0, f"no lesson manifest is of a kind the API server serves; skipped: {SKIPPED}"
     assert len({m.id for m in MANIFESTS}) == len(MANIFESTS), "manifest ids are not unique"
+
+
+PATCH = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: checkout-api
+spec:
+  template:
+    spec:
+      terminationGracePeriodSeconds: 45
+"""
+COMPLETE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: checkout-api-settings
+data:
+  LOG_LEVEL: info
+"""
+# A Kustomize patch, marked; a complete object, marked all the same; the patch, not marked.
+MARKED_FRAGMENTS = (
+    "---\ntitle: t\n---\n"
+    f"```yaml\n{MARKER}\n{PATCH}```\n\n"
+    f"```yaml\n{MARKER}\n{COMPLETE}```\n\n"
+    f"```yaml\n{PATCH}```\n"
+)
+
+
+def test_a_marked_fragment_passes_only_while_the_server_refuses_it(tmp_path, discovery, api):
+    lesson = tmp_path / "01-phase" / "01-lesson.md"
+    lesson.parent.mkdir()
+    lesson.write_text(MARKED_FRAGMENTS)
+    patch, complete, unmarked = collect_manifests(tmp_path)
+    assert (patch.marked, complete.marked, unmarked.marked) == (True, True, False)
+
+    check(patch, decide(patch, discovery), api)  # refused (no selector, no containers): fine
+    assert MARKED.pop() == f"{patch.id}: refused as it should be (HTTP 422)"  # not a lesson's
+    with pytest.raises(pytest.fail.Exception, match="remove the marker"):
+        check(complete, decide(complete, discovery), api)
+    with pytest.raises(pytest.fail.Exception, match="the API server rejects"):
+        check(unmarked, decide(unmarked, discovery), api)
 
 
 def test_collecting_manifests_finds_fenced_yaml_and_skips_front_matter(tmp_path):
