@@ -17,6 +17,7 @@ RUN useradd --system --uid 10001 --home-dir /app shirube
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
+# The whole context less .dockerignore: no kubesim, tests or benchmarks (tests/kubesim/test_image.py).
 COPY --chown=shirube:shirube . .
 # collectstatic needs a key but no database; this one is thrown away with the layer.
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --no-input -v 0 \

@@ -47,10 +47,11 @@ def main() -> None:
         from apps.accounts.services import membership_set, team_ensure, user_ensure
         from apps.clusters import sync
         from apps.clusters.services import cluster_declare
+        from apps.demo.services import demo_environments_configure
         from apps.environments import runner, services
-        from apps.environments.demo import demo_environments_configure
         from kubesim.demo import evolve, seed_demo
-        from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+        from kubesim.demo_repo import demo_repo_init
+        from kubesim.gitops import GitOpsPlayer
         from kubesim.server import Simulator
         from kubesim.store import Store
 

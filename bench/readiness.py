@@ -52,7 +52,7 @@ def main() -> None:
         from apps.clusters.services import cluster_declare
         from apps.readiness.models import Assessment, Finding
         from apps.readiness.services import readiness_recompute, team_scores_snapshot
-        from kubesim.demo import seed_scale
+        from kubesim.scale import seed_scale
         from kubesim.server import Simulator
         from kubesim.store import Store
 

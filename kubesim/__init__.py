@@ -5,18 +5,7 @@ with Simulator(token="t") as sim:
     sim.write_kubeconfig(tmp_path / "kubeconfig")
 """
 
-from kubesim.faults import Fault
-from kubesim.kubeconfig import write_kubeconfig
-from kubesim.resources import Registry, Resource, default_registry
 from kubesim.server import Simulator
 from kubesim.store import Store
 
-__all__ = [
-    "Fault",
-    "Registry",
-    "Resource",
-    "Simulator",
-    "Store",
-    "default_registry",
-    "write_kubeconfig",
-]
+__all__ = ["Simulator", "Store"]

@@ -1,6 +1,6 @@
 """Run the simulator from the command line (the demo cluster behind `make run`).
 
-python -m kubesim --port 6444 --seed demo --evolve-every 5 --token TOKEN --kubeconfig PATH
+python -m kubesim --port 6444 --seed demo --evolve-every 5 --kubeconfig PATH
 python -m kubesim ... --gitops-repo var/demo-gitops.git   # Flux applies what is pushed there
 """
 
@@ -12,29 +12,22 @@ import signal
 import sys
 import threading
 
-from kubesim.demo import evolve, seed_demo, seed_scale
-from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+from kubesim.automation import ImageAutomationPlayer
+from kubesim.demo import evolve, flux_step, seed_demo
+from kubesim.demo_repo import demo_repo_init
+from kubesim.gitops import GitOpsPlayer
+from kubesim.scale import seed_scale
 from kubesim.server import Simulator
 
 log = logging.getLogger("kubesim")
-DEFAULT_GITOPS_SOURCE = "flux-system/gitops"
-
-
-def gitops_repo(value: str) -> tuple[str, str]:
-    """`NAMESPACE/NAME=PATH` or `PATH` (for flux-system/gitops) -> (source, path)."""
-    source, sep, path = value.partition("=")
-    if sep and source.count("/") == 1 and all(source.split("/")):
-        return source, path
-    if sep and "/" not in source:
-        raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME=PATH, got {value!r}")
-    return DEFAULT_GITOPS_SOURCE, value
+# The demo's GitRepository (kubesim.flux), the one `--gitops-repo` plays Flux for.
+GITOPS_SOURCE = "flux-system/gitops"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kubesim", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6444, help="0 picks a free port")
-    parser.add_argument("--seed", choices=("demo", "scale", "none"), default="demo")
+    parser.add_argument("--seed", choices=("demo", "scale"), default="demo")
     parser.add_argument(
         "--evolve-every",
         type=float,
@@ -42,36 +35,32 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="advance the demo every SECONDS (0 to keep it still)",
     )
-    parser.add_argument("--token", default=None, help="bearer token required on every request")
     parser.add_argument("--kubeconfig", default=None, metavar="PATH", help="write a kubeconfig here")
-    parser.add_argument("--context", default="demo", help="context name in the kubeconfig")
     parser.add_argument(
         "--gitops-repo",
-        type=gitops_repo,
-        action="append",
-        default=[],
-        metavar="[NAMESPACE/NAME=]PATH",
-        help="play Flux for this GitRepository (default flux-system/gitops) from the bare "
-        "repository at PATH, created with the demo tree if absent; repeatable",
+        default=None,
+        metavar="PATH",
+        help=f"play Flux for the GitRepository {GITOPS_SOURCE} from the bare repository at PATH, "
+        "created with the demo tree if absent",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    sim = Simulator(host=args.host, port=args.port, token=args.token)
+    sim = Simulator(port=args.port)
     if args.seed == "demo":
         seed_demo(sim.store)
-    elif args.seed == "scale":
+    else:
         seed_scale(sim.store)
 
-    gitops = None
+    # Flux for the demo repository: source- and kustomize-controller, and image automation.
+    gitops = automation = None
     if args.gitops_repo:
-        for source, path in args.gitops_repo:
-            if demo_repo_init(path):
-                log.info("created the demo GitOps repository %s for %s", path, source)
-        gitops = GitOpsPlayer(
-            sim.store, dict(args.gitops_repo), step_seconds=args.evolve_every or 5.0, automation=True
-        )
-        gitops.step()  # as the controllers do on start: sources resolved, Kustomizations applied
+        if demo_repo_init(args.gitops_repo):
+            log.info("created the demo GitOps repository %s for %s", args.gitops_repo, GITOPS_SOURCE)
+        repos, step = {GITOPS_SOURCE: args.gitops_repo}, args.evolve_every or 5.0
+        gitops = GitOpsPlayer(sim.store, repos, step_seconds=step)
+        automation = ImageAutomationPlayer(sim.store, repos, step_seconds=step)
+        flux_step(gitops, automation)  # as the controllers do on start: all reconciled once
 
     stop = threading.Event()
     # SIGTERM (honcho, docker) and SIGINT (Ctrl-C) both end the run cleanly.
@@ -80,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sim.start()
     if args.kubeconfig:
-        sim.write_kubeconfig(args.kubeconfig, context=args.context)
+        sim.write_kubeconfig(args.kubeconfig)
     print(f"kubesim listening on {sim.url}", flush=True)
 
     tick = 0
@@ -89,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(interval):
             tick += 1
             try:
-                evolve(sim.store, tick, gitops)
+                evolve(sim.store, tick, gitops, automation)
             except Exception:
                 # A broken step must not take the demo cluster down with it.
                 log.exception("evolve step %d failed", tick)

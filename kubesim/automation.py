@@ -1,4 +1,4 @@
-"""image-automation-controller for mapped local repositories, so that staging follows new images.
+"""image-automation-controller for mapped local bare repositories, so that staging follows new images.
 
 For each ImageUpdateAutomation whose GitRepository is mapped to a bare repository,
 the `newTag` lines under `spec.update.path` that carry a setter marker
@@ -16,12 +16,18 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kubesim.flux import REQUESTED_AT
-from kubesim.gitrepo import GITREPOSITORIES, GitError, git_run, parse_duration
+from kubesim.flux import (
+    AUTOMATIONS,
+    GITREPOSITORIES,
+    POLICIES,
+    Schedule,
+    object_key,
+    reconciled,
+    requested_at,
+)
+from kubesim.git import GitError, git_run
 from kubesim.store import Store, timestamp
 
-AUTOMATIONS = "imageupdateautomations.image.toolkit.fluxcd.io"
-POLICIES = "imagepolicies.image.toolkit.fluxcd.io"
 _TAG_LINE = re.compile(
     r"^(?P<key>\s*(?:-\s+)?newTag:[ \t]*)(?P<value>[^#\r\n]*?)(?P<gap>[ \t]+)"
     r'(?P<marker>#\s*\{\s*"\$imagepolicy"\s*:\s*"(?P<policy>[^":]+:[^":]+):tag"\s*\})(?P<end>[ \t]*\r?)$',
@@ -35,8 +41,6 @@ def latest_tags(store: Store) -> dict[str, str]:
     for policy in store.list(POLICIES):
         status = policy.get("status") or {}
         tag = (status.get("latestRef") or {}).get("tag")
-        if not tag and status.get("latestImage"):
-            tag = status["latestImage"].rpartition(":")[2]
         if tag:
             tags[f"{policy['metadata']['namespace']}:{policy['metadata']['name']}"] = tag
     return tags
@@ -58,17 +62,18 @@ def setters_apply(text: str, tags: Mapping[str, str]) -> tuple[str, list[str]]:
 
 
 class ImageAutomationPlayer:
-    """Runs each mapped ImageUpdateAutomation when due: on the first step, on a new
-    `requestedAt`, and every `spec.interval` (counted in steps of `step_seconds`)."""
+    """Runs each mapped ImageUpdateAutomation when due (see `kubesim.flux.Schedule`).
+
+    `repos` maps `namespace/name` of a GitRepository to the path of a bare repository,
+    as for `kubesim.gitops.GitOpsPlayer`; an automation runs when its source is mapped.
+    """
 
     def __init__(
         self, store: Store, repos: Mapping[str, str | os.PathLike[str]], *, step_seconds: float = 5.0
-    ):
+    ) -> None:
         self.store = store
         self.repos = {key: Path(path).resolve() for key, path in repos.items()}
-        self.step_seconds = step_seconds
-        self.steps = 0
-        self._last: dict[str, tuple[int, str | None]] = {}  # key -> (step, requestedAt handled)
+        self.schedule = Schedule(step_seconds)
 
     def step(self) -> list[str]:
         """Run what is due; returns the commits pushed."""
@@ -81,8 +86,10 @@ class ImageAutomationPlayer:
             meta, spec = obj["metadata"], obj.get("spec") or {}
             ref = spec.get("sourceRef") or {}
             source = f"{ref.get('namespace') or meta['namespace']}/{ref.get('name')}"
-            if spec.get("suspend") or source not in self.repos or not self._due(obj):
+            key = object_key(obj)
+            if spec.get("suspend") or source not in self.repos or not self.schedule.due(key, obj):
                 continue
+            self.schedule.done(key, obj)
             try:
                 sha = self._run(obj, self.repos[source], source)
             except GitError as exc:
@@ -90,18 +97,8 @@ class ImageAutomationPlayer:
                 continue
             if sha:
                 pushed.append(sha)
-        self.steps += 1
+        self.schedule.advance()
         return pushed
-
-    def _due(self, obj: dict) -> bool:
-        key = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
-        requested = (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
-        last = self._last.get(key)
-        every = max(1, round(parse_duration(obj["spec"].get("interval")) / self.step_seconds))
-        due = last is None or requested != last[1] or self.steps - last[0] >= every
-        if due:
-            self._last[key] = (self.steps, requested)
-        return due
 
     def _branch(self, spec: dict, source: str) -> str:
         git = spec.get("git") or {}
@@ -164,20 +161,18 @@ class ImageAutomationPlayer:
         self, obj: dict, *, ready: bool, reason: str, message: str, pushed: str | None = None
     ) -> None:
         now = timestamp(datetime.now(UTC))
-        requested = (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
+        requested = requested_at(obj)
 
         def write(current: dict) -> None:
             status = current.setdefault("status", {})
             status["lastAutomationRunTime"] = now
-            status["observedGeneration"] = current["metadata"].get("generation", 1)
-            if requested:
-                status["lastHandledReconcileAt"] = requested
             if pushed:
                 status["lastPushCommit"], status["lastPushTime"] = pushed, now
-            status["conditions"] = [{
-                "type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
-                "lastTransitionTime": now, "observedGeneration": current["metadata"].get("generation", 1),
-            }]  # fmt: skip
+            generation = current["metadata"].get("generation", 1)
+            reconciled(
+                status, ready=ready, reason=reason, message=message, generation=generation,
+                requested=requested,
+            )  # fmt: skip
 
         meta = obj["metadata"]
         self.store.update(AUTOMATIONS, meta["namespace"], meta["name"], write)

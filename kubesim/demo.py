@@ -1,27 +1,25 @@
 """Demo cluster contents: the teams' namespaces, some healthy and some failing workloads.
 
 `seed_demo` fills a store with what the portal's demo users see; `evolve` moves
-it along (a crash-looping pod restarts, `search-api` rolls out a new version
-now and then, any Deployment whose pod template changed rolls out, and with a
-`kubesim.gitrepo.GitOpsPlayer` Flux applies what was pushed to git) so live
-pages visibly change; `seed_scale` builds a large cluster fast for benchmarks.
+it along (a crash-looping pod restarts, `search-api` releases a new version now
+and then, Flux applies what was pushed to git, and any Deployment whose pod
+template changed rolls out through `kubesim.rollout`) so live pages visibly change.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
-import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from kubesim import objects as o
 from kubesim.flux import flux_demo_objects, reconcile_step, register_flux
-from kubesim.store import NotFound, Store, timestamp
+from kubesim.rollout import rollout_done, rollouts_step
+from kubesim.store import Store, timestamp
 
 if TYPE_CHECKING:
-    from kubesim.gitrepo import GitOpsPlayer
+    from kubesim.automation import ImageAutomationPlayer
+    from kubesim.gitops import GitOpsPlayer
 
 TEAM_NAMESPACES = {
     "payments": "payments",
@@ -29,7 +27,7 @@ TEAM_NAMESPACES = {
     "search": "search",
 }
 SYSTEM_NAMESPACES = ("kube-system", "flux-system")
-# How often (in ticks) search-api starts a new rollout.
+# How often (in ticks) search-api releases a new version, as its CI would.
 ROLLOUT_EVERY = 12
 SEARCH_API_HISTORY = 3
 
@@ -297,19 +295,36 @@ def _flux_system() -> list[dict]:
 # -- evolution ----------------------------------------------------------------
 
 
-def evolve(store: Store, tick: int, gitops: GitOpsPlayer | None = None) -> None:
+def evolve(
+    store: Store,
+    tick: int,
+    gitops: GitOpsPlayer | None = None,
+    automation: ImageAutomationPlayer | None = None,
+) -> None:
     """Advance the demo one step: restart the crash-looping pod, play Flux, roll out.
 
-    With `gitops`, Flux's source and kustomize controllers run first, so an
-    image they set starts rolling out in the same step. Every Deployment whose
-    pod template changed (through the API or git) rolls out one pod per step;
-    search-api also starts a new version every ROLLOUT_EVERY ticks.
+    With the players, Flux's controllers run first (`flux_step`), so an image they
+    set starts rolling out in the same step. Every Deployment whose pod template
+    changed (through the API or git) rolls out one pod per step; search-api also
+    starts a new version every ROLLOUT_EVERY ticks.
     """
     _crashloop_step(store, tick)
+    flux_step(gitops, automation)
+    if tick > 0 and tick % ROLLOUT_EVERY == 0 and rollout_done(store, "search", "search-api"):
+        _bump_image(store, "search", "search-api")
+    rollouts_step(store)
+    reconcile_step(store)
+
+
+def flux_step(gitops: GitOpsPlayer | None, automation: ImageAutomationPlayer | None = None) -> None:
+    """One step of the Flux controllers kubesim plays: image automation, then sources and Kustomizations.
+
+    Automation goes first so that what it pushes is applied in the same step.
+    """
+    if automation is not None and automation.step() and gitops is not None:
+        gitops.sources_refresh()
     if gitops is not None:
         gitops.step()
-    _rollout_step(store, tick)
-    reconcile_step(store)
 
 
 def _crashloop_step(store: Store, tick: int) -> None:
@@ -349,411 +364,11 @@ def _bump_tag(image: str) -> str:
     return f"{repo}:{new_tag}"
 
 
-@dataclass
-class _Rollout:
-    """A Deployment's ReplicaSets (oldest revision first) and pods, split new/old."""
-
-    deployment: dict
-    replicasets: list[dict]
-    new_rs: dict | None
-    new_pods: list[dict]
-    old_pods: list[dict]
-
-
-def _rollout_state(store: Store, namespace: str, name: str) -> _Rollout | None:
-    dep = store.get("deployments.apps", namespace, name)
-    if dep is None:
-        return None
-    replicasets = [
-        rs for rs in store.list("replicasets.apps", namespace) if _owned_by(rs, {dep["metadata"]["uid"]})
-    ]
-    replicasets.sort(key=_revision)
-    current = _plain_template(dep["spec"]["template"])
-    new_rs = next(
-        (rs for rs in replicasets if _plain_template(rs["spec"]["template"]) == current),
-        None,
-    )
-    rs_uids = {rs["metadata"]["uid"] for rs in replicasets}
-    pods = [p for p in store.list("pods", namespace) if _owned_by(p, rs_uids)]
-    new_pods = o.owned_pods(new_rs, pods) if new_rs else []
-    new_names = {p["metadata"]["name"] for p in new_pods}
-    old_pods = [p for p in pods if p["metadata"]["name"] not in new_names]
-    return _Rollout(dep, replicasets, new_rs, new_pods, old_pods)
-
-
-def _plain_template(template: dict) -> dict:
-    """A pod template without the `pod-template-hash` label its ReplicaSet adds."""
-    metadata = dict(template.get("metadata") or {})
-    labels = {k: v for k, v in (metadata.get("labels") or {}).items() if k != "pod-template-hash"}
-    if labels:
-        metadata["labels"] = labels
-    else:
-        metadata.pop("labels", None)
-    return {**template, "metadata": metadata}
-
-
-def _owned_by(obj: dict, uids: set[str]) -> bool:
-    return any(ref.get("uid") in uids for ref in obj["metadata"].get("ownerReferences", []))
-
-
-def _revision(rs: dict) -> int:
-    annotations = rs["metadata"].get("annotations") or {}
-    return int(annotations.get("deployment.kubernetes.io/revision", 0))
-
-
-def _rollout_step(store: Store, tick: int) -> None:
-    """One step of every Deployment's rolling update (and now and then a new search-api)."""
-    for dep in store.list("deployments.apps"):
-        if dep["spec"].get("paused"):
-            continue
-        meta = dep["metadata"]
-        try:
-            _rollout_one(store, meta["namespace"], meta["name"], tick)
-        except NotFound:
-            continue  # deleted through the API meanwhile
-
-
-def _rollout_one(store: Store, namespace: str, name: str, tick: int) -> None:
-    """Surge one new pod, bring up the one started last step, retire one old pod."""
-    state = _rollout_state(store, namespace, name)
-    if state is None:
-        return
-    dep, new_rs = state.deployment, state.new_rs
-    if new_rs is None:
-        # The template changed (here, through the API or from git): start its ReplicaSet.
-        _create_replicaset(store, dep, state.replicasets)
-        return
-    desired = dep["spec"]["replicas"]
-    starting = [p for p in state.new_pods if _container_creating(p)]
-    if len(state.new_pods) == desired and not state.old_pods and not starting:
-        if (namespace, name) == ("search", "search-api") and tick % ROLLOUT_EVERY == 0 and tick > 0:
-            _create_replicaset(store, _bump_image(store, dep), state.replicasets)
-        return
-    if new_rs is not state.replicasets[-1]:
-        # Back to an older template (a rollback): its ReplicaSet becomes the newest revision.
-        _promote(store, dep, new_rs, state.replicasets)
-        state = _rollout_state(store, namespace, name)
-        if state is None or state.new_rs is None:
-            return
-        new_rs = state.new_rs
-
-    started = datetime.now(UTC) - timedelta(seconds=10)
-    for i, pod in enumerate(state.new_pods):
-        if _container_creating(pod):
-            # Started last step: its containers are up and ready now.
-            state.new_pods[i] = store.update(
-                "pods",
-                namespace,
-                pod["metadata"]["name"],
-                lambda p: o.running(p, started=started),
-                status_only=True,
-            )
-    if len(state.new_pods) < desired:
-        state.new_pods.append(store.create(_new_pod(new_rs, state.new_pods)))
-    elif len(state.new_pods) > desired and not state.old_pods:
-        extra = state.new_pods.pop()
-        store.delete("pods", namespace, extra["metadata"]["name"])
-    if state.old_pods and len(state.new_pods) + len(state.old_pods) > desired:
-        victim = state.old_pods.pop(0)
-        store.delete("pods", victim["metadata"]["namespace"], victim["metadata"]["name"])
-    _write_statuses(store, state)
-    old = [rs for rs in state.replicasets if rs is not new_rs]
-    _prune_history(store, dep, old)
-
-
-def _container_creating(pod: dict) -> bool:
-    """A pod `_new_pod` started that has not come up yet."""
-    status = pod.get("status") or {}
-    return status.get("phase") == "Pending" and any(
-        ((s.get("state") or {}).get("waiting") or {}).get("reason") == "ContainerCreating"
-        for s in status.get("containerStatuses") or []
-    )
-
-
-def _starting(pod: dict) -> dict:
-    """A freshly scheduled pod whose containers are being created, as the kubelet reports it."""
-    now = timestamp(datetime.now(UTC))
-    names = [c["name"] for c in pod["spec"]["containers"]]
-    unready = f"containers with unready status: [{' '.join(names)}]"
-
-    def condition(type_: str, ok: bool, reason: str = "", message: str = "") -> dict:
-        result = {"type": type_, "status": "True" if ok else "False", "lastProbeTime": None}
-        result["lastTransitionTime"] = now
-        if reason:
-            result["reason"], result["message"] = reason, message
-        return result
-
-    host = o.node_ip(pod["spec"]["nodeName"])
-    pod["status"] = {
-        "phase": "Pending",
-        "conditions": [
-            condition("PodReadyToStartContainers", False),
-            condition("Initialized", True),
-            condition("Ready", False, "ContainersNotReady", unready),
-            condition("ContainersReady", False, "ContainersNotReady", unready),
-            condition("PodScheduled", True),
-        ],
-        "hostIP": host,
-        "hostIPs": [{"ip": host}],
-        "startTime": now,
-        "containerStatuses": [
-            {
-                "name": c["name"],
-                "state": {"waiting": {"reason": "ContainerCreating"}},
-                "lastState": {},
-                "ready": False,
-                "restartCount": 0,
-                "image": c["image"],
-                "imageID": "",
-                "started": False,
-            }
-            for c in pod["spec"]["containers"]
-        ],
-        "qosClass": "Burstable",
-    }
-    return pod
-
-
-def _promote(store: Store, dep: dict, rs: dict, replicasets: list[dict]) -> None:
-    """Give `rs` (and the Deployment) the next revision number, as a rollback does."""
-    revision = str(max(_revision(r) for r in replicasets) + 1)
-
-    def annotate(current: dict) -> None:
-        current["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = revision
-
-    store.update("replicasets.apps", rs["metadata"]["namespace"], rs["metadata"]["name"], annotate)
-    store.update("deployments.apps", dep["metadata"]["namespace"], dep["metadata"]["name"], annotate)
-
-
-def _new_pod(rs: dict, siblings: list[dict]) -> dict:
-    """A fresh pod for `rs` whose name none of its siblings has."""
-    revision = _revision(rs)
-    used = {p["metadata"]["name"] for p in siblings}
-    for index in itertools.count():
-        fresh = o.pod_for(
-            rs,
-            index=index,
-            node=o.NODES[(len(siblings) + revision) % len(o.NODES)],
-            started=datetime.now(UTC),
-            salt=revision,
-        )
-        if fresh["metadata"]["name"] not in used:
-            # A new pod gets a new uid from the store, as from the API server.
-            fresh["metadata"].pop("uid")
-            return _starting(fresh)
-    raise AssertionError("unreachable")
-
-
-def _write_statuses(store: Store, state: _Rollout) -> None:
-    """Scale each ReplicaSet to the pods it has, and recompute the Deployment's status."""
-    pods = state.new_pods + state.old_pods
-    for rs in state.replicasets:
-        owned = o.owned_pods(rs, pods)
-
-        def scale(current: dict, owned: list[dict] = owned) -> None:
-            current["spec"]["replicas"] = len(owned)
-            current["status"] = o.replicaset_status(current, owned)
-
-        meta = rs["metadata"]
-        store.update("replicasets.apps", meta["namespace"], meta["name"], scale)
-
-    ordered = [rs for rs in state.replicasets if rs is not state.new_rs] + [state.new_rs]
-
-    def set_status(current: dict) -> None:
-        current["status"] = o.deployment_status(current, ordered, pods)
-
-    meta = state.deployment["metadata"]
-    store.update("deployments.apps", meta["namespace"], meta["name"], set_status)
-
-
-def _bump_image(store: Store, dep: dict) -> dict:
-    """Change the image tag, as a CI pipeline would; returns the updated Deployment."""
+def _bump_image(store: Store, namespace: str, name: str) -> None:
+    """Change the Deployment's image tag, as a CI pipeline would."""
 
     def bump(current: dict) -> None:
         container = current["spec"]["template"]["spec"]["containers"][0]
         container["image"] = _bump_tag(container["image"])
 
-    return store.update("deployments.apps", dep["metadata"]["namespace"], dep["metadata"]["name"], bump)
-
-
-def _create_replicaset(store: Store, dep: dict, replicasets: list[dict]) -> None:
-    """What the Deployment controller does for a new template: a new revision and RS."""
-    revision = max((_revision(rs) for rs in replicasets), default=0) + 1
-
-    def annotate(current: dict) -> None:
-        annotations = current["metadata"].setdefault("annotations", {})
-        annotations["deployment.kubernetes.io/revision"] = str(revision)
-
-    updated = store.update(
-        "deployments.apps", dep["metadata"]["namespace"], dep["metadata"]["name"], annotate
-    )
-    new_rs = o.replicaset_for(updated, revision=revision, replicas=0, created=datetime.now(UTC))
-    new_rs["metadata"].pop("uid")
-    store.create(new_rs)
-
-
-def _prune_history(store: Store, dep: dict, old: list[dict]) -> None:
-    """Delete scaled-down ReplicaSets beyond revisionHistoryLimit, oldest first."""
-    limit = dep["spec"].get("revisionHistoryLimit", 10)
-    idle = [rs for rs in old if not rs["spec"].get("replicas")]
-    for rs in idle[: max(len(idle) - limit, 0)]:
-        store.delete("replicasets.apps", rs["metadata"]["namespace"], rs["metadata"]["name"])
-
-
-# -- scale --------------------------------------------------------------------
-
-
-def seed_scale(store: Store, pods: int = 10_000, namespaces: int = 500, deployments: int = 2_000) -> None:
-    """Fill a store with a large cluster fast, for benchmarks.
-
-    Objects are built directly and handed to `Store.load` without copying;
-    every pod of a deployment shares one spec dict, which is safe because the
-    store never mutates what it holds.
-    """
-    created = timestamp(datetime.now(UTC) - timedelta(days=3))
-    objects: list[dict] = []
-    ns_names = [f"scale-{i:04d}" for i in range(namespaces)]
-    for i, name in enumerate(ns_names):
-        objects.append(
-            {
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {
-                    "name": name,
-                    "uid": str(uuid.uuid4()),
-                    "creationTimestamp": created,
-                    "labels": {"kubernetes.io/metadata.name": name, "team": f"team-{i % 100:02d}"},
-                },
-                "spec": {"finalizers": ["kubernetes"]},
-                "status": {"phase": "Active"},
-            }
-        )
-    per_deployment, extra = divmod(pods, max(deployments, 1))
-    for d in range(deployments):
-        ns = ns_names[d % len(ns_names)]
-        app = f"app-{d:05d}"
-        image = f"{o.REGISTRY}/scale/{app}:v1.0.{d % 7}"
-        labels = {"app": app}
-        template_spec = o.pod_template_spec([o.container(app, image)])
-        pod_hash = o.name_hash(app, image)
-        pod_labels = {**labels, "pod-template-hash": pod_hash}
-        dep_uid, rs_uid = str(uuid.uuid4()), str(uuid.uuid4())
-        count = per_deployment + (1 if d < extra else 0)
-        ready = {"readyReplicas": count, "availableReplicas": count} if count else {}
-        dep = {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {
-                "name": app,
-                "namespace": ns,
-                "uid": dep_uid,
-                "creationTimestamp": created,
-                "generation": 1,
-                "labels": labels,
-                "annotations": {"deployment.kubernetes.io/revision": "1"},
-            },
-            "spec": {
-                "replicas": count,
-                "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": template_spec},
-                "strategy": {"type": "RollingUpdate"},
-            },
-            "status": {
-                "observedGeneration": 1,
-                "replicas": count,
-                "updatedReplicas": count,
-                **ready,
-            },
-        }
-        rs_name = f"{app}-{pod_hash}"
-        rs = {
-            "apiVersion": "apps/v1",
-            "kind": "ReplicaSet",
-            "metadata": {
-                "name": rs_name,
-                "namespace": ns,
-                "uid": rs_uid,
-                "creationTimestamp": created,
-                "generation": 1,
-                "labels": pod_labels,
-                "ownerReferences": [_ref("apps/v1", "Deployment", app, dep_uid)],
-            },
-            "spec": {
-                "replicas": count,
-                "selector": {"matchLabels": pod_labels},
-                "template": {"metadata": {"labels": pod_labels}, "spec": template_spec},
-            },
-            "status": {"replicas": count, "observedGeneration": 1, **ready},
-        }
-        objects += [dep, rs]
-        owner = [_ref("apps/v1", "ReplicaSet", rs_name, rs_uid)]
-        for p in range(count):
-            objects.append(
-                _scale_pod(
-                    ns,
-                    f"{rs_name}-{p:05d}",
-                    pod_labels,
-                    owner,
-                    template_spec,
-                    image,
-                    created,
-                    d + p,
-                )
-            )
-    store.load(objects)
-
-
-def _ref(api_version: str, kind: str, name: str, uid: str) -> dict:
-    return {
-        "apiVersion": api_version,
-        "kind": kind,
-        "name": name,
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
-def _scale_pod(
-    ns: str, name: str, labels: dict, owner: list, spec: dict, image: str, created: str, n: int
-) -> dict:
-    node = o.NODES[n % len(o.NODES)]
-    ready = {
-        "type": "Ready",
-        "status": "True",
-        "lastProbeTime": None,
-        "lastTransitionTime": created,
-    }
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {
-            "name": name,
-            "namespace": ns,
-            "uid": str(uuid.uuid4()),
-            "creationTimestamp": created,
-            "labels": labels,
-            "ownerReferences": owner,
-        },
-        "spec": {**spec, "nodeName": node},
-        "status": {
-            "phase": "Running",
-            "conditions": [ready],
-            "hostIP": o.node_ip(node),
-            "podIP": f"10.1.{n // 250 % 250}.{n % 250 + 1}",
-            "startTime": created,
-            "containerStatuses": [
-                {
-                    "name": spec["containers"][0]["name"],
-                    "ready": True,
-                    "restartCount": 0,
-                    "started": True,
-                    "image": image,
-                    "imageID": "",
-                    "state": {"running": {"startedAt": created}},
-                    "lastState": {},
-                }
-            ],
-            "qosClass": "Burstable",
-        },
-    }
+    store.update("deployments.apps", namespace, name, bump)

@@ -7,42 +7,43 @@ request counter to prove that page views are served without touching the API.
 
 from __future__ import annotations
 
-import itertools
+import contextlib
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-_ids = itertools.count(1)
+from kubesim import status
+from kubesim.resources import Registry
+from kubesim.routes import request_verb, route_parse
+from kubesim.status import ApiError
 
 
 @dataclass
 class Fault:
-    """What to do to requests whose method and path match.
+    """What to do to requests whose path matches.
 
     `path` is a regular expression matched against the whole path (no query).
     `page=3` matches only the third page of a paginated list; `only_continue`
     matches any request carrying a continue token. The action is a delay (in
     seconds, then the normal answer or the error), dropping the connection
     without an answer, or answering `status` with a realistic Status body.
-    `rewrite=(old, new)` answers normally but replaces `old` with `new` in the
+    `method="GET"` matches only requests of that method (a read that fails while
+    writes go through). `rewrite=(old, new)` answers normally but replaces `old` with `new` in the
     JSON text sent: a server or proxy that sends what the real API server never
     would (a lone surrogate escape, a missing uid), for tests of the client.
     """
 
     path: str
-    method: str | None = None
     status: int | None = None
-    message: str | None = None
-    reason: str | None = None
     delay: float = 0.0
     drop: bool = False
     times: int | None = None
     only_continue: bool = False
     page: int | None = None
     rewrite: tuple[str, str] | None = None
+    method: str | None = None
     hits: int = 0
-    id: int = field(default_factory=lambda: next(_ids))
 
     def __post_init__(self) -> None:
         if self.status is None and not self.delay and not self.drop and not self.rewrite:
@@ -52,37 +53,18 @@ class Fault:
             if not isinstance(old, str) or not isinstance(new, str) or not old:
                 raise ValueError("rewrite is (old, new): two strings, old not empty")
             self.rewrite = (old, new)
-        if self.method:
-            self.method = self.method.upper()
         self._pattern = re.compile(self.path)
 
-    def matches(self, method: str, path: str, has_continue: bool, page: int) -> bool:
-        if self.times is not None and self.hits >= self.times:
+    def matches(self, path: str, has_continue: bool, page: int, method: str = "GET") -> bool:
+        if self.method is not None and self.method != method:
             return False
-        if self.method and self.method != method:
+        if self.times is not None and self.hits >= self.times:
             return False
         if self.only_continue and not has_continue:
             return False
         if self.page is not None and self.page != page:
             return False
         return self._pattern.fullmatch(path) is not None
-
-    def as_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "path": self.path,
-            "method": self.method,
-            "status": self.status,
-            "message": self.message,
-            "reason": self.reason,
-            "delay": self.delay,
-            "drop": self.drop,
-            "times": self.times,
-            "only_continue": self.only_continue,
-            "page": self.page,
-            "rewrite": list(self.rewrite) if self.rewrite else None,
-            "hits": self.hits,
-        }
 
 
 class Faults:
@@ -97,23 +79,15 @@ class Faults:
             self._faults.append(fault)
         return fault
 
-    def remove(self, fault: Fault) -> None:
-        with self._lock:
-            self._faults = [f for f in self._faults if f.id != fault.id]
-
     def clear(self) -> None:
         with self._lock:
             self._faults = []
 
-    def all(self) -> list[Fault]:
-        with self._lock:
-            return list(self._faults)
-
-    def take(self, method: str, path: str, has_continue: bool, page: int) -> Fault | None:
+    def take(self, path: str, has_continue: bool, page: int, method: str = "GET") -> Fault | None:
         """The first fault matching this request, counting the hit."""
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path, has_continue, page):
+                if fault.matches(path, has_continue, page, method):
                     fault.hits += 1
                     return fault
         return None
@@ -144,17 +118,34 @@ class RequestCounter:
                 if (method is None or m == method) and (path is None or p == path)
             )
 
-    def snapshot(self) -> dict[tuple[str, str], int]:
-        with self._lock:
-            return dict(self._counts)
-
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
 
-    def __getitem__(self, key: tuple[str, str]) -> int:
-        with self._lock:
-            return self._counts.get(key, 0)
 
-    def __repr__(self) -> str:
-        return f"<RequestCounter total={self.total} {self.snapshot()!r}>"
+def fault_status(fault: Fault, *, user: str, registry: Registry, method: str, path: str, query: dict) -> dict:
+    """The Status body a fault answers with, worded as the real server words that error."""
+    route = None
+    with contextlib.suppress(ApiError):
+        route = route_parse(registry, path)
+    resource = route.resource if route else None
+    message = None
+    if fault.status == 403:
+        message = status.forbidden_message(
+            user,
+            request_verb(method, route, query),
+            resource,
+            namespace=route.namespace if route else "",
+            name=route.name if route else "",
+            subresource=route.subresource if route else "",
+            path=path,
+        )
+    elif fault.status == 404 and route and route.name:
+        message = f'{resource.qualified_name} "{route.name}" not found'
+    elif fault.status == 410 and query.get("continue"):
+        message = status.CONTINUE_EXPIRED
+    extra = {}
+    if fault.status == 429:
+        extra = {"retryAfterSeconds": 1}
+    details = status.details(resource, route.name if route else "") | extra
+    return status.failure(fault.status, message, details=details or None)

@@ -1,14 +1,16 @@
-"""Flux objects for the demo cluster: the kinds served, demo objects, and a tiny controller.
+"""Flux in the demo cluster: the kinds served, the demo's Flux objects, and what the players share.
 
-The controller part only honours what the portal asks of Flux: a new
+`reconcile_step` only honours what the portal asks of every Flux object: a new
 `reconcile.fluxcd.io/requestedAt` annotation is acknowledged in
-`status.lastHandledReconcileAt`, and `spec.suspend` is reflected in Ready.
-For a GitRepository backed by a real local repository, `kubesim.gitrepo`
-plays source- and kustomize-controller properly.
+`status.lastHandledReconcileAt`. For a GitRepository backed by a real local
+repository, `kubesim.gitops` plays source- and kustomize-controller properly and
+`kubesim.automation` image-automation-controller; both use the helpers here
+(when an object is due, how a reconcile is recorded in its status).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from kubesim.resources import Registry
@@ -31,6 +33,10 @@ FLUX_RESOURCES = {
 }  # fmt: skip
 
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+GITREPOSITORIES = "gitrepositories.source.toolkit.fluxcd.io"
+KUSTOMIZATIONS = "kustomizations.kustomize.toolkit.fluxcd.io"
+AUTOMATIONS = "imageupdateautomations.image.toolkit.fluxcd.io"
+POLICIES = "imagepolicies.image.toolkit.fluxcd.io"
 
 
 def register_flux(registry: Registry, versions: dict[str, list[str]] | None = None) -> None:
@@ -40,11 +46,94 @@ def register_flux(registry: Registry, versions: dict[str, list[str]] | None = No
             registry.register_resource(group, (versions or {}).get(group, default_versions), kind, plural)
 
 
-def _ready(status: bool, reason: str, message: str, when: str) -> dict:
+def ready_condition(
+    ready: bool, reason: str, message: str, *, generation: int = 1, when: str | None = None
+) -> dict:
+    """A Flux `Ready` condition, as of now unless `when` is given."""
     return {
-        "type": "Ready", "status": "True" if status else "False", "reason": reason,
-        "message": message, "lastTransitionTime": when, "observedGeneration": 1,
+        "type": "Ready", "status": "True" if ready else "False", "reason": reason, "message": message,
+        "lastTransitionTime": when or timestamp(datetime.now(UTC)), "observedGeneration": generation,
     }  # fmt: skip
+
+
+def _ready(ready: bool, reason: str, message: str, when: str) -> dict:
+    # Short for the demo objects below, which all start at generation 1.
+    return ready_condition(ready, reason, message, when=when)
+
+
+def reconciled(
+    status: dict, *, ready: bool, reason: str, message: str, generation: int, requested: str | None
+) -> None:
+    """Record a reconcile in `status` as Flux's controllers do: Ready, observedGeneration, the request.
+
+    The Ready condition keeps its transition time when its status did not change.
+    """
+    condition = ready_condition(ready, reason, message, generation=generation)
+    old = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    if old and old.get("status") == condition["status"]:
+        condition["lastTransitionTime"] = old.get("lastTransitionTime", condition["lastTransitionTime"])
+    others = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
+    status["conditions"] = [condition, *others]
+    status["observedGeneration"] = generation
+    if requested:
+        status["lastHandledReconcileAt"] = requested
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(value: str | None, default: float = 60.0) -> float:
+    """Seconds in a Go duration such as `1m`, `5m0s`, `1h30m`."""
+    parts = _DURATION.findall(value or "")
+    return sum(float(n) * _UNITS[u] for n, u in parts) if parts else default
+
+
+def object_key(obj: dict) -> str:
+    """`namespace/name` of a namespaced object."""
+    return f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+
+
+def requested_at(obj: dict) -> str | None:
+    """The object's `reconcile.fluxcd.io/requestedAt` annotation, if any."""
+    return (obj["metadata"].get("annotations") or {}).get(REQUESTED_AT)
+
+
+class Schedule:
+    """When a controller reconciles an object: on its first step, on a new `requestedAt`, and
+    every `spec.interval`, counted in steps of `step_seconds` (the evolve period: 5 s in the demo).
+    """
+
+    def __init__(self, step_seconds: float) -> None:
+        self.step_seconds = step_seconds
+        self.steps = 0
+        self._last: dict[str, tuple[int, str | None]] = {}  # key -> (step run, requestedAt handled)
+
+    def due(self, key: str, obj: dict) -> bool:
+        last = self._last.get(key)
+        if last is None:
+            return True
+        requested = requested_at(obj)
+        if requested and requested != last[1]:
+            return True
+        interval = parse_duration((obj.get("spec") or {}).get("interval"))
+        every = max(1, round(interval / self.step_seconds)) if self.step_seconds > 0 else 1
+        return self.steps - last[0] >= every
+
+    def done(self, key: str, obj: dict) -> str | None:
+        """Record that `obj` was reconciled at this step; returns the `requestedAt` it handled."""
+        requested = requested_at(obj)
+        self._last[key] = (self.steps, requested)
+        return requested
+
+    def advance(self) -> None:
+        """One step has passed."""
+        self.steps += 1
+
+    def forget(self, prefix: str) -> None:
+        """Make every object whose key starts with `prefix` due on the next step."""
+        for key in [k for k in self._last if k.startswith(prefix)]:
+            del self._last[key]
 
 
 def _snapshot(chart_version: str, app_version: str, status: str, version: int, when: str) -> dict:
@@ -177,7 +266,7 @@ def reconcile_step(store: Store) -> None:
                 continue
             for obj in objects:
                 meta, status = obj["metadata"], obj.get("status") or {}
-                requested = (meta.get("annotations") or {}).get(REQUESTED_AT)
+                requested = requested_at(obj)
                 suspended = bool((obj.get("spec") or {}).get("suspend"))
                 changed = False
                 if requested and status.get("lastHandledReconcileAt") != requested and not suspended:

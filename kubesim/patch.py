@@ -1,4 +1,4 @@
-"""JSON merge patch (RFC 7386), JSON patch (RFC 6902) and a strategic merge patch.
+"""JSON merge patch (RFC 7386) and a strategic merge patch.
 
 The official client sends dict bodies as strategic merge patches. The real
 server merges lists such as `containers` or `env` item by item (by `name`);
@@ -14,10 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from kubesim.store import clone
-
-
-class PatchError(ValueError):
-    """A patch that cannot be applied (the server answers 422 or 400)."""
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -89,75 +85,3 @@ def _merge_list(current: list, patch: list, keys: tuple[str, ...]) -> list:
         else:
             merged[index] = strategic_merge_patch(merged[index], item)
     return merged
-
-
-def _pointer(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise PatchError(f"invalid JSON pointer: {path!r}")
-    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
-
-
-def _parent(doc: Any, parts: list[str]) -> tuple[Any, str]:
-    node = doc
-    for part in parts[:-1]:
-        if isinstance(node, list):
-            node = node[int(part)]
-        elif isinstance(node, dict) and part in node:
-            node = node[part]
-        else:
-            raise PatchError(f"path not found: /{'/'.join(parts)}")
-    return node, parts[-1]
-
-
-def json_patch(doc: Any, operations: list[dict]) -> Any:
-    """Apply RFC 6902 operations (add, remove, replace, move, copy, test) to a copy of `doc`."""
-    doc = clone(doc)
-    if not isinstance(operations, list):
-        raise PatchError("a JSON patch is a list of operations")
-    for op in operations:
-        try:
-            kind, parts = op["op"], _pointer(op["path"])
-            if kind in ("move", "copy"):
-                source_parent, source_key = _parent(doc, _pointer(op["from"]))
-                if isinstance(source_parent, list):
-                    value = source_parent[int(source_key)]
-                else:
-                    value = source_parent[source_key]
-                if kind == "move":
-                    doc = json_patch(doc, [{"op": "remove", "path": op["from"]}])
-                doc = json_patch(doc, [{"op": "add", "path": op["path"], "value": clone(value)}])
-                continue
-            if not parts:
-                if kind in ("add", "replace"):
-                    doc = clone(op["value"])
-                    continue
-                raise PatchError(f"cannot {kind} the whole document")
-            parent, key = _parent(doc, parts)
-            if kind == "test":
-                current = parent[int(key)] if isinstance(parent, list) else parent.get(key)
-                if current != op["value"]:
-                    raise PatchError(f"test failed at {op['path']}")
-            elif kind == "remove":
-                if isinstance(parent, list):
-                    del parent[int(key)]
-                else:
-                    del parent[key]
-            elif kind in ("add", "replace"):
-                if isinstance(parent, list):
-                    if kind == "add":
-                        parent.insert(len(parent) if key == "-" else int(key), clone(op["value"]))
-                    else:
-                        parent[int(key)] = clone(op["value"])
-                else:
-                    if kind == "replace" and key not in parent:
-                        raise PatchError(f"path not found: {op['path']}")
-                    parent[key] = clone(op["value"])
-            else:
-                raise PatchError(f"unknown patch operation {kind!r}")
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            if isinstance(exc, PatchError):
-                raise
-            raise PatchError(f"cannot apply {op!r}: {exc}") from exc
-    return doc

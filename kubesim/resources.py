@@ -43,8 +43,8 @@ _EVENT_FIELDS = frozenset(
 )
 
 # The verbs we implement; discovery advertises only these so clients do not try
-# deletecollection and the like.
-VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
+# delete and the like.
+VERBS = ("create", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,6 @@ class Resource:
     plural: str
     namespaced: bool = True
     singular: str = ""
-    short_names: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
     # Whether `/status` exists; writes to the main resource then ignore `.status`.
     status_subresource: bool = True
     # Custom resources list their items with kind/apiVersion; built-ins do not.
@@ -94,10 +92,6 @@ class Resource:
                 "verbs": list(VERBS),
             }
         ]
-        if self.short_names:
-            entries[0]["shortNames"] = list(self.short_names)
-        if self.categories:
-            entries[0]["categories"] = list(self.categories)
         if self.status_subresource:
             entries.append(
                 {
@@ -138,27 +132,10 @@ class Registry:
         kind: str,
         plural: str,
         namespaced: bool = True,
-        *,
-        short_names: Iterable[str] = (),
-        status_subresource: bool = True,
     ) -> list[Resource]:
         """Serve a custom resource in one or several versions (the first is preferred)."""
         versions = [version] if isinstance(version, str) else list(version)
-        return [
-            self.add(
-                Resource(
-                    group,
-                    v,
-                    kind,
-                    plural,
-                    namespaced,
-                    short_names=tuple(short_names),
-                    status_subresource=status_subresource,
-                    custom=True,
-                )
-            )
-            for v in versions
-        ]
+        return [self.add(Resource(group, v, kind, plural, namespaced, custom=True)) for v in versions]
 
     def get(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_path.get((group, version, plural))
@@ -183,77 +160,33 @@ class Registry:
     def in_group_version(self, group: str, version: str) -> list[Resource]:
         return [r for r in self._by_path.values() if r.group == group and r.version == version]
 
-    def all(self) -> list[Resource]:
-        return list(self._by_path.values())
-
 
 def builtin_resources() -> list[Resource]:
-    """The built-in types the portal reads, described as the real API does."""
-    all_ = ("all",)
+    """The built-in types the demo holds and the portal reads, described as the real API does."""
     no_status = {"status_subresource": False}
     return [
         Resource(
-            "",
-            "v1",
-            "Namespace",
-            "namespaces",
-            namespaced=False,
-            short_names=("ns",),
+            "", "v1", "Namespace", "namespaces", namespaced=False,
             field_selectors=COMMON_FIELDS | {"status.phase"},
         ),
         Resource(
-            "",
-            "v1",
-            "Node",
-            "nodes",
-            namespaced=False,
-            short_names=("no",),
+            "", "v1", "Node", "nodes", namespaced=False,
             field_selectors=COMMON_FIELDS | {"spec.unschedulable"},
         ),
-        Resource(
-            "",
-            "v1",
-            "Pod",
-            "pods",
-            short_names=("po",),
-            categories=all_,
-            field_selectors=COMMON_FIELDS | _POD_FIELDS,
-        ),
-        Resource("", "v1", "ServiceAccount", "serviceaccounts", short_names=("sa",), **no_status),
-        Resource(
-            "",
-            "v1",
-            "Event",
-            "events",
-            short_names=("ev",),
-            field_selectors=COMMON_FIELDS | _EVENT_FIELDS,
-            **no_status,
-        ),
-        Resource("", "v1", "Service", "services", short_names=("svc",), categories=all_),
-        Resource("", "v1", "ConfigMap", "configmaps", short_names=("cm",), **no_status),
-        Resource("apps", "v1", "Deployment", "deployments", short_names=("deploy",), categories=all_),
-        Resource("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=all_),
-        Resource("apps", "v1", "DaemonSet", "daemonsets", short_names=("ds",), categories=all_),
-        Resource(
-            "apps",
-            "v1",
-            "ReplicaSet",
-            "replicasets",
-            short_names=("rs",),
-            categories=all_,
-            field_selectors=COMMON_FIELDS | {"status.replicas"},
-        ),
-        Resource(
-            "batch",
-            "v1",
-            "Job",
-            "jobs",
-            categories=all_,
-            field_selectors=COMMON_FIELDS | {"status.successful"},
-        ),
-        Resource("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=all_),
-        Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", short_names=("pdb",)),
-    ]
+        Resource("", "v1", "Pod", "pods", field_selectors=COMMON_FIELDS | _POD_FIELDS),
+        Resource("", "v1", "ServiceAccount", "serviceaccounts", **no_status),
+        Resource("", "v1", "Event", "events", field_selectors=COMMON_FIELDS | _EVENT_FIELDS, **no_status),
+        Resource("", "v1", "Service", "services"),
+        Resource("", "v1", "ConfigMap", "configmaps", **no_status),
+        Resource("apps", "v1", "Deployment", "deployments"),
+        Resource("apps", "v1", "StatefulSet", "statefulsets"),
+        Resource("apps", "v1", "DaemonSet", "daemonsets"),
+        Resource("apps", "v1", "ReplicaSet", "replicasets",
+                 field_selectors=COMMON_FIELDS | {"status.replicas"}),
+        Resource("batch", "v1", "Job", "jobs", field_selectors=COMMON_FIELDS | {"status.successful"}),
+        Resource("batch", "v1", "CronJob", "cronjobs"),
+        Resource("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+    ]  # fmt: skip
 
 
 def default_registry() -> Registry:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from kubesim.resources import Resource
 
 # The reason the API server gives for each status code it uses.
@@ -29,8 +31,7 @@ DEFAULT_MESSAGES = {
     409: "the server reported a conflict",
     410: "the requested resource is no longer available",
     415: "the body of the request was in an unknown format - accepted media types include: "
-    "application/json-patch+json, application/merge-patch+json, "
-    "application/strategic-merge-patch+json",
+    "application/merge-patch+json, application/strategic-merge-patch+json",
     429: "Too many requests, please try again later.",
     500: "Internal error occurred: simulated failure",
     503: "the server is currently unable to handle the request",
@@ -44,6 +45,18 @@ CONTINUE_EXPIRED = (
     "token results in an inconsistent list - objects that were created, modified, or deleted "
     "between the time the first chunk was returned and now may show up in the list."
 )
+
+
+class ApiError(Exception):
+    """An error the server answers with a Status body."""
+
+    def __init__(self, body: dict) -> None:
+        super().__init__(body["message"])
+        self.body = body
+
+    @classmethod
+    def of(cls, code: int, message: str | None = None, **kwargs: Any) -> ApiError:
+        return cls(failure(code, message, **kwargs))
 
 
 def failure(
@@ -69,8 +82,8 @@ def failure(
     return body
 
 
-def details(resource: Resource | None, name: str = "", uid: str = "") -> dict:
-    """The `details` block naming the object an error or deletion is about."""
+def details(resource: Resource | None, name: str = "") -> dict:
+    """The `details` block naming the object an error is about."""
     result: dict = {}
     if name:
         result["name"] = name
@@ -78,20 +91,7 @@ def details(resource: Resource | None, name: str = "", uid: str = "") -> dict:
         if resource.group:
             result["group"] = resource.group
         result["kind"] = resource.plural
-    if uid:
-        result["uid"] = uid
     return result
-
-
-def success(resource: Resource, name: str, uid: str) -> dict:
-    """The `Status` a successful delete of most built-in kinds returns."""
-    return {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": details(resource, name, uid),
-    }
 
 
 def forbidden_message(

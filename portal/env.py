@@ -8,6 +8,7 @@ default. ``<NAME>_FILE`` reads a secret from a mounted file.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -113,3 +114,50 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict:
     raise ImproperlyConfigured(
         f"DATABASE_URL scheme {parts.scheme!r} is not supported (use sqlite:/// or postgres://)."
     )
+
+
+GROUP_MAP_ROLES = ("member", "lead")
+_TEAM_SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?")  # as apps.accounts.models.SLUG_VALIDATOR
+
+
+def env_group_map(name: str, *, environ=os.environ) -> list[tuple[str, str, str]]:
+    """Identity-provider groups and what they grant: `group=team:member`, `group=team:lead` or `group=sre`.
+
+    Entries are separated by newlines or `;` (group names may hold commas: LDAP DNs do).
+    The group is everything before the last `=`. Returns (group, role, team slug or "").
+    """
+    entries = []
+    raw = env_str(name, "", environ=environ)
+    for number, entry in enumerate(raw.replace(";", "\n").splitlines(), start=1):
+        entry = entry.strip()
+        if not entry:
+            continue
+        group, sep, grant = (part.strip() for part in entry.rpartition("="))
+        if not sep or not group or not grant:
+            raise ImproperlyConfigured(
+                f"{name}: entry {number} ({entry!r}) is not group=team:role or group=sre."
+            )
+        if grant == "sre":
+            entries.append((group, "sre", ""))
+            continue
+        team, colon, role = grant.partition(":")
+        if not colon or role not in GROUP_MAP_ROLES or not _TEAM_SLUG.fullmatch(team):
+            raise ImproperlyConfigured(
+                f"{name}: entry {number} ({entry!r}) must grant team:member, team:lead or sre."
+            )
+        entries.append((group, role, team))
+    return entries
+
+
+def env_url(name: str, default: str = "", *, environ=os.environ) -> str:
+    """An https:// URL (http:// only on the loopback interface, for tests and local providers), or ''."""
+    raw = env_str(name, default, environ=environ).strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    loopback = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
+        raise ImproperlyConfigured(f"{name}={raw!r} must be an https:// URL (http:// only on loopback).")
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a plain URL (a host, no query or fragment).")
+    return raw

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_int, env_list, env_str, parse_database_url
+from portal.env import env_bool, env_group_map, env_int, env_list, env_str, env_url, parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SHIRUBE_VAR_DIR", str(BASE_DIR / "var")))
@@ -41,10 +41,13 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.readiness",
     "apps.environments",
+    "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside the others, so that their refusals (a bad host, a 400) carry the policy too.
+    "portal.middleware.content_security_policy",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -96,6 +99,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Passwords only where local sign-in is allowed (apps.accounts.signin); the company's identity
+# provider through OpenID Connect when configured (apps.accounts.oidc).
+AUTHENTICATION_BACKENDS = ["apps.accounts.signin.PasswordBackend", "apps.accounts.oidc.OIDCBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -121,28 +127,34 @@ STORAGES = {
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# A session ends this long after sign-in, however active (apps.accounts.signin.session_limit): it
+# bounds how long someone removed from a group at the identity provider keeps its rights.
+SHIRUBE_SESSION_HOURS = env_int("SHIRUBE_SESSION_HOURS", 8, minimum=1, maximum=24)
+SESSION_COOKIE_AGE = SHIRUBE_SESSION_HOURS * 3600
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-if env_bool("BEHIND_TLS_PROXY", False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Redirect plain HTTP to HTTPS; on by default behind a TLS proxy. The probes stay on HTTP: the
+# kubelet calls them on the pod's own port.
+SECURE_SSL_REDIRECT = env_bool("SSL_REDIRECT", BEHIND_TLS_PROXY)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# HSTS is sent on HTTPS responses only (Django's SecurityMiddleware), so it is harmless over HTTP.
+SECURE_HSTS_SECONDS = env_int("HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
 
-# Celery. The default broker is kombu's filesystem transport, which needs no
-# server, so that `make run` works on a bare machine; production sets a Redis URL.
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
-    _queue = VAR_DIR / "celery-queue"
-    # The transport expects its folders; web, worker and beat may start in any order. Its
-    # exchange bindings default to `control/` in the working directory: the checkout.
-    for _folder in (_queue, VAR_DIR / "celery-processed", VAR_DIR / "celery-control"):
-        _folder.mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue),
-        "data_folder_out": str(_queue),
-        "processed_folder": str(VAR_DIR / "celery-processed"),
-        "control_folder": str(VAR_DIR / "celery-control"),
-        "store_processed": False,
-    }
+# Celery. The broker is Redis: `make run` starts a local one (scripts/run_demo.py), docker-compose
+# and production name theirs. kombu's filesystem transport, the old no-server default, stopped
+# the demo's worker on a half-written message file (kombu#1551): it is refused, not offered.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    raise ImproperlyConfigured(
+        "CELERY_BROKER_URL=filesystem:// is not supported: with several processes a worker stops "
+        "on a half-written message file (kombu#1551). Use redis://HOST:PORT/DB."
+    )
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -160,16 +172,32 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Demo data (known passwords) is refused unless DEBUG is on and the database is SQLite.
+# Demo data (known passwords) only where SHIRUBE_DEMO is on (`make run` sets it), whatever DEBUG
+# says, and never on a shared database: the demo users' passwords are in the README.
+SHIRUBE_DEMO = env_bool("SHIRUBE_DEMO", False)
+if SHIRUBE_DEMO and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    raise ImproperlyConfigured("SHIRUBE_DEMO is for the local SQLite demo only: unset it or use sqlite:///.")
 DEMO_PASSWORD = "shirube-demo"
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors_one_line": {"()": "portal.logs.ClientErrorsOneLine"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors_one_line"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Django's default config gives "django" a console handler of its own (with DEBUG) that
+        # printed every record, traceback and all, a second time beside the root's.
+        "django": {"handlers": [], "level": "INFO"},
+    },
 }
 
 # Lessons
@@ -194,7 +222,8 @@ SHIRUBE_INCLUSTER_CA_FILE = env_str(
 SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = env_bool("SHIRUBE_TEAM_PAGES_MEMBERS_ONLY", False)
 # Flux actions on production clusters are for leads and SREs unless this is on.
 SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS = env_bool("SHIRUBE_PRODUCTION_ACTIONS_FOR_MEMBERS", False)
-# How long a reconcile waits for Flux to acknowledge it (status.lastHandledReconcileAt).
+# How long a reconcile waits for Flux to acknowledge it (status.lastHandledReconcileAt), looking
+# again every few seconds from a re-queued task (apps.clusters.flux_runner), never in a sleep.
 SHIRUBE_RECONCILE_TIMEOUT = env_int("SHIRUBE_RECONCILE_TIMEOUT", 120, minimum=5)
 SHIRUBE_MANY_RESTARTS = env_int("SHIRUBE_MANY_RESTARTS", 5, minimum=1)
 SHIRUBE_ENV_VALUE_ALLOWLIST = frozenset(
@@ -217,6 +246,12 @@ CELERY_BEAT_SCHEDULE["clusters-prune"] = {
     "task": "apps.clusters.tasks.clusters_prune",
     "schedule": 6 * 3600.0,
     "options": {"expires": 3600},
+}
+# Flux actions wait for Flux one step per task run; this re-queues a chain lost with the broker.
+CELERY_BEAT_SCHEDULE["flux-actions-watchdog"] = {
+    "task": "apps.clusters.tasks.flux_actions_watchdog",
+    "schedule": 60.0,
+    "options": {"expires": 55},
 }
 
 # -- Production readiness (apps.readiness) -------------------------------------
@@ -265,4 +300,53 @@ CELERY_BEAT_SCHEDULE["deployments-watchdog"] = {
     "task": "apps.environments.tasks.deployments_watchdog",
     "schedule": 60.0,
     "options": {"expires": 55},
+}
+
+# -- Sign-in: OpenID Connect and local passwords (apps.accounts) --------------------------
+# OpenID Connect is on when an issuer is set: everything else is read from its discovery
+# document (<issuer>/.well-known/openid-configuration), fetched and cached.
+SHIRUBE_OIDC_ISSUER = env_url("SHIRUBE_OIDC_ISSUER")
+OIDC_RP_CLIENT_ID = env_str("SHIRUBE_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = env_str("SHIRUBE_OIDC_CLIENT_SECRET", "")
+if SHIRUBE_OIDC_ISSUER and not (OIDC_RP_CLIENT_ID and OIDC_RP_CLIENT_SECRET):
+    raise ImproperlyConfigured(
+        "SHIRUBE_OIDC_ISSUER is set: SHIRUBE_OIDC_CLIENT_ID and SHIRUBE_OIDC_CLIENT_SECRET must be too."
+    )
+OIDC_RP_SCOPES = env_str("SHIRUBE_OIDC_SCOPES", "openid email profile")
+if SHIRUBE_OIDC_ISSUER and "openid" not in OIDC_RP_SCOPES.split():
+    raise ImproperlyConfigured(f"SHIRUBE_OIDC_SCOPES={OIDC_RP_SCOPES!r} must include openid.")
+# The ID token's claims read at each sign-in. An empty groups claim turns group mapping off
+# (Google Workspace sends no groups): memberships are then set by hand in the admin.
+SHIRUBE_OIDC_GROUPS_CLAIM = env_str("SHIRUBE_OIDC_GROUPS_CLAIM", "groups")
+SHIRUBE_OIDC_USERNAME_CLAIM = env_str("SHIRUBE_OIDC_USERNAME_CLAIM", "preferred_username")
+SHIRUBE_OIDC_EMAIL_CLAIM = env_str("SHIRUBE_OIDC_EMAIL_CLAIM", "email")
+SHIRUBE_OIDC_PROVIDER_NAME = env_str("SHIRUBE_OIDC_PROVIDER_NAME", "your company account")
+# Group mappings used while the admin has none (a first install): group=team:member;...
+SHIRUBE_OIDC_GROUP_MAP = env_group_map("SHIRUBE_OIDC_GROUP_MAP")
+SHIRUBE_OIDC_TIMEOUT = env_int("SHIRUBE_OIDC_TIMEOUT", 10, minimum=1, maximum=60)
+SHIRUBE_OIDC_CACHE_SECONDS = env_int("SHIRUBE_OIDC_CACHE_SECONDS", 3600, minimum=0)
+# mozilla-django-oidc's own settings: PKCE (S256), a nonce and a state per sign-in, and the
+# ID token kept in the session for the provider's logout (id_token_hint).
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+OIDC_STORE_ID_TOKEN = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:oidc_callback"
+OIDC_TIMEOUT = SHIRUBE_OIDC_TIMEOUT
+
+# Password sign-in: on unless OpenID Connect is configured; the break-glass users may use it
+# even when it is off (an administrator for when the provider is down).
+SHIRUBE_LOCAL_LOGIN = env_bool("SHIRUBE_LOCAL_LOGIN", not SHIRUBE_OIDC_ISSUER)
+SHIRUBE_BREAK_GLASS_USERS = frozenset(env_list("SHIRUBE_BREAK_GLASS_USERS", ""))
+# Failed password sign-ins: per user name, per address, and how long a lock lasts.
+SHIRUBE_LOGIN_FAILURES_PER_USER = env_int("SHIRUBE_LOGIN_FAILURES_PER_USER", 10, minimum=1)
+SHIRUBE_LOGIN_FAILURES_PER_ADDRESS = env_int("SHIRUBE_LOGIN_FAILURES_PER_ADDRESS", 50, minimum=1)
+SHIRUBE_LOGIN_FAILURE_WINDOW = env_int("SHIRUBE_LOGIN_FAILURE_WINDOW", 900, minimum=1)
+SHIRUBE_LOGIN_LOCKOUT = env_int("SHIRUBE_LOGIN_LOCKOUT", 900, minimum=1, maximum=86_400)
+# Proxies in front that append to X-Forwarded-For; 0 reads the client from the connection.
+SHIRUBE_PROXY_COUNT = env_int("SHIRUBE_PROXY_COUNT", 0, minimum=0, maximum=5)
+CELERY_BEAT_SCHEDULE["accounts-limits-prune"] = {
+    "task": "apps.accounts.tasks.limits_prune",
+    "schedule": 3600.0,
+    "options": {"expires": 3000},
 }

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.views.generic import RedirectView
 
+from apps.accounts.views import logout
 from portal import views
 
 handler400 = "portal.views.bad_request"
@@ -14,5 +17,13 @@ urlpatterns = [
     path("teams/", include("apps.clusters.urls")),
     path("", include("apps.readiness.urls")),
     path("", include("apps.environments.urls")),
+    # The admin's own password form would get round the sign-in rules (password sign-in off,
+    # the throttle): everyone signs in on one page.
+    path(
+        "admin/login/",
+        login_not_required(RedirectView.as_view(pattern_name="accounts:login", query_string=True)),
+    ),
+    # The admin's "Log out" ends the provider's session too, like the site's.
+    path("admin/logout/", logout),
     path("admin/", admin.site.urls),
 ]

@@ -39,3 +39,12 @@ def client_for(client):
         return client
 
     return login
+
+
+# A real Keycloak for the sign-in tests, shared by tests/sso and tests/browser.
+from tests.harness.keycloak_fixtures import (  # noqa: E402, F401
+    keycloak,
+    oidc,
+    pytest_collection_modifyitems,
+    pytest_terminal_summary,
+)

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.models import Group
 
-from apps.accounts.models import Membership, Team
+from apps.accounts.models import GroupMapping, IdpIdentity, Membership, Team
 from apps.core.config_audit import ConfigAuditAdmin
 
 
@@ -11,6 +11,7 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 1
     autocomplete_fields = ["user"]
+    readonly_fields = ["managed_by_idp"]
 
 
 @admin.register(Team)
@@ -27,10 +28,36 @@ class TeamAdmin(ConfigAuditAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(ConfigAuditAdmin):
-    list_display = ["user", "team", "role", "joined_at"]
-    list_filter = ["team", "role"]
+    list_display = ["user", "team", "role", "managed_by_idp", "joined_at"]
+    list_filter = ["team", "role", "managed_by_idp"]
+    readonly_fields = ["managed_by_idp"]
     search_fields = ["user__username", "team__name"]
     autocomplete_fields = ["user", "team"]
+
+
+@admin.register(GroupMapping)
+class GroupMappingAdmin(ConfigAuditAdmin):
+    """What each identity-provider group grants; applied to each person at their next sign-in."""
+
+    list_display = ["idp_group", "role", "team"]
+    list_filter = ["role", "team"]
+    search_fields = ["idp_group", "team__name", "team__slug"]
+    autocomplete_fields = ["team"]
+
+
+@admin.register(IdpIdentity)
+class IdpIdentityAdmin(admin.ModelAdmin):
+    """Who came from the identity provider, and the groups it sent at their last sign-in (read-only)."""
+
+    list_display = ["user", "issuer", "subject", "sre_from_idp", "last_sign_in_at"]
+    search_fields = ["user__username", "subject"]
+    readonly_fields = ["user", "issuer", "subject", "sre_from_idp", "groups", "created_at", "last_sign_in_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 # Django's own user and group admins, with their changes of roles and permissions audited

@@ -10,14 +10,14 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth import get_user_model
         from django.contrib.auth.models import Group
 
-        from apps.accounts.models import Membership, Team
+        from apps.accounts.models import GroupMapping, Membership, Team
         from apps.core.config_audit import config_audit_register
 
         # Who is in which team, and who leads it; who is an SRE (a group) or staff.
         config_audit_register(Team, fields=["slug", "name"], team=lambda t: t, target=lambda t: t.slug)
         config_audit_register(
             Membership,
-            fields=["user", "team", "role"],
+            fields=["user", "team", "role", "managed_by_idp"],
             target=lambda m: f"{m.team.slug}/{m.user.get_username()}",
         )
         config_audit_register(
@@ -28,4 +28,8 @@ class AccountsConfig(AppConfig):
         )
         config_audit_register(
             Group, fields=["name", "permissions"], team=lambda g: None, target=lambda g: g.name
+        )
+        # What the identity provider's groups grant at each sign-in.
+        config_audit_register(
+            GroupMapping, fields=["idp_group", "role", "team"], target=lambda m: m.idp_group
         )

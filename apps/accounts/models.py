@@ -29,6 +29,12 @@ class Membership(models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
+    # Set from the identity provider's groups at each sign-in (and removed with them); a
+    # membership made by hand is never touched by a sign-in.
+    managed_by_idp = models.BooleanField(
+        "managed by the identity provider", default=False,
+        help_text="Set at each sign-in from the provider's groups: a change here is undone at the next one.",
+    )  # fmt: skip
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_unique_user_team")]
@@ -36,3 +42,96 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+
+class IdpIdentity(models.Model):
+    """The identity provider's account behind a user: matched on (issuer, subject), never on e-mail.
+
+    E-mail addresses change hands and two people can share one; `sub` is the provider's
+    stable, never reassigned id for one account at one issuer.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idp_identity"
+    )
+    issuer = models.CharField(max_length=300)
+    subject = models.CharField(max_length=255)
+    # The SRE role came from the provider's groups (and goes with them); an SRE made by hand keeps it.
+    sre_from_idp = models.BooleanField(default=False)
+    # The groups claim at the last sign-in, so that SREs can see what a mapping has to match.
+    groups = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sign_in_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="idp_identity_unique_sub")]
+        verbose_name = "identity-provider account"
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class GroupMapping(models.Model):
+    """An identity-provider group, and what its members are in Shirube: a team's member or lead, or SRE."""
+
+    class Role(models.TextChoices):
+        MEMBER = "member", "Team member"
+        LEAD = "lead", "Team lead"
+        SRE = "sre", "SRE"
+
+    idp_group = models.CharField(
+        "identity-provider group",
+        max_length=300,
+        help_text="Exactly as the provider sends it in the groups claim: a name, a full path "
+        "(/eng/payments) or an id (Entra ID sends object ids).",
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.CASCADE, related_name="group_mappings",
+        help_text="Required for a team role; empty for SRE.",
+    )  # fmt: skip
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["idp_group", "role", "team"], name="group_mapping_unique"),
+            models.CheckConstraint(
+                condition=(models.Q(role="sre") & models.Q(team__isnull=True))
+                | (~models.Q(role="sre") & models.Q(team__isnull=False)),
+                name="group_mapping_team_iff_team_role",
+            ),
+        ]
+        ordering = ["idp_group", "role"]
+        verbose_name = "identity-provider group mapping"
+
+    def __str__(self) -> str:
+        where = f" of {self.team.slug}" if self.team_id else ""
+        return f"{self.idp_group} → {self.get_role_display()}{where}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.role == self.Role.SRE and self.team_id:
+            raise ValidationError({"team": "The SRE role is not a team's: leave the team empty."})
+        if self.role != self.Role.SRE and not self.team_id:
+            raise ValidationError({"team": "Choose the team this group's members join."})
+
+
+class Throttle(models.Model):
+    """One limiter's count for one key (apps.accounts.limits): shared by every process through the database.
+
+    The key is stored as a hash: a login limiter's keys are what people typed as a user
+    name, which is sometimes a password.
+    """
+
+    scope = models.CharField(max_length=50)
+    key = models.CharField(max_length=64)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="throttle_unique_scope_key")]
+        indexes = [models.Index(fields=["window_start"], name="throttle_window_start")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}: {self.hits} hits"

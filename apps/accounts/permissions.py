@@ -39,6 +39,16 @@ def team_role(user: AbstractBaseUser, team: Team) -> str | None:
     return roles[team.pk]
 
 
+def reads_only_own_teams(user: AbstractBaseUser) -> bool:
+    """Whether this user reads only their own teams' pages (SHIRUBE_TEAM_PAGES_MEMBERS_ONLY; SREs all)."""
+    return settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY and not is_sre(user)
+
+
+def can_read_team(user: AbstractBaseUser, team: Team) -> bool:
+    """Every signed-in user reads every team's pages, unless they are for members only."""
+    return not reads_only_own_teams(user) or team_role(user, team) is not None
+
+
 def can_act_on_team(user: AbstractBaseUser, team: Team | None, *, production: bool) -> bool:
     """Members act on their team's objects; in production only leads (unless configured) and SREs."""
     if not user.is_authenticated or not user.is_active:
@@ -78,3 +88,17 @@ def can_edit_lessons(user: AbstractBaseUser) -> bool:
 
 def can_preview_unpublished(user: AbstractBaseUser) -> bool:
     return is_sre(user)
+
+
+def password_sign_in_allowed(username: str) -> bool:
+    """Passwords are for everyone while local sign-in is on, else only for the break-glass users."""
+    return settings.SHIRUBE_LOCAL_LOGIN or username in settings.SHIRUBE_BREAK_GLASS_USERS
+
+
+def password_form_shown() -> bool:
+    """The password form is on the sign-in page while local sign-in is on."""
+    return settings.SHIRUBE_LOCAL_LOGIN
+
+
+def oidc_enabled() -> bool:
+    return bool(settings.SHIRUBE_OIDC_ISSUER)

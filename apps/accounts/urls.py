@@ -1,13 +1,13 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
+
+from apps.accounts import views
 
 app_name = "accounts"
 
 urlpatterns = [
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", views.login, name="login"),
+    path("login/break-glass/", views.login, {"break_glass": True}, name="break_glass"),
+    path("logout/", views.logout, name="logout"),
+    path("oidc/start/", views.OIDCStart.as_view(), name="oidc_start"),
+    path("oidc/callback/", views.OIDCCallback.as_view(), name="oidc_callback"),
 ]

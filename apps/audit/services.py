@@ -47,3 +47,14 @@ def config_change_audit(*, by, instance, verb: str, changes: dict, summary: str,
         actor=by, team=team, action=f"config.{instance._meta.model_name}", outcome=verb, target=target,
         parameters={"changes": changes}, message=summary,
     )  # fmt: skip
+
+
+def sign_in_locked_audit(*, username: str, address: str, by: str, until, **kwargs) -> AuditEvent:
+    """Record that password sign-in was locked for a user name (as typed) or an address."""
+    target = username if by == "user" else address
+    return audit_record(
+        actor=None, team=None, action="sign_in.locked", outcome="locked", target=target,
+        parameters={"username": username, "address": address, "by": by, "until": until.isoformat()},
+        message=f"Too many failed password sign-ins for this {'user name' if by == 'user' else 'address'}; "
+        f"locked until {until:%Y-%m-%d %H:%M:%S %Z}.",
+    )  # fmt: skip

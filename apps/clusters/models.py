@@ -122,6 +122,11 @@ class Namespace(SyncedObject):
 
 
 class Workload(SyncedObject):
+    # The kinds these rows hold; the top-level ones are what a team runs (pages, readiness):
+    # ReplicaSets belong to Deployments, and a CronJob's Jobs are judged through the CronJob.
+    KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+    TOP_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
+
     kind = models.CharField(max_length=20)
     desired = models.IntegerField(null=True)
     ready = models.IntegerField(null=True)
@@ -307,6 +312,9 @@ class FluxAction(models.Model):
     requested_at = models.DateTimeField(default=timezone.now)
     token = models.CharField(max_length=64, blank=True)  # the requestedAt value sent to Flux
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    # When Flux was asked (the deadline runs from here), and the last step taken: a lost task shows here.
+    step_started_at = models.DateTimeField(null=True, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
     message = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True)
 

@@ -40,6 +40,9 @@ from apps.clusters.models import (
 )
 from apps.clusters.ownership import namespaces_assign_teams
 from apps.clusters.problems import classify
+from apps.clusters.signals import cluster_snapshot_changed
+from apps.clusters.typed_reads import Malformed, clean_text
+from apps.core.rows import rows_write
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +56,13 @@ class KindPlan:
 
 
 _SPECS = {spec.key: spec for spec in kube.KINDS}
-_WORKLOAD_KINDS = ("deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs")
 # In this order: ReplicaSets and Jobs before pods, which resolve their workload through them.
 PLANS = [
     KindPlan(kube.NAMESPACES, Namespace, reduce.namespace),
     *[
-        KindPlan(_SPECS[key], Workload, reduce.workload, kind_filter=_SPECS[key].kind)
-        for key in _WORKLOAD_KINDS
+        KindPlan(spec, Workload, reduce.workload, kind_filter=spec.kind)
+        for spec in kube.KINDS
+        if spec.kind in Workload.KINDS
     ],
     KindPlan(_SPECS["pods"], Pod, reduce.pod),
     KindPlan(_SPECS["serviceaccounts"], ServiceAccount, reduce.service_account),
@@ -111,7 +114,7 @@ def _storable(text: str, limit: int) -> str:
     shown escaped (an SRE should see that a name held a NUL), then cut."""
     if not text.isprintable():
         text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-    return reduce.clean_text(text)[:limit]
+    return clean_text(text)[:limit]
 
 
 @dataclass
@@ -206,17 +209,15 @@ def _object_reader(
         try:
             row = transform(obj) if isinstance(obj, dict) else None
             if row is None:
-                raise reduce.Malformed("an item that is not an object")
+                raise Malformed("an item that is not an object")
             check(row)
             return row
         except SoftTimeLimitExceeded:
             raise
         except Exception as exc:
-            if not isinstance(exc, reduce.Malformed):
+            if not isinstance(exc, Malformed):
                 log.warning("sync of %s: could not reduce a %s", cluster.name, plan.spec.kind, exc_info=True)
-            reason = (
-                str(exc) if isinstance(exc, reduce.Malformed) else f"could not be read ({type(exc).__name__})"
-            )
+            reason = str(exc) if isinstance(exc, Malformed) else f"could not be read ({type(exc).__name__})"
             kind_result.skip(f"{_identify(meta)}: {reason}")
         if isinstance(uid, str) and uid in known:
             return {"uid": uid, "resource_version": known[uid], _UNCHANGED: True}  # keep its last good row
@@ -270,64 +271,26 @@ def _row_checker(model: type) -> Callable[[dict], None]:
     def check(row: dict) -> None:
         for name, ok, expected in checks:
             if name in row and not ok(row[name]):
-                raise reduce.Malformed(f"{name} is not {expected}")
+                raise Malformed(f"{name} is not {expected}")
 
     _CHECKERS[model] = check
     return check
 
 
-def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict], result: KindResult) -> None:
-    model = plan.model
-    scope = _scope(cluster, plan)
-    fields = _fields(model)
+def _write_kind(cluster: Cluster, plan: KindPlan, rows: list[dict | None], result: KindResult) -> None:
+    wanted: dict[tuple, dict | None] = {}
+    for row in rows:
+        if row is None or not row["uid"]:  # a malformed object without a usable uid: skipped
+            continue
+        # The first of two objects with one uid wins; a row we already hold stays as it is.
+        wanted.setdefault((row["uid"],), None if row.get(_UNCHANGED) else row)
     with transaction.atomic():
-        existing = {uid: (pk, rv) for pk, uid, rv in scope.values_list("pk", "uid", "resource_version")}
-        seen: set[str] = set()
-        to_create, to_update = [], []
-        for row in rows:
-            if row is None:  # a malformed object without a usable uid: skipped
-                continue
-            uid = row["uid"]
-            if not uid or uid in seen:
-                continue
-            seen.add(uid)
-            if row.get(_UNCHANGED):
-                continue
-            current = existing.get(uid)
-            if current is None:
-                to_create.append(model(cluster=cluster, **row))
-            elif current[1] != row["resource_version"]:
-                to_update.append(model(pk=current[0], cluster=cluster, **row))
-        gone = [pk for uid, (pk, _) in existing.items() if uid not in seen]
-        if to_create:
-            rows_insert(model, to_create)
-        if to_update:
-            model.objects.bulk_update(to_update, [f for f in fields if f != "uid"], batch_size=500)
-        if gone:
-            for start in range(0, len(gone), 5000):
-                model.objects.filter(pk__in=gone[start : start + 5000]).delete()
-    result.seen, result.created = len(seen), len(to_create)
-    result.updated, result.deleted = len(to_update), len(gone)
-
-
-def rows_insert(model: type, instances: list) -> None:
-    """Insert new rows: COPY on PostgreSQL (a first sync writes tens of thousands), else bulk_create.
-
-    No pre_save hooks run (auto_now fields stay as given); Django 5.2's bulk_create on
-    PostgreSQL spends seconds escaping JSON values into arrays at this size.
-    """
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(instances, batch_size=500)
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(model._meta.db_table)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for obj in instances:
-            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
+        written = rows_write(
+            scope=_scope(cluster, plan), key=["uid"], wanted=wanted, compare=["resource_version"],
+            write=[f for f in _fields(plan.model) if f != "uid"], fixed={"cluster": cluster},
+        )  # fmt: skip
+    result.seen, result.created = len(wanted), written.created
+    result.updated, result.deleted = written.updated, written.deleted
 
 
 def _pod_transform(owners: dict[str, dict]) -> Callable[[dict], dict]:
@@ -377,22 +340,21 @@ def cluster_sync(*, cluster: Cluster, worker: str = "") -> SyncResult:
         )  # fmt: skip
         run = SyncRun.objects.create(cluster=cluster, worker=worker or _holder())
         result = _sync_locked(cluster, run)
-    _readiness_queue(cluster, result)
+    _changed_tell(cluster, result.run)
     return result
 
 
-def _readiness_queue(cluster: Cluster, result: SyncResult) -> None:
-    """Queue the readiness recompute once the sync's writes are committed.
+def _changed_tell(cluster: Cluster, run: SyncRun) -> None:
+    """Tell the apps above that this cluster's snapshot changed (readiness re-checks it).
 
-    A task rather than a direct call: the rules read the whole cluster, and a
-    failure there must neither hold the sync lock longer nor mark the sync failed.
+    A signal because those apps sit on higher floors (CONVENTIONS.md); nothing is sent
+    when nothing changed. Their failures are logged, never the sync's.
     """
-    run = result.run
     if not (run.created or run.updated or run.deleted):
-        return  # nothing changed: the findings stand (the hourly snapshot re-evaluates anyway)
-    from apps.readiness.tasks import readiness_recompute
-
-    transaction.on_commit(lambda: readiness_recompute.delay(cluster.pk))
+        return
+    for receiver, outcome in cluster_snapshot_changed.send_robust(sender=Cluster, cluster=cluster, run=run):
+        if isinstance(outcome, Exception):
+            log.error("after the sync of %s, %r failed", cluster.name, receiver, exc_info=outcome)
 
 
 @dataclass

@@ -7,9 +7,11 @@ import socket
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 
-from apps.clusters import sync
+from apps.clusters import flux_runner, kube, sync
 from apps.clusters.models import Cluster
+from apps.core.stepping import chains_restart, step_next
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +50,29 @@ def clusters_prune() -> int:
     return sync.sync_runs_prune(days=settings.SHIRUBE_SYNC_RETENTION_DAYS)
 
 
+# A step makes at most three API requests (read the object, patch its source, patch it), each
+# bounded by the connect and read timeouts; it never waits for Flux (apps.core.stepping).
+_FLUX_STEP_LIMIT = 3 * (kube.CONNECT_TIMEOUT + settings.SHIRUBE_SYNC_REQUEST_TIMEOUT) + 30
+
+
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=settings.SHIRUBE_RECONCILE_TIMEOUT + 60,
-    time_limit=settings.SHIRUBE_RECONCILE_TIMEOUT + 90,
+    soft_time_limit=_FLUX_STEP_LIMIT,
+    time_limit=_FLUX_STEP_LIMIT + 30,
     ignore_result=True,
 )
-def flux_action_run(action_id: int) -> str:
-    """Run a requested Flux action; tolerate it having gone away or run already."""
-    from apps.clusters.actions import flux_action_run as run
+def flux_action_advance(action_id: int) -> str:
+    """One step of a Flux action; queues the next itself, and a sync once the action has finished."""
 
-    action = run(action_id=action_id)
-    return action.status if action else "gone"
+    def finished(action) -> None:
+        transaction.on_commit(lambda: cluster_sync.delay(action.cluster_id))  # pages show the outcome
+
+    delay = flux_runner.flux_action_advance(action_id=action_id, finished=finished)
+    return step_next(flux_action_advance, action_id, delay)
+
+
+@shared_task(ignore_result=True)
+def flux_actions_watchdog() -> int:
+    """Restart the step chain of Flux actions whose queued task was lost (a broker restart)."""
+    return chains_restart(flux_action_advance, flux_runner.flux_actions_stalled())

@@ -13,9 +13,9 @@ from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.permissions import can_act_on_team, is_sre
+from apps.accounts.selectors import team_get, teams_for_listing
 from apps.audit.selectors import audit_events
-from apps.clusters import selectors
-from apps.clusters.actions import (
+from apps.clusters.flux_actions import (
     ActionRefused,
     BadInput,
     actions_applicable,
@@ -24,15 +24,16 @@ from apps.clusters.actions import (
     flux_objects_in_production,
 )
 from apps.clusters.models import FluxAction, FluxObject
+from apps.clusters.selectors import flux as flux_selectors
+from apps.clusters.selectors import team as team_selectors
 from apps.core import inputs
-from apps.readiness.selectors import workload_findings
 
 POLL_SECONDS = 5
 
 
 @require_GET
 def team_list(request: HttpRequest) -> HttpResponse:
-    mine, others = selectors.teams_for_listing(user=request.user)
+    mine, others = teams_for_listing(user=request.user)
     return render(request, "clusters/team_list.html", {"mine": mine, "others": others})
 
 
@@ -43,19 +44,19 @@ TEAM_BODY_CACHE_SECONDS = 120
 
 @require_GET
 def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
-    team = selectors.team_get(slug=team_slug, user=request.user)
+    team = team_get(slug=team_slug, user=request.user)
     filters = {
         "cluster": inputs.text(request.GET.get("cluster", ""), field="cluster", max_length=50),
         "namespace": inputs.text(request.GET.get("namespace", ""), field="namespace", max_length=63),
         "status": inputs.choice(request.GET.get("status", ""), field="status", choices=["", "problems"]),
     }
-    clusters = selectors.team_clusters(team=team)
+    clusters = team_selectors.team_clusters(team=team)
     sre = is_sre(request.user)
     key = (
         "team-body:"
         + hashlib.sha256(
             repr(
-                (team.pk, sorted(filters.items()), sre, selectors.team_page_version(clusters=clusters))
+                (team.pk, sorted(filters.items()), sre, team_selectors.team_page_version(clusters=clusters))
             ).encode()
         ).hexdigest()
     )
@@ -63,12 +64,12 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
         "team": team,
         "poll": POLL_SECONDS,
         "team_label": settings.SHIRUBE_TEAM_LABEL,
-        "freshness": [selectors.freshness(c) for c in clusters],
+        "freshness": [team_selectors.freshness(c) for c in clusters],
         "filters": filters,
     }
     body = cache.get(key)
     if body is None:
-        view = selectors.team_view(team=team, **filters)
+        view = team_selectors.team_view(team=team, **filters)
         body = render_to_string("clusters/team.html#body", {**context, "view": view}, request=request)
         cache.set(key, body, TEAM_BODY_CACHE_SECONDS)
     context["body"] = body
@@ -77,14 +78,14 @@ def team_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
     # The latest actions on the team's objects and environments (full page loads only, not the poll).
     context.update(
         clusters=clusters,
-        namespaces=selectors.team_namespace_names(team=team),
+        namespaces=team_selectors.team_namespace_names(team=team),
         audit_events=audit_events(team=team, limit=10, clusters=[c.name for c in clusters]),
     )
     return render(request, "clusters/team.html", context)
 
 
 def _flux_context(request: HttpRequest, team, **extra) -> dict:
-    view = selectors.flux_view(team=team)
+    view = flux_selectors.flux_view(team=team)
     recent = list(FluxAction.objects.filter(team=team).select_related("requested_by")[:50])
     latest: dict = {}
     for action in recent:
@@ -95,7 +96,7 @@ def _flux_context(request: HttpRequest, team, **extra) -> dict:
         production: can_act_on_team(request.user, team, production=production) for production in (False, True)
     }
     sre = is_sre(request.user)
-    nodes = selectors.flux_nodes(view)
+    nodes = flux_selectors.flux_nodes(view)
     # Which objects act on production matters only to someone allowed on one stage but not the other.
     production = set() if all(may_act.values()) else flux_objects_in_production([n.obj for n in nodes])
     for node in nodes:
@@ -115,7 +116,7 @@ def _flux_context(request: HttpRequest, team, **extra) -> dict:
 
 @require_GET
 def flux_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
-    team = selectors.team_get(slug=team_slug, user=request.user)
+    team = team_get(slug=team_slug, user=request.user)
     context = _flux_context(request, team)
     template = "clusters/flux.html#live" if request.htmx else "clusters/flux.html"
     return render(request, template, context)
@@ -125,7 +126,7 @@ def flux_detail(request: HttpRequest, team_slug: str) -> HttpResponse:
 def flux_action(
     request: HttpRequest, team_slug: str, cluster: str, namespace: str, kind: str, name: str, action: str
 ) -> HttpResponse:
-    team = selectors.team_get(slug=team_slug, user=request.user)
+    team = team_get(slug=team_slug, user=request.user)
     obj = FluxObject.objects.select_related("cluster").filter(
         cluster__name=cluster, namespace=namespace, kind=kind, name=name
     ).first()  # fmt: skip
@@ -154,23 +155,17 @@ def flux_action(
 def workload_detail(
     request: HttpRequest, team_slug: str, cluster: str, namespace: str, kind: str, name: str
 ) -> HttpResponse:
-    team = selectors.team_get(slug=team_slug, user=request.user)
-    page = selectors.workload_page(team=team, cluster=cluster, namespace=namespace, kind=kind, name=name)
-    w = page.workload
-    findings = workload_findings(cluster_id=w.cluster_id, namespace=w.namespace, kind=w.kind, name=w.name)
-    context = {"page": page, "team": team, "poll": POLL_SECONDS, "findings": findings}
+    team = team_get(slug=team_slug, user=request.user)
+    page = team_selectors.workload_page(team=team, cluster=cluster, namespace=namespace, kind=kind, name=name)
+    context = {"page": page, "team": team, "poll": POLL_SECONDS}
     template = "clusters/workload.html#live" if request.htmx else "clusters/workload.html"
     return render(request, template, context)
 
 
 @require_GET
 def pod_detail(request: HttpRequest, team_slug: str, cluster: str, namespace: str, pod: str) -> HttpResponse:
-    team = selectors.team_get(slug=team_slug, user=request.user)
-    page = selectors.pod_page(team=team, cluster=cluster, namespace=namespace, name=pod)
-    p = page.view.pod
-    findings = workload_findings(
-        cluster_id=p.cluster_id, namespace=p.namespace, kind=p.workload_kind, name=p.workload_name
-    )
-    context = {"page": page, "team": team, "poll": POLL_SECONDS, "findings": findings}
+    team = team_get(slug=team_slug, user=request.user)
+    page = team_selectors.pod_page(team=team, cluster=cluster, namespace=namespace, name=pod)
+    context = {"page": page, "team": team, "poll": POLL_SECONDS}
     template = "clusters/pod.html#live" if request.htmx else "clusters/pod.html"
     return render(request, template, context)

@@ -64,7 +64,10 @@ def config_snapshot(obj: models.Model | None) -> dict[str, object]:
     for name in audited.fields:
         field = obj._meta.get_field(name)
         if field.many_to_many:
-            snapshot[name] = sorted(_text(related) for related in getattr(obj, name).all())
+            # select_related(): a related row's name can need its own foreign keys (a
+            # Permission's is "<content type> | <name>"): one query, not one per row.
+            related = getattr(obj, name).all().select_related()
+            snapshot[name] = sorted(_text(row) for row in related)
         else:
             snapshot[name] = _text(getattr(obj, name))
     return snapshot

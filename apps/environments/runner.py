@@ -22,11 +22,13 @@ from django.utils import timezone
 
 from apps.audit.services import audit_record
 from apps.clusters import kube
-from apps.clusters.actions import REQUESTED_AT, reconcile_source
+from apps.clusters.flux_runner import flux_reconcile_request
 from apps.clusters.models import FluxObject
+from apps.clusters.objects import condition, image_parse, is_ready
+from apps.core.stepping import past, step_taken, steps_stalled
 from apps.environments import gates, gitops
 from apps.environments.models import Deployment, Environment
-from apps.environments.selectors import image_split, revision_has
+from apps.environments.selectors import revision_has
 
 log = logging.getLogger(__name__)
 Status = Deployment.Status
@@ -103,7 +105,7 @@ def _finish(deployment: Deployment, status: str, message: str, *, step: str = ""
 
 
 def _timed_out(deployment: Deployment, seconds: int, since=None) -> bool:
-    return timezone.now() - (since or deployment.step_started_at) > timedelta(seconds=seconds)
+    return past(since or deployment.step_started_at, seconds)
 
 
 def deployment_advance(*, deployment_id: int) -> float | None:
@@ -116,7 +118,7 @@ def deployment_advance(*, deployment_id: int) -> float | None:
     if deployment is None or deployment.done:
         return None
     poll = float(settings.SHIRUBE_DEPLOY_POLL_SECONDS)
-    Deployment.objects.filter(pk=deployment.pk).update(polled_at=timezone.now())
+    step_taken(Deployment.objects.filter(pk=deployment.pk))
     step = {
         Status.QUEUED: _step_queued,
         Status.COMMITTING: _step_committing,
@@ -369,12 +371,10 @@ def _step_committed(deployment: Deployment, poll: float) -> float | None:
     token = timezone.now().isoformat(timespec="microseconds")
     try:
         api = kube.api_client(env.cluster)
-        path = _flux_path(api, env)
-        obj = kube.get_object(api, path)
-        reconcile_source(
-            api, cluster=env.cluster, obj=obj, namespace=env.kustomization_namespace, token=token
-        )
-        kube.merge_patch(api, path, {"metadata": {"annotations": {REQUESTED_AT: token}}})
+        flux_reconcile_request(
+            api, cluster=env.cluster, path=_flux_path(api, env), namespace=env.kustomization_namespace,
+            token=token,
+        )  # fmt: skip
     except (kube.KubeError, kube.ClusterUnreachable) as exc:
         if _timed_out(deployment, settings.SHIRUBE_DEPLOY_RECONCILE_TIMEOUT):
             _finish(deployment, Status.FAILED, f"Could not ask Flux to reconcile: {exc}", step="reconcile")
@@ -418,10 +418,6 @@ def _unreachable(deployment: Deployment, exc: Exception, poll: float) -> float |
     return poll
 
 
-def _ready_condition(status: dict) -> dict:
-    return next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
-
-
 def _wait_for_flux(deployment: Deployment, kustomization: dict, status: dict, poll: float) -> float | None:
     env, sha = deployment.environment, deployment.sha
     if revision_has(status.get("lastAppliedRevision", ""), sha):
@@ -430,7 +426,7 @@ def _wait_for_flux(deployment: Deployment, kustomization: dict, status: dict, po
         deployment.save(update_fields=["applied_at", "message"])
         _audit(deployment, "applied", deployment.message, sha=sha)
         return 0.0
-    ready = _ready_condition(status)
+    ready = condition(status.get("conditions"))
     if (kustomization.get("spec") or {}).get("suspend"):
         _finish(deployment, Status.FAILED, f"{env.kustomization} is suspended: Flux will not apply the "
                 "commit until someone resumes it.", step="reconcile")  # fmt: skip
@@ -452,11 +448,6 @@ def _wait_for_flux(deployment: Deployment, kustomization: dict, status: dict, po
     return poll
 
 
-def _pod_ready(pod: dict) -> bool:
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
 def _pod_problem(pod: dict) -> str:
     for cs in (pod.get("status") or {}).get("containerStatuses") or []:
         waiting = (cs.get("state") or {}).get("waiting") or {}
@@ -472,17 +463,14 @@ def _wait_for_pods(deployment: Deployment, pods: list[dict], poll: float) -> flo
         if (pod.get("metadata") or {}).get("deletionTimestamp"):
             relevant += 1  # an old pod still terminating: the rollout is not over
             continue
-        tags = [
-            image_split(c.get("image", ""))[1]
-            for c in (pod.get("spec") or {}).get("containers") or []
-            if image_split(c.get("image", ""))[0] == env.image
-        ]
+        images = [image_parse(c.get("image", "")) for c in (pod.get("spec") or {}).get("containers") or []]
+        tags = [image.tag for image in images if image.repository == env.image]
         if not tags:
             continue
         relevant += 1
         if tags[0] == tag:
             on_tag += 1
-            if _pod_ready(pod):
+            if is_ready(pod):
                 ready += 1
             elif problem := _pod_problem(pod):
                 problems.append(f"{pod['metadata']['name']}: {problem}")
@@ -509,12 +497,9 @@ def _wait_for_pods(deployment: Deployment, pods: list[dict], poll: float) -> flo
 
 
 def deployments_stalled() -> list[int]:
-    """Unfinished deployments not stepped for a minute or five polls: their task chain was lost."""
-    cutoff = timezone.now() - timedelta(seconds=max(60, 5 * settings.SHIRUBE_DEPLOY_POLL_SECONDS))
+    """Unfinished deployments whose task chain was lost (see apps.core.stepping)."""
     unfinished = Deployment.objects.exclude(status__in=Deployment.FINISHED)
-    stalled = unfinished.filter(polled_at__lt=cutoff) | unfinished.filter(
-        polled_at__isnull=True, requested_at__lt=cutoff
-    )
+    stalled = steps_stalled(unfinished, poll_seconds=settings.SHIRUBE_DEPLOY_POLL_SECONDS)
     # A commit step whose worker stopped beating: the next step takes it over (see _step_committing).
     quiet = timezone.now() - timedelta(seconds=settings.SHIRUBE_DEPLOY_COMMIT_TIMEOUT)
     stalled |= unfinished.filter(status=Status.COMMITTING, heartbeat_at__lt=quiet)

@@ -14,17 +14,8 @@ from apps.accounts.models import Team
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_events
 from apps.clusters.models import FluxObject, Namespace, Pod
+from apps.clusters.objects import image_parse
 from apps.environments.models import Approval, Deployment, Environment
-
-
-def image_split(ref: str) -> tuple[str, str, str]:
-    """`repo[:tag][@digest]` -> (repo, tag, digest); a port in the registry host is not a tag."""
-    ref, _, digest = ref.partition("@")
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :], digest
-    return ref, "", digest
 
 
 @dataclass
@@ -63,7 +54,7 @@ def environment_live(environment: Environment, *, pods=None, kustomizations=None
         pods = Pod.objects.filter(cluster_id=environment.cluster_id, namespace=environment.namespace)
     live = Live("unknown", kustomization=kustomization)
     for pod in pods:
-        tags = [image_split(i)[1] for i in pod.images if image_split(i)[0] == environment.image]
+        tags = [ref.tag for ref in map(image_parse, pod.images) if ref.repository == environment.image]
         if not tags:
             continue
         live.total += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
+from apps.core.stepping import chains_restart, step_next
 from apps.environments import runner
 from apps.environments.models import Environment
 
@@ -18,19 +19,13 @@ from apps.environments.models import Environment
 def deployment_advance(deployment_id: int) -> str:
     """One step of a deployment; queues the next step itself until the deployment is finished."""
     delay = runner.deployment_advance(deployment_id=deployment_id)
-    if delay is None:
-        return "finished"
-    deployment_advance.apply_async((deployment_id,), countdown=delay)
-    return "continuing"
+    return step_next(deployment_advance, deployment_id, delay)
 
 
 @shared_task(ignore_result=True)
 def deployments_watchdog() -> int:
     """Restart the step chain of deployments whose queued task was lost (a broker restart)."""
-    ids = runner.deployments_stalled()
-    for deployment_id in ids:
-        deployment_advance.delay(deployment_id)
-    return len(ids)
+    return chains_restart(deployment_advance, runner.deployments_stalled())
 
 
 @shared_task(ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=3)

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.clusters.selectors import team_get
+from apps.accounts.selectors import team_get
 from apps.environments import gates, selectors, services
 from apps.environments.models import Approval, Deployment
 

@@ -16,7 +16,7 @@ from reversion.models import Version
 
 from apps.accounts.permissions import can_edit_lessons
 from apps.lessons import services
-from apps.lessons.content import lesson_content_hash
+from apps.lessons.content_import import lesson_content_hash
 from apps.lessons.models import (
     ChecklistItem,
     Choice,

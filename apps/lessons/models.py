@@ -69,7 +69,7 @@ class Lesson(models.Model):
     related_reasons = models.JSONField(default=list, blank=True)
     related_rules = models.JSONField(default=list, blank=True)
     # Content-as-code bookkeeping: which file, and the hashes that tell an
-    # unchanged file and an admin edit apart (see apps.lessons.content).
+    # unchanged file and an admin edit apart (see apps.lessons.content_import).
     source_path = models.CharField(max_length=300, blank=True, editable=False)
     source_hash = models.CharField(max_length=64, blank=True, editable=False)
     imported_hash = models.CharField(max_length=64, blank=True, editable=False)

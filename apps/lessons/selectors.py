@@ -83,6 +83,47 @@ def lessons_for_user(user: AbstractBaseUser) -> QuerySet[Lesson]:
     return Lesson.objects.visible()
 
 
+# -- which lesson teaches the fix (pod and Flux reasons, readiness rules) ----------------
+
+
+def _published_in_order(*fields: str) -> list[Lesson]:
+    return list(
+        Lesson.objects.visible()
+        .select_related("phase")
+        .only("slug", "title", *fields, "phase__slug", "phase__order", "order")
+        .order_by("phase__order", "order")
+    )
+
+
+def lesson_for_reasons() -> dict[str, Lesson]:
+    """Reason (e.g. CrashLoopBackOff) -> the first published lesson that explains it (one query)."""
+    mapping: dict[str, Lesson] = {}
+    for lesson in _published_in_order("related_reasons"):
+        for reason in lesson.related_reasons or []:
+            mapping.setdefault(reason, lesson)
+    return mapping
+
+
+def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dict[str, Lesson]:
+    """Rule id -> the published lesson that teaches its fix (one query).
+
+    `rules` maps each known rule id to the slug of the lesson the rule itself names.
+    A lesson naming the rule in `related_rules` wins, the lessons of `preferred_phase`
+    first; otherwise the lesson the rule names, if it is published.
+    """
+    lessons = _published_in_order("related_rules")
+    mapping: dict[str, Lesson] = {}
+    for lesson in sorted(lessons, key=lambda lesson: lesson.phase.slug != preferred_phase):
+        for rule_id in lesson.related_rules or []:
+            if rule_id in rules:
+                mapping.setdefault(rule_id, lesson)
+    by_slug = {lesson.slug: lesson for lesson in lessons}
+    for rule_id, slug in rules.items():
+        if rule_id not in mapping and slug in by_slug:
+            mapping[rule_id] = by_slug[slug]
+    return mapping
+
+
 def phase_get(*, slug: str) -> Phase:
     try:
         return Phase.objects.get(slug=slug)

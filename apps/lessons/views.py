@@ -18,7 +18,6 @@ from apps.lessons import selectors, services
 from apps.lessons.forms import StuckForm, parse_quiz_answers
 from apps.lessons.models import ChecklistItem
 from apps.lessons.rendering import has_mermaid
-from apps.readiness.selectors import lesson_box
 
 
 @require_GET
@@ -58,10 +57,8 @@ def _quiz_response(request: HttpRequest, lesson, *, status: int = 200, **extra) 
 def _lesson_response(request: HttpRequest, lesson, *, status: int = 200, **extra) -> HttpResponse:
     """The whole lesson page (after a refused form too, with what was typed kept in it)."""
     page = selectors.lesson_page(lesson=lesson, user=request.user)
-    # At most one query, and only on lessons that teach a readiness rule.
-    box = lesson_box(lesson=lesson, user=request.user)
-    context = _lesson_context(request, page, readiness=box, **extra)
-    return render(request, "lessons/lesson.html", context, status=status)
+    # The readiness box on it is readiness's own template tag (lesson_readiness).
+    return render(request, "lessons/lesson.html", _lesson_context(request, page, **extra), status=status)
 
 
 @require_GET

@@ -7,7 +7,7 @@ from apps.accounts.permissions import is_sre
 from apps.core import inputs
 from apps.core.config_audit import ConfigAuditAdmin
 from apps.readiness.models import WAIVER_REASON_MAX_LENGTH, Finding, Waiver
-from apps.readiness.services import waiver_changed
+from apps.readiness.tasks import readiness_recompute_soon
 
 
 class SREOnly:
@@ -58,11 +58,12 @@ class WaiverAdmin(SREOnly, ConfigAuditAdmin):
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
-        waiver_changed(waiver=obj)
+        readiness_recompute_soon(cluster_ids=obj.cluster_ids())  # the findings it exempts change
 
     def delete_model(self, request, obj):
+        cluster_ids = obj.cluster_ids()
         super().delete_model(request, obj)
-        waiver_changed(waiver=obj)
+        readiness_recompute_soon(cluster_ids=cluster_ids)
 
 
 @admin.register(Finding)

@@ -8,6 +8,7 @@ class ReadinessConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core.config_audit import config_audit_register
+        from apps.readiness import checks, receivers  # noqa: F401  (registers the check, connects the receivers)
         from apps.readiness.models import Waiver
 
         config_audit_register(

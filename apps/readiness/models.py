@@ -122,6 +122,12 @@ class Waiver(models.Model):
         team_ids = set(namespaces.values_list("team_id", flat=True))
         return Team.objects.filter(pk=team_ids.pop()).first() if len(team_ids) == 1 else None
 
+    def cluster_ids(self) -> list[int]:
+        """The clusters whose findings it can change: its own, or every enabled one."""
+        if self.cluster_id:
+            return [self.cluster_id]
+        return list(Cluster.objects.filter(enabled=True).values_list("pk", flat=True))
+
     @property
     def audit_target(self) -> str:
         where = f"{self.cluster.name if self.cluster_id else '*'}/{self.namespace or '*'}"

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from apps.clusters.objects import image_parse
+
 SERVING_KINDS = ("Deployment", "StatefulSet")
 SEVERITIES = {"high": 0, "medium": 1, "low": 2}
 
@@ -124,16 +126,6 @@ def pre_stop_wait(pre_stop: dict) -> int | None:
         match = _SLEEP.search(pre_stop.get("command") or "")
         return int(float(match.group(1))) if match else None
     return None
-
-
-def image_is_pinned(image: str) -> bool:
-    """A digest, or a tag other than `latest` (a registry port is not a tag)."""
-    if "@sha256:" in image:
-        return True
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return False
-    return last.split(":", 1)[1] not in ("", "latest")
 
 
 def selector_matches(selector: dict, labels: dict) -> bool:
@@ -373,7 +365,7 @@ def image_pinned(s: Subject) -> Result:
     containers = s.containers + (s.template.get("initContainers") or [])
     if not containers:
         return None
-    loose = [c for c in containers if not image_is_pinned(c.get("image") or "")]
+    loose = [c for c in containers if not image_parse(c.get("image") or "").pinned]
     return [f"container {c['name']} runs {c.get('image') or 'no image'} (not pinned)" for c in loose]
 
 

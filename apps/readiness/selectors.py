@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.lessons.models import Lesson
+from apps.lessons.selectors import lesson_for_rules
 from apps.readiness.models import Assessment, Finding, TeamScore
 from apps.readiness.rules import RULES, SEVERITIES, Rule
 from apps.readiness.services import score_of, team_scores
@@ -20,29 +21,10 @@ PREFERRED_PHASE = "production-readiness"
 
 
 def rule_lessons() -> dict[str, Lesson]:
-    """Rule id -> the published lesson that teaches its fix (one query).
-
-    A lesson naming the rule in `related_rules` wins, the production-readiness
-    phase first; otherwise the lesson the rule itself names, if published.
-    """
-    fallback = {r.lesson for r in RULES.values()}
-    lessons = list(
-        Lesson.objects.visible()
-        .select_related("phase")
-        .only("slug", "title", "related_rules", "phase__slug", "phase__order", "order")
-        .order_by("phase__order", "order")
+    """Rule id -> the published lesson that teaches its fix, production-readiness lessons first."""
+    return lesson_for_rules(
+        rules={rule_id: rule.lesson for rule_id, rule in RULES.items()}, preferred_phase=PREFERRED_PHASE
     )
-    mapping: dict[str, Lesson] = {}
-    by_slug = {lesson.slug: lesson for lesson in lessons if lesson.slug in fallback}
-    ranked = sorted(lessons, key=lambda lesson: lesson.phase.slug != PREFERRED_PHASE)
-    for lesson in ranked:
-        for rule_id in lesson.related_rules or []:
-            if rule_id in RULES:
-                mapping.setdefault(rule_id, lesson)
-    for rule_id, rule in RULES.items():
-        if rule_id not in mapping and rule.lesson in by_slug:
-            mapping[rule_id] = by_slug[rule.lesson]
-    return mapping
 
 
 @dataclass

@@ -13,13 +13,12 @@ from django.utils import timezone
 
 from apps.accounts.models import Team
 from apps.clusters.models import Cluster, Namespace, Pod, PodDisruptionBudget, ServiceAccount, Workload
-from apps.clusters.sync import rows_insert
+from apps.core.rows import rows_insert, rows_write
 from apps.readiness.models import Assessment, Finding, RestartSample, TeamScore, Waiver
 from apps.readiness.rules import IGNORE_REASON, RULES, Subject, evaluate, ignored_rules
 
 log = logging.getLogger(__name__)
 
-TOP_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
 RESTART_WINDOW = timedelta(hours=24)
 _POD_FIELDS = (
     "uid", "namespace", "labels", "annotations", "spec", "restarts", "service_account",
@@ -53,7 +52,7 @@ def readiness_recompute(*, cluster: Cluster, now: datetime | None = None) -> Rec
     }
     workloads = [
         w
-        for w in Workload.objects.filter(cluster=cluster, kind__in=TOP_KINDS).values(
+        for w in Workload.objects.filter(cluster=cluster, kind__in=Workload.TOP_KINDS).values(
             "uid", "namespace", "name", "kind", "desired", "template", "annotations", "owner"
         )
         # A CronJob's Jobs are judged through the CronJob's template.
@@ -148,53 +147,23 @@ _FINDING_FIELDS = (
 
 
 def _write_findings(cluster: Cluster, wanted: dict, now: datetime, result: RecomputeResult) -> None:
-    existing = {
-        (row["workload_uid"], row["rule"]): row
-        for row in Finding.objects.filter(cluster=cluster).values(
-            "pk", "workload_uid", "rule", *_FINDING_FIELDS
-        )
-    }
-    to_create, to_update = [], []
-    for key, fields in wanted.items():
-        row = existing.get(key)
-        if row is None:
-            to_create.append(
-                Finding(cluster=cluster, workload_uid=key[0], rule=key[1], first_seen=now, **fields)
-            )
-        elif any(row[f] != fields[f] for f in _FINDING_FIELDS):
-            to_update.append(Finding(pk=row["pk"], **fields))
-    gone = [row["pk"] for key, row in existing.items() if key not in wanted]
-    if to_create:
-        rows_insert(Finding, to_create)
-    if to_update:
-        Finding.objects.bulk_update(to_update, list(_FINDING_FIELDS), batch_size=500)
-    if gone:
-        Finding.objects.filter(pk__in=gone).delete()
-    result.created, result.updated, result.deleted = len(to_create), len(to_update), len(gone)
+    written = rows_write(
+        scope=Finding.objects.filter(cluster=cluster), key=["workload_uid", "rule"], wanted=wanted,
+        compare=_FINDING_FIELDS, write=_FINDING_FIELDS, fixed={"cluster": cluster},
+        on_create={"first_seen": now},  # kept while the workload keeps failing the rule
+    )  # fmt: skip
+    result.created, result.updated, result.deleted = written.created, written.updated, written.deleted
 
 
 _ASSESSMENT_FIELDS = ("team_id", "namespace", "kind", "name", "applicable")
 
 
 def _write_assessments(cluster: Cluster, assessed: dict, now: datetime) -> None:
-    existing = {
-        row["uid"]: row
-        for row in Assessment.objects.filter(cluster=cluster).values("pk", "uid", *_ASSESSMENT_FIELDS)
-    }
-    to_create, to_update = [], []
-    for uid, fields in assessed.items():
-        row = existing.get(uid)
-        if row is None:
-            to_create.append(Assessment(cluster=cluster, uid=uid, updated_at=now, **fields))
-        elif any(row[f] != fields[f] for f in _ASSESSMENT_FIELDS):
-            to_update.append(Assessment(pk=row["pk"], updated_at=now, **fields))
-    if to_create:
-        rows_insert(Assessment, to_create)
-    if to_update:
-        Assessment.objects.bulk_update(to_update, [*_ASSESSMENT_FIELDS, "updated_at"], batch_size=500)
-    gone = [row["pk"] for uid, row in existing.items() if uid not in assessed]
-    if gone:
-        Assessment.objects.filter(pk__in=gone).delete()
+    rows_write(
+        scope=Assessment.objects.filter(cluster=cluster), key=["uid"],
+        wanted={(uid,): fields for uid, fields in assessed.items()}, compare=_ASSESSMENT_FIELDS,
+        write=_ASSESSMENT_FIELDS, fixed={"cluster": cluster}, on_write={"updated_at": now},
+    )  # fmt: skip
 
 
 def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime) -> dict[WorkloadKey, int]:
@@ -262,19 +231,6 @@ def _restarts_record(cluster: Cluster, pods: list[dict], now: datetime) -> dict[
     if stale:
         RestartSample.objects.filter(pk__in=set(stale)).delete()
     return totals
-
-
-def waiver_changed(*, waiver: Waiver) -> None:
-    """Recompute the clusters a waiver touches once it is saved."""
-    from apps.readiness.tasks import readiness_recompute as task
-
-    ids = (
-        [waiver.cluster_id]
-        if waiver.cluster_id
-        else list(Cluster.objects.filter(enabled=True).values_list("pk", flat=True))
-    )
-    for cluster_id in ids:
-        transaction.on_commit(lambda cluster_id=cluster_id: task.delay(cluster_id))
 
 
 def team_scores(*, now: datetime | None = None) -> dict[int, dict]:

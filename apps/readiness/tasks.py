@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from celery import shared_task
+from django.db import transaction
 
 from apps.clusters.models import Cluster
 from apps.readiness import services
@@ -18,6 +21,13 @@ def readiness_recompute(cluster_id: int) -> int:
     if cluster is None:
         return 0
     return services.readiness_recompute(cluster=cluster).workloads
+
+
+def readiness_recompute_soon(*, cluster_ids: Iterable[int]) -> None:
+    """Queue a recompute of each cluster once the current transaction commits (after a sync wrote
+    something, or a waiver changed), so the task reads what was committed."""
+    for cluster_id in cluster_ids:
+        transaction.on_commit(lambda cluster_id=cluster_id: readiness_recompute.delay(cluster_id))
 
 
 @shared_task(ignore_result=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)

@@ -8,8 +8,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from apps.accounts.permissions import is_sre
+from apps.accounts.selectors import team_get
 from apps.clusters.models import Cluster
-from apps.clusters.selectors import freshness, team_clusters, team_get
+from apps.clusters.selectors.team import freshness, team_clusters
 from apps.readiness import selectors
 from apps.readiness.rules import RULES
 

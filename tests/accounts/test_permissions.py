@@ -40,3 +40,14 @@ def test_the_sre_group_grants_lesson_permissions_but_not_superuser(sre):
     assert not sre.is_superuser and sre.is_staff
     assert sre.has_perm("lessons.change_lesson")
     assert not sre.has_perm("auth.delete_user")
+
+
+def test_every_signed_in_user_reads_every_team_unless_pages_are_for_members_only(settings, sre):
+    team, other = TeamFactory(), TeamFactory()
+    member = MembershipFactory(team=team).user
+    assert permissions.can_read_team(member, other) and not permissions.reads_only_own_teams(member)
+    settings.SHIRUBE_TEAM_PAGES_MEMBERS_ONLY = True
+    assert permissions.reads_only_own_teams(member)
+    assert permissions.can_read_team(member, team) and not permissions.can_read_team(member, other)
+    assert permissions.can_read_team(sre, other) and not permissions.reads_only_own_teams(sre)
+    assert not permissions.can_read_team(AnonymousUser(), team)

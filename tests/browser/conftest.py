@@ -34,27 +34,52 @@ def browser():
         browser.close()
 
 
+# Every page reports what the Content-Security-Policy blocked (an inline script, an eval, a
+# style or an image from elsewhere) to the console, where the `page` fixture collects it.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+                + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(10_000)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
     errors: list[str] = []
+    violations: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text)
+            if "CSP violation" in message.text or "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not violations, f"Content-Security-Policy violations: {violations}"
 
 
 @pytest.fixture
 def login(live_server):
-    from tests.factories import PASSWORD
+    """Sign the browser in as `user` with a session made by force_login: these tests are not
+    about signing in (tests/accounts and tests/sso are), so the throttle never touches them."""
+    from django.conf import settings
+    from django.test import Client
 
     def do_login(page, user):
-        page.goto(f"{live_server.url}/accounts/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        client = Client()
+        client.force_login(user)
+        cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+        page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
+        page.goto(f"{live_server.url}/learn/")
         page.wait_for_url(f"{live_server.url}/learn/")
 
     return do_login

@@ -12,7 +12,8 @@ import pytest
 from playwright.sync_api import expect
 
 from kubesim.demo import evolve
-from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+from kubesim.demo_repo import demo_repo_init
+from kubesim.gitops import GitOpsPlayer
 from tests.factories import LessonFactory, MembershipFactory, PhaseFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -50,7 +51,7 @@ def flux_and_kubelet(sim, repo):
 def demo(cluster, repo, flux_and_kubelet):
     from apps.accounts.models import Membership, Team
     from apps.clusters import sync
-    from apps.environments.demo import demo_environments_configure
+    from apps.demo.services import demo_environments_configure
     from apps.environments.runner import environment_refresh
 
     payments = Team.objects.get(slug="payments")

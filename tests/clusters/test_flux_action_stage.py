@@ -14,7 +14,7 @@ import pytest
 
 from apps.accounts.models import Membership
 from apps.audit.models import AuditEvent
-from apps.clusters import actions, sync
+from apps.clusters import flux_actions, sync
 from apps.clusters.models import Cluster, FluxAction, FluxObject
 from apps.environments.models import Environment
 from tests.factories import MembershipFactory
@@ -87,12 +87,14 @@ def test_a_member_cannot_suspend_production_on_a_cluster_marked_staging(
 def test_what_a_production_environment_deploys_or_reads_is_production(synced, teams, alice, lead, kind, namespace,
                                                                       name, fields):  # fmt: skip
     obj = flux(kind, namespace, name)
-    assert actions.flux_action_allowed(user=alice, obj=obj, action="reconcile"), "open before the environment"
+    assert flux_actions.flux_action_allowed(user=alice, obj=obj, action="reconcile"), (
+        "open before the environment"
+    )
 
     environment(synced, teams, "production", **{"kustomization": "flux-system/payments-apps", **fields})
 
-    assert not actions.flux_action_allowed(user=alice, obj=obj, action="reconcile")
-    assert actions.flux_action_allowed(user=lead, obj=obj, action="reconcile")
+    assert not flux_actions.flux_action_allowed(user=alice, obj=obj, action="reconcile")
+    assert flux_actions.flux_action_allowed(user=lead, obj=obj, action="reconcile")
 
 
 def test_the_source_a_production_kustomization_reads_is_production(synced, sim, teams, alice):
@@ -110,18 +112,18 @@ def test_the_source_a_production_kustomization_reads_is_production(synced, sim, 
     sim.store.update(KUSTOMIZATIONS, "flux-system", "payments-apps", point_at_team_source)
     sync.cluster_sync(cluster=synced)
     source = flux("GitRepository", "payments-staging", "payments-releases")
-    assert actions.flux_action_allowed(user=alice, obj=source, action="suspend")
+    assert flux_actions.flux_action_allowed(user=alice, obj=source, action="suspend")
 
     environment(synced, teams, "production", namespace="payments", kustomization="flux-system/payments-apps")
 
-    assert not actions.flux_action_allowed(user=alice, obj=source, action="suspend")
+    assert not flux_actions.flux_action_allowed(user=alice, obj=source, action="suspend")
 
 
 def test_staging_objects_stay_open_to_members(production, teams, alice):
     environment(production.cluster, teams, "staging", namespace="payments-staging",
                 kustomization="flux-system/payments-staging")  # fmt: skip
 
-    assert actions.flux_action_allowed(user=alice, obj=flux("Kustomization", "flux-system", "payments-staging"),
+    assert flux_actions.flux_action_allowed(user=alice, obj=flux("Kustomization", "flux-system", "payments-staging"),
                                        action="suspend")  # fmt: skip
 
 
@@ -132,7 +134,7 @@ def test_a_production_cluster_stays_production_whatever_its_environments_say(syn
         synced, teams, "staging", namespace="payments-staging", kustomization="flux-system/payments-staging"
     )
 
-    assert not actions.flux_action_allowed(user=alice, obj=flux("Kustomization", "flux-system", "payments-staging"),
+    assert not flux_actions.flux_action_allowed(user=alice, obj=flux("Kustomization", "flux-system", "payments-staging"),
                                            action="reconcile")  # fmt: skip
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import threading
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.accounts.models import Membership
 from apps.audit.models import AppendOnly, AuditEvent
-from apps.clusters import actions, sync
+from apps.clusters import flux_actions, flux_runner, sync
 from apps.clusters.models import Cluster, FluxAction, FluxObject
 from kubesim.flux import reconcile_step
+from tests.clusters.fluxdrive import drive
 from tests.factories import MembershipFactory
 
 pytestmark = pytest.mark.django_db
@@ -22,27 +24,9 @@ def kustomization(name="payments-apps") -> FluxObject:
     return FluxObject.objects.select_related("cluster").get(kind="Kustomization", name=name)
 
 
-def run_with_flux(sim, action_id, *, timeout=10.0):
-    """Run the task while a tiny Flux controller acknowledges requests in the background."""
-    stop = threading.Event()
-
-    def controller():
-        while not stop.wait(0.2):
-            reconcile_step(sim.store)
-
-    thread = threading.Thread(target=controller, daemon=True)
-    thread.start()
-    try:
-        return actions.flux_action_run(action_id=action_id, timeout=timeout)
-    finally:
-        stop.set()
-        thread.join()
-
-
-def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced, sim, alice, monkeypatch):
-    monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
-    action = actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
-    done = run_with_flux(sim, action.pk)
+def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced, sim, alice):
+    action = flux_actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
+    done = drive(action.pk, flux=lambda: reconcile_step(sim.store))
     assert done.status == "succeeded", done.message
     obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
     assert obj["metadata"]["annotations"]["reconcile.fluxcd.io/requestedAt"] == action.token
@@ -55,19 +39,30 @@ def test_reconcile_patches_the_source_then_the_object_and_waits_for_flux(synced,
     assert sorted(outcomes) == ["requested", "succeeded"]
 
 
-def test_a_reconcile_flux_never_acknowledges_times_out(synced, alice, monkeypatch):
-    monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
-    action = actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
-    done = actions.flux_action_run(action_id=action.pk, timeout=0.5)
+def test_a_reconcile_flux_never_acknowledges_times_out(synced, alice, settings):
+    action = flux_actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
+    # No Flux here: nobody acknowledges. Until the deadline each step looks once and asks
+    # to be queued again after the poll delay.
+    delays = [flux_runner.flux_action_advance(action_id=action.pk) for _ in range(3)]
+    assert delays == [flux_runner.POLL_SECONDS] * 3
+    waiting = FluxAction.objects.get(pk=action.pk)
+    assert waiting.status == "waiting" and waiting.finished_at is None
+    FluxAction.objects.filter(pk=action.pk).update(
+        step_started_at=timezone.now() - timedelta(seconds=settings.SHIRUBE_RECONCILE_TIMEOUT + 1)
+    )
+    done = drive(action.pk, steps=1)
     assert done.status == "timed_out"
+    assert f"within {settings.SHIRUBE_RECONCILE_TIMEOUT} s" in done.message
     assert AuditEvent.objects.filter(correlation=str(action.pk), outcome="timed out").exists()
 
 
 def test_suspend_needs_a_reason_and_records_who(synced, sim, alice):
-    with pytest.raises(actions.ActionRefused, match="Say why"):
-        actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="  ")
-    action = actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="hotfix")
-    done = actions.flux_action_run(action_id=action.pk)
+    with pytest.raises(flux_actions.ActionRefused, match="Say why"):
+        flux_actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="  ")
+    action = flux_actions.flux_action_request(
+        user=alice, obj=kustomization(), action="suspend", reason="hotfix"
+    )
+    done = drive(action.pk, steps=1)  # a suspend is done once the patch is accepted
     assert done.status == "succeeded"
     obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
     assert obj["spec"]["suspend"] is True
@@ -76,26 +71,21 @@ def test_suspend_needs_a_reason_and_records_who(synced, sim, alice):
     assert obj["spec"]["path"] == "./apps/payments/production"  # a merge patch: nothing else changed
 
 
-def test_resume_clears_suspension_and_reconciles(synced, sim, alice, monkeypatch):
-    monkeypatch.setattr(actions, "POLL_SECONDS", 0.1)
-    actions.flux_action_run(
-        action_id=actions.flux_action_request(
-            user=alice, obj=kustomization(), action="suspend", reason="x"
-        ).pk
-    )
+def test_resume_clears_suspension_and_reconciles(synced, sim, alice):
+    drive(flux_actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="x").pk)
     sync.cluster_sync(cluster=synced)
-    resume = actions.flux_action_request(user=alice, obj=kustomization(), action="resume")
-    assert run_with_flux(sim, resume.pk).status == "succeeded"
+    resume = flux_actions.flux_action_request(user=alice, obj=kustomization(), action="resume")
+    assert drive(resume.pk, flux=lambda: reconcile_step(sim.store)).status == "succeeded"
     obj = sim.store.get(KUSTOMIZATIONS, "flux-system", "payments-apps")
     assert obj["spec"]["suspend"] is False
     assert "shirube.io/suspended-by" not in obj["metadata"].get("annotations", {})
 
 
 def test_an_unreachable_cluster_fails_the_action_clearly(synced, sim, alice):
-    action = actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="x")
+    action = flux_actions.flux_action_request(user=alice, obj=kustomization(), action="suspend", reason="x")
     port = sim.port
     sim.stop()
-    done = actions.flux_action_run(action_id=action.pk)
+    done = drive(action.pk, steps=1)
     assert done.status == "failed" and "unreachable" in done.message
     event = AuditEvent.objects.get(correlation=str(action.pk), outcome="failed")
     for shown in (done.message, event.message):  # both reach pages every employee can read
@@ -103,7 +93,7 @@ def test_an_unreachable_cluster_fails_the_action_clearly(synced, sim, alice):
 
 
 def test_the_audit_log_is_append_only(synced, alice):
-    actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
+    flux_actions.flux_action_request(user=alice, obj=kustomization(), action="reconcile")
     event = AuditEvent.objects.first()
     event.message = "changed"
     with pytest.raises(AppendOnly):

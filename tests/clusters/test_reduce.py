@@ -8,6 +8,7 @@ import pytest
 
 from apps.clusters import reduce
 from apps.clusters.problems import classify
+from apps.clusters.typed_reads import Malformed
 
 POD = {
     "kind": "Pod",
@@ -195,7 +196,7 @@ def _pod_with(path: str, value):
     ],
 )
 def test_a_malformed_pod_raises_malformed_saying_why(path, value, why):
-    with pytest.raises(reduce.Malformed) as caught:
+    with pytest.raises(Malformed) as caught:
         reduce.pod(_pod_with(path, value))
     assert why in str(caught.value), str(caught.value)
 

@@ -256,3 +256,24 @@ def test_a_wrong_token_is_a_cluster_error_not_a_kind_error(cluster, sim):
     result = run(cluster)
     assert result.run.status == "failed" and result.run.error.startswith("401 credentials rejected")
     assert Pod.objects.count() == pods
+
+
+def test_the_apps_above_hear_of_a_change_and_their_failure_is_not_the_syncs(cluster, sim, caplog):
+    from apps.clusters.models import Cluster
+    from apps.clusters.signals import cluster_snapshot_changed
+
+    heard = []
+
+    def listener(sender, *, cluster, run, **kwargs):
+        heard.append((cluster.pk, run.status))
+        raise RuntimeError("a higher app broke")
+
+    cluster_snapshot_changed.connect(listener, sender=Cluster)
+    try:
+        result = sync.cluster_sync(cluster=cluster)
+        assert result.run.status == "ok" and heard == [(cluster.pk, "ok")]
+        assert "a higher app broke" in caplog.text  # logged for SREs
+        sync.cluster_sync(cluster=cluster)  # nothing changed: nothing to tell
+        assert len(heard) == 1
+    finally:
+        cluster_snapshot_changed.disconnect(listener, sender=Cluster)

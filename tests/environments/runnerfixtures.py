@@ -13,7 +13,8 @@ from apps.clusters import sync
 from apps.environments import runner, services
 from apps.environments.models import Deployment, Environment
 from kubesim.demo import evolve
-from kubesim.gitrepo import GitOpsPlayer, demo_repo_init
+from kubesim.demo_repo import demo_repo_init
+from kubesim.gitops import GitOpsPlayer
 from kubesim.objects import REGISTRY
 from tests.factories import MembershipFactory, UserFactory
 

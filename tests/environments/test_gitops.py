@@ -681,7 +681,7 @@ def test_a_password_in_the_url_is_refused(tmp_path):
 
 
 def test_the_token_header_is_built_from_the_file(tmp_path):
-    from apps.environments.gitops import _Git
+    from apps.environments.gitops.git import Git
 
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
@@ -693,7 +693,7 @@ def test_the_token_header_is_built_from_the_file(tmp_path):
         token_username="oauth2",
     )
 
-    env = _Git(spec, 5).env
+    env = Git(spec, 5).env
 
     assert env["GIT_CONFIG_KEY_0"] == "http.https://git.example:8443/.extraHeader"
     assert (

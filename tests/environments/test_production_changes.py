@@ -18,7 +18,7 @@ from django.urls import reverse
 from apps.audit.models import AuditEvent
 from apps.environments import gitops, runner
 from apps.environments.models import Deployment, Environment
-from kubesim.gitrepo import demo_repo_init
+from kubesim.demo_repo import demo_repo_init
 from kubesim.objects import REGISTRY
 
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,6 @@ from apps.environments.gitops import (
     GitOpsError,
     RepositoryRefused,
     RepoSpec,
-    _Git,
     branch_problem,
     head_sha,
     image_read,
@@ -32,6 +31,7 @@ from apps.environments.gitops import (
     repo_url_problem,
     workdir_for,
 )
+from apps.environments.gitops.git import Git
 from apps.environments.models import Deployment, Environment
 from tests.environments.conftest import GIT_KUSTOMIZATION_PATH
 
@@ -246,14 +246,14 @@ def test_the_writer_uses_a_local_repository_only_when_allowed(git_remote, tmp_pa
 
 def test_git_itself_refuses_transports_that_are_not_allowed(git_remote, tmp_path, marker):
     """Behind the URL check: `protocol.allow=never` with only https and ssh (and file when allowed)."""
-    git = _Git(spec_for(tmp_path, "https://git.example/acme/gitops.git"), 10)
+    git = Git(spec_for(tmp_path, "https://git.example/acme/gitops.git"), 10)
 
     for url in (f"ext::sh -c touch% {marker}", str(git_remote), f"file://{git_remote}"):
         out = git.run(["ls-remote", "--end-of-options", url], step="fetch", git_dir=False)
         assert out.code != 0 and "not allowed" in out.stderr, (url, out.stderr)
     assert not marker.exists()
 
-    local = _Git(spec_for(tmp_path, str(git_remote), allow_local=True), 10)
+    local = Git(spec_for(tmp_path, str(git_remote), allow_local=True), 10)
     assert (
         local.run(["ls-remote", "--end-of-options", str(git_remote)], step="fetch", git_dir=False).code == 0
     )

@@ -22,6 +22,15 @@ class ServerError(RuntimeError):
     pass
 
 
+def skip_or_fail(reason: str, *, under_ci: str) -> None:
+    """Skip locally; fail under CI=true, where the tests of a real server must always run."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: {under_ci})", pytrace=False)
+    pytest.skip(reason)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

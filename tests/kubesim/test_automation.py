@@ -6,9 +6,11 @@ import subprocess
 
 import pytest
 
-from kubesim.automation import AUTOMATIONS, ImageAutomationPlayer, setters_apply
-from kubesim.demo import evolve, seed_demo
-from kubesim.gitrepo import KUSTOMIZATIONS, GitOpsPlayer, demo_repo_init
+from kubesim.automation import ImageAutomationPlayer, setters_apply
+from kubesim.demo import evolve, flux_step, seed_demo
+from kubesim.demo_repo import demo_repo_init
+from kubesim.flux import AUTOMATIONS, KUSTOMIZATIONS
+from kubesim.gitops import GitOpsPlayer
 from kubesim.store import Store
 
 STAGING = "apps/payments/staging/kustomization.yaml"
@@ -47,8 +49,10 @@ def test_marked_lines_take_the_policy_tag_and_nothing_else_changes():
 def test_the_demo_staging_follows_the_newest_main_build(demo):
     store, repo = demo
     production_before = git("--git-dir", str(repo), "show", f"main:{PRODUCTION}")
-    player = GitOpsPlayer(store, {"flux-system/gitops": repo}, step_seconds=1, automation=True)
-    player.step()
+    repos = {"flux-system/gitops": repo}
+    gitops = GitOpsPlayer(store, repos, step_seconds=1)
+    automation = ImageAutomationPlayer(store, repos, step_seconds=1)
+    flux_step(gitops, automation)
     log = git("--git-dir", str(repo), "log", "-1", "--format=%H%n%an <%ae>%n%s", "main").splitlines()
     sha, author, subject = log
     assert author == "fluxcdbot <fluxcdbot@example.com>" and subject == "Update images"
@@ -56,18 +60,17 @@ def test_the_demo_staging_follows_the_newest_main_build(demo):
     assert f'newTag: {LATEST} # {{"$imagepolicy": "payments:checkout-api:tag"}}' in staging
     assert "newTag: v1.9.0-rc.2" in staging  # ledger-worker has no marker: left alone
     assert git("--git-dir", str(repo), "show", f"main:{PRODUCTION}") == production_before
-    automation = store.get(AUTOMATIONS, "flux-system", "payments-staging")
-    assert automation["status"]["lastPushCommit"] == sha
+    assert store.get(AUTOMATIONS, "flux-system", "payments-staging")["status"]["lastPushCommit"] == sha
     # Flux applies the automation's commit in the same step, and the pods roll to the tag.
     kustomization = store.get(KUSTOMIZATIONS, "flux-system", "payments-staging")
     assert kustomization["status"]["lastAppliedRevision"] == f"main@sha1:{sha}"
     for tick in range(1, 6):
-        evolve(store, tick, player)
+        evolve(store, tick, gitops, automation)
     pods = [
         p for p in store.list("pods", "payments-staging") if p["metadata"]["name"].startswith("checkout-api")
     ]
     assert pods and all(p["spec"]["containers"][0]["image"].endswith(f":{LATEST}") for p in pods)
-    assert player.automation.step() == []  # up to date: no empty commits
+    assert automation.step() == []  # up to date: no empty commits
 
 
 def test_a_pinned_line_is_left_alone(demo, tmp_path):
@@ -107,14 +110,24 @@ def test_an_unreadable_repository_is_reported_on_the_automation(demo, tmp_path):
 
 def test_it_runs_again_at_its_interval_or_when_asked(demo):
     store, repo = demo
-    player = ImageAutomationPlayer(
-        store, {"flux-system/gitops": repo}, step_seconds=30
-    )  # interval 1m: 2 steps
+    player = ImageAutomationPlayer(store, {"flux-system/gitops": repo}, step_seconds=30)  # 1m: 2 steps
+    key = "flux-system/payments-staging"
+
+    def automation() -> dict:
+        return store.get(AUTOMATIONS, "flux-system", "payments-staging")
+
     assert len(player.step()) == 1
-    assert not player._due(store.get(AUTOMATIONS, "flux-system", "payments-staging"))
+    assert not player.schedule.due(key, automation())
+    player.step()
+    assert player.schedule.due(key, automation())  # a minute has passed
 
     def ask(obj):
         obj["metadata"].setdefault("annotations", {})["reconcile.fluxcd.io/requestedAt"] = "now"
 
+    player.step()
+    assert not player.schedule.due(key, automation())
     store.update(AUTOMATIONS, "flux-system", "payments-staging", ask)
-    assert player._due(store.get(AUTOMATIONS, "flux-system", "payments-staging"))
+    assert player.schedule.due(key, automation())
+    player.step()
+    assert automation()["status"]["lastHandledReconcileAt"] == "now"
+    assert not player.schedule.due(key, automation())

@@ -5,7 +5,8 @@ import pytest
 from kubernetes import client
 
 from kubesim import Store
-from kubesim.demo import ROLLOUT_EVERY, evolve, seed_demo, seed_scale
+from kubesim.demo import ROLLOUT_EVERY, evolve, seed_demo
+from kubesim.scale import seed_scale
 
 
 @pytest.fixture

@@ -1,33 +1,7 @@
 from kubernetes import client
-from kubernetes.dynamic import DynamicClient
 
 from kubesim import objects as o
 from tests.kubesim.conftest import raw
-
-
-def test_version_reports_a_kubernetes_version(api):
-    info = client.VersionApi(api).get_code()
-
-    assert info.major == "1"
-    assert info.git_version.startswith("v1.")
-
-
-def test_core_api_lists_v1(api):
-    versions = client.CoreApi(api).get_api_versions()
-
-    assert versions.versions == ["v1"]
-    assert versions.server_address_by_client_cidrs[0].client_cidr == "0.0.0.0/0"
-
-
-def test_core_resource_list_describes_pods_and_their_status_subresource(api):
-    resources = {r.name: r for r in client.CoreV1Api(api).get_api_resources().resources}
-
-    assert resources["pods"].kind == "Pod"
-    assert resources["pods"].namespaced is True
-    assert "watch" in resources["pods"].verbs
-    assert resources["pods/status"].verbs == ["get", "patch", "update"]
-    assert resources["namespaces"].namespaced is False
-    assert "configmaps/status" not in resources
 
 
 def test_group_list_names_each_group_with_its_preferred_version(api):
@@ -45,10 +19,14 @@ def test_group_version_lists_its_resources(api):
     assert body["groupVersion"] == "apps/v1"
     names = {r["name"] for r in body["resources"]}
     assert {"deployments", "deployments/status", "replicasets", "statefulsets"} <= names
+    deployments = next(r for r in body["resources"] if r["name"] == "deployments")
+    assert deployments["verbs"] == ["create", "get", "list", "patch", "update", "watch"]
 
 
 def test_registered_custom_resource_appears_in_discovery(sim, api):
-    sim.register_resource("kustomize.toolkit.fluxcd.io", ["v1", "v1beta2"], "Kustomization", "kustomizations")
+    sim.registry.register_resource(
+        "kustomize.toolkit.fluxcd.io", ["v1", "v1beta2"], "Kustomization", "kustomizations"
+    )
 
     groups = {g.name: g for g in client.ApisApi(api).get_api_versions().groups}
     flux = groups["kustomize.toolkit.fluxcd.io"]
@@ -60,7 +38,9 @@ def test_registered_custom_resource_appears_in_discovery(sim, api):
 
 
 def test_custom_objects_are_served_in_every_registered_version(sim, api):
-    sim.register_resource("kustomize.toolkit.fluxcd.io", ["v1", "v1beta2"], "Kustomization", "kustomizations")
+    sim.registry.register_resource(
+        "kustomize.toolkit.fluxcd.io", ["v1", "v1beta2"], "Kustomization", "kustomizations"
+    )
     sim.store.create(o.namespace("flux-system"))
     custom = client.CustomObjectsApi(api)
     custom.create_namespaced_custom_object(
@@ -103,6 +83,11 @@ def test_unknown_group_version_or_resource_is_a_404_status(api):
     for path in (
         "/apis/nope.example.com/v1",
         "/apis/apps/v9",
+        # Discovery the portal never reads is not served (the core group's, /version).
+        "/api",
+        "/api/v1",
+        "/apis/apps",
+        "/version",
         "/api/v1/widgets",
         "/apis/apps/v1/widgets",
     ):
@@ -112,15 +97,3 @@ def test_unknown_group_version_or_resource_is_a_404_status(api):
         assert body["kind"] == "Status"
         assert body["reason"] == "NotFound"
         assert body["code"] == 404
-
-
-def test_dynamic_client_discovers_and_lists_deployments(sim, api, tmp_path):
-    sim.store.create(o.namespace("payments"))
-    for obj in o.deployment("payments", "checkout-api", "registry/checkout:v1", 2).objects():
-        sim.store.create(obj)
-
-    dynamic = DynamicClient(api, cache_file=str(tmp_path / "discovery.json"))
-    deployments = dynamic.resources.get(api_version="apps/v1", kind="Deployment")
-    listed = deployments.get(namespace="payments")
-
-    assert [d.metadata.name for d in listed.items] == ["checkout-api"]

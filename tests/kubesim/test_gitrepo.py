@@ -13,16 +13,11 @@ import pytest
 from kubernetes import client, config
 
 from kubesim import objects as o
-from kubesim.__main__ import gitops_repo
 from kubesim.demo import evolve, seed_demo
-from kubesim.flux import REQUESTED_AT
-from kubesim.gitrepo import (
-    GITREPOSITORIES,
-    KUSTOMIZATIONS,
-    GitOpsPlayer,
-    demo_repo_init,
-    kustomize_image,
-)
+from kubesim.demo_repo import demo_repo_init
+from kubesim.flux import GITREPOSITORIES, KUSTOMIZATIONS, REQUESTED_AT
+from kubesim.gitops import GitOpsPlayer
+from kubesim.kustomize import image_repository
 from kubesim.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +53,7 @@ def read(bare: Path, path: str) -> str:
 
 def with_tag(text: str, image: str, tag: str) -> str:
     """Replace the newTag under `- name: image`, keeping any comment after it."""
-    pattern = rf"(- name: {re.escape(image)}\n(?:\s+newName: \S+\n)?\s+newTag: )\S+"
+    pattern = rf"(- name: {re.escape(image)}\n\s+newTag: )\S+"
     new, count = re.subn(pattern, rf"\g<1>{tag}", text)
     assert count == 1
     return new
@@ -325,53 +320,43 @@ def test_a_missing_repository_fails_the_source(store, tmp_path):
     assert kustomization(store, "payments-staging")["status"]["lastAppliedRevision"] == applied
 
 
-def test_a_missing_branch_fails_the_source(store, bare):
-    store.update(GITREPOSITORIES, "flux-system", "gitops", lambda g: g["spec"].update(ref={"branch": "nope"}))
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ({"branch": "nope"}, "couldn't find remote ref 'refs/heads/nope'"),
+        ({"tag": "v1"}, "kubesim follows branches only, not spec.ref.tag"),
+    ],
+)
+def test_a_missing_branch_or_a_ref_kubesim_does_not_play_fails_the_source(store, bare, ref, message):
+    store.update(GITREPOSITORIES, "flux-system", "gitops", lambda g: g["spec"].update(ref=ref))
     GitOpsPlayer(store, {"flux-system/gitops": bare}).step()
     source = store.get(GITREPOSITORIES, "flux-system", "gitops")
     assert ready(source)["reason"] == "GitOperationFailed"
-    assert "couldn't find remote ref 'refs/heads/nope'" in ready(source)["message"]
+    assert message in ready(source)["message"]
 
 
-def test_a_digest_entry_pins_the_image_by_digest(store, bare, player, tmp_path):
-    digest = "sha256:" + "ab" * 32
+@pytest.mark.parametrize("field", ["digest: sha256:abc", "newName: registry.example.com/mirror"])
+def test_an_entry_with_more_than_new_tag_fails_the_build_clearly(store, bare, player, tmp_path, field):
     staging = read(bare, STAGING).replace(
-        f"- name: {LEDGER}\n    newTag: v1.9.0-rc.2\n", f"- name: {LEDGER}\n    digest: {digest}\n"
+        f"- name: {LEDGER}\n    newTag: v1.9.0-rc.2\n", f"- name: {LEDGER}\n    {field}\n"
     )
     commit(bare, tmp_path / "work", {STAGING: staging})
+    before = image_of(store, "payments-staging", "ledger-worker")
     request_deploy(store, "payments-staging", "2025-11-26T15:00:00Z")
 
-    for tick in range(1, 5):
-        evolve(store, tick, player)
-
-    assert image_of(store, "payments-staging", "ledger-worker") == f"{LEDGER}@{digest}"
-    assert rolled_out(store, "payments-staging", "ledger-worker", f"{LEDGER}@{digest}")
-
-
-def test_a_new_name_entry_moves_the_image_and_later_tags_still_apply(store, bare, player, tmp_path):
-    mirror = "registry.example.com/mirror/checkout-api"
-    staging = read(bare, STAGING).replace(
-        f"- name: {CHECKOUT}\n", f"- name: {CHECKOUT}\n    newName: {mirror}\n"
-    )
-    commit(bare, tmp_path / "work", {STAGING: staging})
-    request_deploy(store, "payments-staging", "2025-11-26T16:00:00Z")
     player.step()
-    assert image_of(store, "payments-staging", "checkout-api") == f"{mirror}:v2.15.0-rc.1"
 
-    commit(bare, tmp_path / "work", {STAGING: with_tag(read(bare, STAGING), CHECKOUT, "v2.15.0-rc.2")})
-    request_deploy(store, "payments-staging", "2025-11-26T16:05:00Z")
-    player.step()
-    assert image_of(store, "payments-staging", "checkout-api") == f"{mirror}:v2.15.0-rc.2"
+    obj = kustomization(store, "payments-staging")
+    assert ready(obj)["reason"] == "BuildFailed"
+    assert f"kubesim applies newTag only, not {field.split(':')[0]} (image {LEDGER})" in ready(obj)["message"]
+    assert image_of(store, "payments-staging", "ledger-worker") == before
 
 
-def test_kustomize_image_follows_the_images_transformer():
-    entry = {"name": "reg:5000/app"}
-    assert kustomize_image("reg:5000/app:v1", {**entry, "newTag": "v2"}) == "reg:5000/app:v2"
-    assert kustomize_image("reg:5000/app", {**entry, "newTag": "v2"}) == "reg:5000/app:v2"
-    assert kustomize_image("reg:5000/app:v1", {**entry, "newName": "other/app"}) == "other/app:v1"
-    assert kustomize_image("reg:5000/app:v1", {**entry, "digest": "sha256:1"}) == "reg:5000/app@sha256:1"
-    assert kustomize_image("reg:5000/app@sha256:0", {**entry, "newTag": "v3"}) == "reg:5000/app:v3"
-    assert kustomize_image("a/app:v1", {"name": "a/app", "newTag": 2}) == "a/app:2"
+def test_the_image_repository_leaves_out_tag_and_digest_but_not_a_registry_port():
+    assert image_repository("reg:5000/app:v1") == "reg:5000/app"
+    assert image_repository("reg:5000/app") == "reg:5000/app"
+    assert image_repository("reg:5000/app:v1@sha256:0") == "reg:5000/app"
+    assert image_repository("a/app@sha256:0") == "a/app"
 
 
 def test_a_template_set_back_reuses_its_replicaset_as_a_new_revision(store):
@@ -400,17 +385,11 @@ def test_a_template_set_back_reuses_its_replicaset_as_a_new_revision(store):
     assert dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
 
 
-def test_the_cli_flag_parses_a_source_or_a_path():
-    assert gitops_repo("var/demo-gitops.git") == ("flux-system/gitops", "var/demo-gitops.git")
-    assert gitops_repo("team-a/apps=/srv/a.git") == ("team-a/apps", "/srv/a.git")
-    assert gitops_repo("/srv/odd=name.git") == ("flux-system/gitops", "/srv/odd=name.git")
-
-
 def test_the_cli_plays_flux_for_the_repository(tmp_path):
     kubeconfig, repo = tmp_path / "kubeconfig", tmp_path / "demo-gitops.git"
     process = subprocess.Popen(
         [sys.executable, "-m", "kubesim", "--port", "0", "--seed", "demo", "--evolve-every", "0.3",
-         "--kubeconfig", str(kubeconfig), "--gitops-repo", f"flux-system/gitops={repo}"],
+         "--kubeconfig", str(kubeconfig), "--gitops-repo", str(repo)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

@@ -69,42 +69,29 @@ def test_later_pages_read_the_snapshot_taken_by_the_first(sim, api):
     assert "pod-999" in fresh and "pod-004" not in fresh
 
 
-def test_expired_continue_token_answers_410_with_a_token_for_the_rest(sim, api):
-    seed_pods(sim, 6)
-    core = client.CoreV1Api(api)
-    first = core.list_pod_for_all_namespaces(limit=2)
-
-    sim.expire_continue_tokens()
-    with pytest.raises(ApiException) as caught:
-        core.list_pod_for_all_namespaces(limit=2, _continue=first.metadata._continue)
-
-    assert caught.value.status == 410
-    status = orjson.loads(caught.value.body)
-    assert status["kind"] == "Status"
-    assert status["reason"] == "Expired"
-    assert status["code"] == 410
-    assert status["message"].startswith("The provided continue parameter is too old")
-    # The token in the error continues after the last key seen, from current state.
-    rest = core.list_pod_for_all_namespaces(_continue=status["metadata"]["continue"])
-    assert {p.metadata.name for p in rest.items}.isdisjoint({p.metadata.name for p in first.items})
-    assert len(rest.items) == 4
-
-
-def test_snapshots_evicted_from_the_cache_expire_their_tokens():
+def test_an_evicted_snapshot_answers_410_with_a_token_for_the_rest():
     with Simulator(token=TOKEN, snapshot_cache_size=1) as small:
-        seed_pods(small, 4)
+        seed_pods(small, 6)
         configuration = client.Configuration(host=small.url)
         configuration.api_key = {"BearerToken": f"Bearer {TOKEN}"}
         with client.ApiClient(configuration) as api:
             core = client.CoreV1Api(api)
-            first = core.list_pod_for_all_namespaces(limit=1)
-            add_pod(small, "a", "pod-new")
-            core.list_pod_for_all_namespaces(limit=1)  # a second snapshot evicts the first
+            first = core.list_pod_for_all_namespaces(limit=2)
+            add_pod(small, "b", "pod-new")
+            core.list_pod_for_all_namespaces(limit=2)  # a second snapshot evicts the first
 
             with pytest.raises(ApiException) as caught:
-                core.list_pod_for_all_namespaces(limit=1, _continue=first.metadata._continue)
+                core.list_pod_for_all_namespaces(limit=2, _continue=first.metadata._continue)
+
+            status = orjson.loads(caught.value.body)
+            # The token in the error continues after the last key seen, from current state.
+            rest = core.list_pod_for_all_namespaces(_continue=status["metadata"]["continue"])
 
     assert caught.value.status == 410
+    assert (status["kind"], status["reason"], status["code"]) == ("Status", "Expired", 410)
+    assert status["message"].startswith("The provided continue parameter is too old")
+    assert {p.metadata.name for p in rest.items}.isdisjoint({p.metadata.name for p in first.items})
+    assert len(rest.items) == 5 and "pod-new" in {p.metadata.name for p in rest.items}
 
 
 def test_a_garbled_continue_token_is_a_bad_request(sim, api):

@@ -21,8 +21,6 @@ def test_the_cli_serves_the_demo_and_exits_cleanly_on_sigterm(tmp_path):
             "demo",
             "--evolve-every",
             "0.2",
-            "--token",
-            "cli-token",
             "--kubeconfig",
             str(kubeconfig),
         ],

@@ -1,6 +1,4 @@
-import pytest
-
-from kubesim.patch import PatchError, json_patch, merge_patch, strategic_merge_patch
+from kubesim.patch import merge_patch, strategic_merge_patch
 
 
 def test_merge_patch_merges_maps_deletes_nulls_and_replaces_lists():
@@ -10,39 +8,6 @@ def test_merge_patch_merges_maps_deletes_nulls_and_replaces_lists():
 
     assert result == {"a": {"b": 9, "c": 2}, "list": [3], "new": "x"}
     assert target["a"]["b"] == 1  # the input is left alone
-
-
-def test_json_patch_operations():
-    doc = {"spec": {"replicas": 1, "list": ["a"]}}
-
-    result = json_patch(
-        doc,
-        [
-            {"op": "test", "path": "/spec/replicas", "value": 1},
-            {"op": "replace", "path": "/spec/replicas", "value": 2},
-            {"op": "add", "path": "/spec/list/-", "value": "b"},
-            {"op": "copy", "from": "/spec/replicas", "path": "/spec/copy"},
-            {"op": "move", "from": "/spec/copy", "path": "/moved"},
-            {"op": "remove", "path": "/spec/list/0"},
-        ],
-    )
-
-    assert result == {"spec": {"replicas": 2, "list": ["b"]}, "moved": 2}
-    assert doc == {"spec": {"replicas": 1, "list": ["a"]}}
-
-
-@pytest.mark.parametrize(
-    "op",
-    [
-        {"op": "test", "path": "/a", "value": 2},
-        {"op": "replace", "path": "/missing", "value": 1},
-        {"op": "remove", "path": "/missing"},
-        {"op": "frobnicate", "path": "/a"},
-    ],
-)
-def test_json_patch_failures(op):
-    with pytest.raises(PatchError):
-        json_patch({"a": 1}, [op])
 
 
 def test_strategic_merge_patch_merges_containers_and_env_by_name():

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from apps.lessons.content import lesson_content_hash
+from apps.lessons.content_import import lesson_content_hash
 from apps.lessons.models import Lesson, Phase, Progress
 from tests.factories import LessonFactory, UserFactory
 

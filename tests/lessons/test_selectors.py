@@ -76,3 +76,24 @@ def test_phases_overview_counts_only_visible_lessons():
     (card,) = selectors.phases_overview(user=user)
     assert (card.total, card.completed, card.is_complete) == (1, 1, True)
     assert selectors.completed_phase_ids(user=user) == {lesson.phase_id}
+
+
+def test_the_first_published_lesson_explains_a_reason():
+    first = LessonFactory(phase=PhaseFactory(order=1), related_reasons=["CrashLoopBackOff"])
+    LessonFactory(phase=PhaseFactory(order=2), related_reasons=["CrashLoopBackOff", "OOMKilled"])
+    LessonFactory(status="draft", related_reasons=["ImagePullBackOff"])
+    mapping = selectors.lesson_for_reasons()
+    assert mapping["CrashLoopBackOff"] == first and mapping["OOMKilled"].order != first.order
+    assert "ImagePullBackOff" not in mapping  # only a draft explains it
+
+
+def test_a_rule_is_taught_by_a_lesson_naming_it_in_the_preferred_phase_first_then_by_the_rules_own():
+    early = LessonFactory(phase=PhaseFactory(slug="observability", order=1), related_rules=["metrics"])
+    late = LessonFactory(phase=PhaseFactory(slug="production-readiness", order=5), related_rules=["metrics"])
+    fallback = LessonFactory(slug="debugging-failing-pods")
+    LessonFactory(slug="probes", status="draft", related_rules=["probes"])
+    LessonFactory(related_rules=["no-such-rule"])
+    rules = {"metrics": "monitoring", "restarts": "debugging-failing-pods", "probes": "probes"}
+    mapping = selectors.lesson_for_rules(rules=rules, preferred_phase="production-readiness")
+    assert mapping == {"metrics": late, "restarts": fallback}  # the probes lesson is a draft
+    assert selectors.lesson_for_rules(rules=rules)["metrics"] == early  # no preference: curriculum order

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from apps.clusters.actions import ACTIONABLE
+from apps.clusters.flux_actions import ACTIONABLE
 from apps.clusters.kube import FLUX_KINDS, FLUX_PLURALS
 
 FOLDER = Path(__file__).resolve().parents[2] / "deploy" / "flux-actions"

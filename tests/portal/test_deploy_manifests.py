@@ -6,6 +6,8 @@ sync as the service account they define.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -19,6 +21,7 @@ import yaml
 from apps.clusters import kube
 
 ROOT = Path(__file__).resolve().parents[2]
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEPLOY = ROOT / "deploy"
 NAMESPACE = "shirube"
 SERVICE_ACCOUNT = "shirube"
@@ -50,14 +53,17 @@ def job_files() -> list[Path]:
     return sorted(DEPLOY.glob("jobs/*.y*ml"))
 
 
+@functools.cache
+def _parsed(path: Path, text: str) -> tuple:
+    # libyaml's loader when PyYAML has it: the pure-Python one took a quarter second per call,
+    # and the helpers below call this for nearly every test.
+    return tuple(doc for doc in yaml.load_all(text, Loader=_LOADER) if doc is not None)
+
+
 def documents() -> list[dict]:
-    """Every object in every YAML file under deploy/."""
-    docs = []
-    for path in manifest_files() + job_files():
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc is not None:
-                docs.append(doc)
-    return docs
+    """Every object in every YAML file under deploy/ (a fresh copy each call: tests may change it)."""
+    paths = manifest_files() + job_files()
+    return copy.deepcopy([doc for path in paths for doc in _parsed(path, path.read_text())])
 
 
 def of_kind(kind: str) -> list[dict]:

@@ -76,3 +76,45 @@ def test_postgres_urls():
 def test_bad_database_urls_are_errors(url):
     with pytest.raises(ImproperlyConfigured):
         parse_database_url(url, base_dir=Path("."))
+
+
+def test_a_group_map_reads_teams_roles_and_sre_and_keeps_commas_in_group_names():
+    from portal.env import env_group_map
+
+    raw = "/eng/payments=payments:member; CN=Leads,OU=Eng=payments:lead\nplatform-sre=sre\n"
+    assert env_group_map("M", environ={"M": raw}) == [
+        ("/eng/payments", "member", "payments"),
+        ("CN=Leads,OU=Eng", "lead", "payments"),
+        ("platform-sre", "sre", ""),
+    ]
+    assert env_group_map("M", environ={}) == []
+
+
+@pytest.mark.parametrize(
+    "raw", ["devs", "devs=payments", "devs=payments:owner", "devs=Pay Ments:member", "=sre"]
+)
+def test_a_malformed_group_map_names_the_variable_and_the_entry(raw):
+    from portal.env import env_group_map
+
+    with pytest.raises(ImproperlyConfigured, match="M: entry 1"):
+        env_group_map("M", environ={"M": raw})
+
+
+@pytest.mark.parametrize(
+    "raw,ok",
+    [
+        ("https://idp.example.com/realms/acme", True),
+        ("http://127.0.0.1:8080/realms/x", True),
+        ("http://idp.example.com/realms/acme", False),  # tokens over plain HTTP: refused
+        ("https://idp.example.com/x?y=1", False),
+        ("ftp://idp.example.com", False),
+    ],
+)
+def test_an_issuer_must_be_https_except_on_loopback(raw, ok):
+    from portal.env import env_url
+
+    if ok:
+        assert env_url("I", environ={"I": raw}) == raw
+    else:
+        with pytest.raises(ImproperlyConfigured, match="I="):
+            env_url("I", environ={"I": raw})

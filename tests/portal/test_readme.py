@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def settings_variables() -> set[str]:
     source = (ROOT / "portal" / "settings.py").read_text()
-    names = set(re.findall(r"env_(?:str|int|bool|list)\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    names = set(re.findall(r"env_(?:str|int|bool|list|url|group_map)\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
     assert {"SECRET_KEY", "SHIRUBE_SYNC_INTERVAL", "SHIRUBE_GIT_SSH_KEY_FILE"} <= names, names
     return names
 

@@ -6,10 +6,12 @@ from collections.abc import Callable, Iterable
 
 import pytest
 
-from apps.clusters import reduce
+from apps.clusters import reduce, sync
 from apps.readiness.rules import Subject
+from apps.readiness.services import readiness_recompute
 from kubesim import objects as o
 from tests.clusters.conftest import cluster, sim, teams  # noqa: F401  (kubesim + a Cluster row)
+from tests.factories import LessonFactory, MembershipFactory, PhaseFactory, UserFactory
 
 
 def template_of(controller: dict) -> dict:
@@ -61,3 +63,31 @@ def subject(
 @pytest.fixture
 def make_subject():
     return subject
+
+
+# The pages' fixtures: lessons that teach three rules, the demo cluster synced and evaluated, alice.
+
+
+@pytest.fixture
+def lessons():
+    phase = PhaseFactory(slug="production-readiness", title="Production readiness")
+    return {
+        "graceful": LessonFactory(phase=phase, slug="graceful-termination", title="Stopping pods",
+                                  related_rules=["graceful-termination"]),
+        "sts": LessonFactory(phase=phase, slug="irsa-and-sts-regional-endpoints", title="IRSA and STS",
+                             related_rules=["sts-regional-endpoints"]),
+        "monitor": LessonFactory(phase=phase, slug="monitor-system-components", title="Monitor components",
+                                 related_rules=["metrics-exposed"]),
+    }  # fmt: skip
+
+
+@pytest.fixture
+def evaluated(cluster, lessons):  # noqa: F811  (the imported fixture)
+    sync.cluster_sync(cluster=cluster)
+    readiness_recompute(cluster=cluster)
+    return cluster
+
+
+@pytest.fixture
+def alice(teams):  # noqa: F811  (the imported fixture)
+    return MembershipFactory(team=teams["payments"], user=UserFactory(username="alice")).user

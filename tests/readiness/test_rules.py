@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apps.readiness.rules import RULES, evaluate, ignored_rules, image_is_pinned, pre_stop_wait
+from apps.readiness.rules import RULES, evaluate, ignored_rules, pre_stop_wait
 from kubesim import objects as o
 from tests.readiness.conftest import edit, subject, template_of
 
@@ -319,22 +319,6 @@ def test_metrics_exposed_applies_to_daemonsets_with_ports_not_to_jobs_or_workers
 
 
 # -- image-pinned --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("image", "pinned"),
-    [
-        ("registry.example.com/team/app:v1.2.3", True),
-        ("registry.example.com/team/app@sha256:" + "a" * 64, True),
-        ("registry.example.com/team/app:latest", False),
-        ("registry.example.com/team/app", False),
-        ("localhost:5000/app", False),
-        ("localhost:5000/app:1.0", True),
-        ("", False),
-    ],
-)
-def test_image_is_pinned(image, pinned):
-    assert image_is_pinned(image) is pinned
 
 
 def test_image_pinned_judges_containers_and_init_containers():

@@ -179,21 +179,6 @@ def test_a_production_cluster_adds_the_replicas_rule(cluster):
     assert finding("checkout-api", "replicas-and-pdb", "payments") is None  # 3 replicas and its PDB
 
 
-def test_the_sync_queues_a_recompute_after_it_commits(
-    cluster, monkeypatch, django_capture_on_commit_callbacks
-):
-    from apps.readiness import tasks
-
-    queued = []
-    monkeypatch.setattr(tasks.readiness_recompute, "delay", lambda cluster_id: queued.append(cluster_id))
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        sync.cluster_sync(cluster=cluster)
-    assert queued == [cluster.pk] and len(callbacks) == 1
-    with django_capture_on_commit_callbacks(execute=True):
-        sync.cluster_sync(cluster=cluster)  # nothing changed: nothing to recompute
-    assert queued == [cluster.pk]
-
-
 def test_the_task_tolerates_a_deleted_cluster(cluster):
     from apps.readiness.tasks import readiness_recompute as task
 

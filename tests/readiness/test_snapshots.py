@@ -77,15 +77,3 @@ def test_the_overview_lists_every_team_worst_first(evaluated, teams):
     assert lines[-1].team.name == "Zeta" and lines[-1].score is None
     payments = next(line for line in lines if line.team == teams["payments"])
     assert dict((rule.id, n) for rule, n in payments.per_rule)["sts-regional-endpoints"] == 1
-
-
-def test_the_demo_backfills_a_month_without_touching_real_snapshots(evaluated, teams):
-    from apps.readiness.demo import readiness_demo_backfill
-
-    yesterday = timezone.localdate() - timedelta(days=1)
-    TeamScore.objects.create(team=teams["search"], day=yesterday, score=77)
-    assert readiness_demo_backfill() == 2 * 29 - 1
-    assert readiness_demo_backfill() == 0
-    assert TeamScore.objects.get(team=teams["search"], day=yesterday).score == 77
-    card = selectors.team_scorecard(team=teams["payments"])
-    assert len(card.trend.points) == 30 and card.trend.first == 42

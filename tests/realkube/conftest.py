@@ -7,7 +7,7 @@ scripts/build-kube-servers.sh; see docs/kube-apiserver.md.
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 
@@ -16,15 +16,13 @@ from tests.harness.kube_apiserver import (
     RealKubeAPIServer,
     default_flux_crds_dir,
 )
+from tests.harness.servers import skip_or_fail as _skip_or_fail
 
 _stats: dict = {"nodeids": set(), "ran": 0, "outcomes": {}, "server": None, "skip": None}
 
 
 def skip_or_fail(reason: str):
-    """Skip locally; fail under CI=true, where these tests must always run."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: a skipped real-API-server test is a failure)", pytrace=False)
-    pytest.skip(reason)
+    _skip_or_fail(reason, under_ci="a skipped real-API-server test is a failure")
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +45,15 @@ def real_kube():
         server.stop()
 
 
+_HERE = Path(__file__).resolve().parent
+
+
 def pytest_collection_modifyitems(config, items):
+    # Every test here is a real-apiserver test: marked, so `make test-fast` (-m "not realkube")
+    # leaves them out. (This hook sees every collected item, hence the path check.)
+    for item in items:
+        if _HERE in item.path.resolve().parents:
+            item.add_marker(pytest.mark.realkube)
     _stats["nodeids"] = {item.nodeid for item in items if "real_kube" in item.fixturenames}
 
 

@@ -12,13 +12,13 @@ import pytest
 from kubernetes import client as k8s
 
 from apps.clusters import kube, sync
-from apps.clusters.actions import REQUESTED_AT
+from apps.clusters.flux_runner import REQUESTED_AT
 from apps.clusters.services import cluster_declare
 from apps.environments import runner, services
 from apps.environments.models import Deployment, Environment
 from kubesim import objects as o
+from kubesim.demo_repo import demo_repo_init
 from kubesim.flux import flux_demo_objects
-from kubesim.gitrepo import demo_repo_init
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
 from tests.realkube.rbac import shirube_service_account
 from tests.realkube.seed import seed_objects

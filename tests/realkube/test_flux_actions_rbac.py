@@ -8,10 +8,11 @@ import uuid
 
 import pytest
 
-from apps.clusters import actions, kube, sync
+from apps.clusters import flux_actions, kube, sync
 from apps.clusters.models import FluxObject
 from apps.clusters.services import cluster_declare
 from kubesim.flux import flux_demo_objects
+from tests.clusters.fluxdrive import drive
 from tests.factories import UserFactory
 from tests.realkube.rbac import shirube_service_account
 from tests.realkube.seed import seed_objects
@@ -27,10 +28,7 @@ def _flux_namespace(api, namespace: str) -> None:
     seed_objects(api, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, *objects])
 
 
-def test_every_action_works_where_the_role_is_bound_and_is_refused_elsewhere(
-    real_kube, tmp_path, monkeypatch, caplog
-):
-    monkeypatch.setattr(actions, "POLL_SECONDS", 0.2)
+def test_every_action_works_where_the_role_is_bound_and_is_refused_elsewhere(real_kube, tmp_path, caplog):
     admin = real_kube.api_client()
     suffix = uuid.uuid4().hex[:6]
     granted, other = f"granted-{suffix}", f"other-{suffix}"
@@ -53,26 +51,26 @@ def test_every_action_works_where_the_role_is_bound_and_is_refused_elsewhere(
 
     mine = kustomization(granted)
     path = kube.object_path(mine.api_version, mine.kind, mine.namespace, mine.name)
-    suspend = actions.flux_action_request(user=sre, obj=mine, action="suspend", reason="RBAC proof")
-    assert actions.flux_action_run(action_id=suspend.pk).status == "succeeded"
+    suspend = flux_actions.flux_action_request(user=sre, obj=mine, action="suspend", reason="RBAC proof")
+    assert drive(suspend.pk, steps=1).status == "succeeded"
     sync.cluster_sync(cluster=cluster)
     stop = threading.Event()
     thread = threading.Thread(target=fake_flux_controller, args=(admin, path, stop), daemon=True)
     thread.start()
     try:
-        resume = actions.flux_action_request(user=sre, obj=kustomization(granted), action="resume")
-        assert actions.flux_action_run(action_id=resume.pk, timeout=20).status == "succeeded"
-        reconcile = actions.flux_action_request(user=sre, obj=kustomization(granted), action="reconcile")
-        assert actions.flux_action_run(action_id=reconcile.pk, timeout=20).status == "succeeded"
+        resume = flux_actions.flux_action_request(user=sre, obj=kustomization(granted), action="resume")
+        assert drive(resume.pk, pause=0.2).status == "succeeded"
+        reconcile = flux_actions.flux_action_request(user=sre, obj=kustomization(granted), action="reconcile")
+        assert drive(reconcile.pk, pause=0.2).status == "succeeded"
     finally:
         stop.set()
         thread.join()
 
-    refused = actions.flux_action_request(
+    refused = flux_actions.flux_action_request(
         user=sre, obj=kustomization(other), action="suspend", reason="outside"
     )
-    with caplog.at_level(logging.WARNING, logger="apps.clusters.actions"):
-        done = actions.flux_action_run(action_id=refused.pk)
+    with caplog.at_level(logging.WARNING, logger="apps.clusters.flux_runner"):
+        done = drive(refused.pk, steps=1)
     assert done.status == "failed" and done.message.startswith("forbidden"), done.message
     assert "(HTTP 403)" in done.message and "system:serviceaccount:" not in done.message
     logged = " ".join(r.getMessage() for r in caplog.records)  # the server's words, for SREs

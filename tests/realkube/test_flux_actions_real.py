@@ -7,10 +7,11 @@ import uuid
 
 import pytest
 
-from apps.clusters import actions, kube, sync
+from apps.clusters import flux_actions, flux_runner, kube, sync
 from apps.clusters.models import FluxObject
 from apps.clusters.services import cluster_declare
 from kubesim.flux import flux_demo_objects
+from tests.clusters.fluxdrive import drive
 from tests.factories import UserFactory
 from tests.realkube.seed import seed_objects
 
@@ -21,13 +22,12 @@ def fake_flux_controller(api, path: str, stop: threading.Event) -> None:
     """Acknowledge reconcile requests by writing status.lastHandledReconcileAt, as Flux does."""
     while not stop.wait(0.2):
         obj = kube.get_object(api, path)
-        requested = (obj["metadata"].get("annotations") or {}).get(actions.REQUESTED_AT)
+        requested = (obj["metadata"].get("annotations") or {}).get(flux_runner.REQUESTED_AT)
         if requested and (obj.get("status") or {}).get("lastHandledReconcileAt") != requested:
             kube.merge_patch(api, path + "/status", {"status": {"lastHandledReconcileAt": requested}})
 
 
-def test_reconcile_suspend_and_resume_against_the_real_flux_crds(real_kube, monkeypatch):
-    monkeypatch.setattr(actions, "POLL_SECONDS", 0.2)
+def test_reconcile_suspend_and_resume_against_the_real_flux_crds(real_kube):
     suffix = uuid.uuid4().hex[:6]
     objects = []
     for obj in flux_demo_objects():
@@ -50,8 +50,8 @@ def test_reconcile_suspend_and_resume_against_the_real_flux_crds(real_kube, monk
     assert target.api_version == "kustomize.toolkit.fluxcd.io/v1"  # discovered, not pinned
     path = kube.object_path(target.api_version, target.kind, target.namespace, target.name)
 
-    suspend = actions.flux_action_request(user=sre, obj=target, action="suspend", reason="incident 7")
-    assert actions.flux_action_run(action_id=suspend.pk).status == "succeeded"
+    suspend = flux_actions.flux_action_request(user=sre, obj=target, action="suspend", reason="incident 7")
+    assert drive(suspend.pk, steps=1).status == "succeeded"
     stored = kube.get_object(api, path)
     assert stored["spec"]["suspend"] is True
     assert stored["metadata"]["annotations"]["shirube.io/suspend-reason"] == "incident 7"
@@ -62,10 +62,10 @@ def test_reconcile_suspend_and_resume_against_the_real_flux_crds(real_kube, monk
     controller = threading.Thread(target=fake_flux_controller, args=(api, path, stop), daemon=True)
     controller.start()
     try:
-        resume = actions.flux_action_request(user=sre, obj=target, action="resume")
-        assert actions.flux_action_run(action_id=resume.pk, timeout=20).status == "succeeded"
-        reconcile = actions.flux_action_request(user=sre, obj=target, action="reconcile")
-        done = actions.flux_action_run(action_id=reconcile.pk, timeout=20)
+        resume = flux_actions.flux_action_request(user=sre, obj=target, action="resume")
+        assert drive(resume.pk, pause=0.2).status == "succeeded"
+        reconcile = flux_actions.flux_action_request(user=sre, obj=target, action="reconcile")
+        done = drive(reconcile.pk, pause=0.2)
     finally:
         stop.set()
         controller.join()
@@ -76,4 +76,4 @@ def test_reconcile_suspend_and_resume_against_the_real_flux_crds(real_kube, monk
     source = kube.get_object(
         api, kube.object_path("source.toolkit.fluxcd.io/v1", "GitRepository", f"flux-{suffix}", "gitops")
     )
-    assert source["metadata"]["annotations"][actions.REQUESTED_AT] == reconcile.token
+    assert source["metadata"]["annotations"][flux_runner.REQUESTED_AT] == reconcile.token

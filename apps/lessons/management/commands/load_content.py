@@ -3,7 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.lessons.content import ContentError, load_content
+from apps.lessons.content import ContentError
+from apps.lessons.content_import import load_content
 
 
 class Command(BaseCommand):
