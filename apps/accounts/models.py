@@ -135,3 +135,20 @@ class Throttle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope}: {self.hits} hits"
+
+
+# The languages a reader can choose (issue 21); English is the source of every lesson.
+LANGUAGES = {"en": "English", "ja": "日本語"}
+
+
+class LanguagePreference(models.Model):
+    """The language a user chose to read in; without one, the browser's Accept-Language decides."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="language_preference"
+    )
+    language = models.CharField(max_length=8, choices=list(LANGUAGES.items()))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} reads {self.language}"

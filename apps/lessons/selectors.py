@@ -17,7 +17,20 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.permissions import can_preview_unpublished
-from apps.lessons.models import ChecklistTick, Choice, Lesson, Phase, Progress, QuizAttempt, StuckFlag
+from apps.lessons.models import (
+    SOURCE_LANGUAGE,
+    TRANSLATION_LANGUAGES,
+    ChecklistTick,
+    Choice,
+    Lesson,
+    LessonTranslation,
+    Page,
+    Phase,
+    PhaseTranslation,
+    Progress,
+    QuizAttempt,
+    StuckFlag,
+)
 
 
 def completed_lesson_ids(*, user: AbstractBaseUser) -> set[int]:
@@ -122,6 +135,29 @@ def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dic
         if rule_id not in mapping and slug in by_slug:
             mapping[rule_id] = by_slug[slug]
     return mapping
+
+
+@dataclass
+class PageView:
+    page: Page
+    wanted: str
+
+    @property
+    def untranslated(self) -> bool:
+        return self.page.language != self.wanted
+
+
+def page_get(*, slug: str, language: str) -> PageView:
+    """A page (the glossary) in `language`, else in English; 404 when it was never imported."""
+    rows = {row.language: row for row in Page.objects.filter(slug=slug)}
+    page = rows.get(language) or rows.get(SOURCE_LANGUAGE)
+    if page is None:
+        raise Http404("No such page")
+    return PageView(page, language)
+
+
+def page_languages(*, slug: str) -> list[str]:
+    return list(Page.objects.filter(slug=slug).order_by("language").values_list("language", flat=True))
 
 
 def phase_get(*, slug: str) -> Phase:
@@ -317,10 +353,57 @@ class LessonPage:
     previous: Lesson | None
     next: Lesson | None
     next_attempt_at: datetime | None = None
+    # What the reader reads: in `language`, which is `wanted` unless the lesson has no translation
+    # into it (then English, and `untranslated`); `stale` when the translation predates its English.
+    language: str = SOURCE_LANGUAGE
+    wanted: str = SOURCE_LANGUAGE
+    title: str = ""
+    summary: str = ""
+    body_html: str = ""
+    phase_title: str = ""
+    stale: bool = False
+    languages: list[str] = field(default_factory=lambda: [SOURCE_LANGUAGE])
 
     @property
     def wait_seconds(self) -> int:
         return seconds_until(self.next_attempt_at)
+
+    @property
+    def untranslated(self) -> bool:
+        return self.language != self.wanted
+
+
+def _translated_titles(lessons: list[Lesson], language: str) -> None:
+    """Show these (page-local, never saved) lessons under their titles in `language`, where translated."""
+    if language == SOURCE_LANGUAGE or not lessons:
+        return
+    titles = dict(
+        LessonTranslation.objects.filter(language=language, lesson__in=lessons).values_list(
+            "lesson_id", "title"
+        )
+    )
+    for lesson in lessons:
+        lesson.title = titles.get(lesson.id, lesson.title)
+
+
+def _page_translate(page: LessonPage, translation: LessonTranslation) -> None:
+    """Put the translation's text on the page's own question, choice and checklist rows.
+
+    These rows were read for this page alone and are never saved, so the text they show can be
+    the translation's while their ids (what the quiz form sends) stay the English rows'. An item
+    the translation has no text for (written in the admin after the file) stays in English.
+    """
+    page.title, page.summary, page.body_html = translation.title, translation.summary, translation.body_html
+    page.stale = translation.stale
+    for question in page.questions:
+        question.text = translation.quiz.get(question.key, {}).get("text", question.text)
+        for choice in question.choices.all():
+            texts = translation.quiz.get(choice.key, {})
+            choice.text = texts.get("text", choice.text)
+            choice.explain = texts.get("explain", choice.explain)
+    if len(translation.checklist) == len(page.checklist):
+        for item, text in zip(page.checklist, translation.checklist, strict=True):
+            item.text = text
 
 
 def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
@@ -330,7 +413,8 @@ def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
         raise Http404("No such lesson") from None
 
 
-def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
+def lesson_page(*, lesson: Lesson, user: AbstractBaseUser, language: str = SOURCE_LANGUAGE) -> LessonPage:
+    """The lesson as `user` reads it in `language` (English where it has no translation into it)."""
     questions = list(lesson.questions.prefetch_related("choices"))
     checklist = list(lesson.checklist.all())
     ticked = set(
@@ -352,6 +436,20 @@ def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
         previous = sequence[index - 1] if index > 0 else None
         nxt = sequence[index + 1] if index + 1 < len(sequence) else None
     page = LessonPage(lesson, progress, questions, checklist, ticked, missing, previous, nxt)
+    page.title, page.summary, page.body_html = lesson.title, lesson.summary, lesson.body_html
+    page.phase_title, page.wanted = lesson.phase.title, language
+    translations = {t.language: t for t in lesson.translations.all()}
+    page.languages = [SOURCE_LANGUAGE, *(code for code in TRANSLATION_LANGUAGES if code in translations)]
+    if language in translations:
+        page.language = language
+        _page_translate(page, translations[language])
+        page.phase_title = (
+            PhaseTranslation.objects.filter(phase_id=lesson.phase_id, language=language)
+            .values_list("title", flat=True)
+            .first()
+            or page.phase_title
+        )
+        _translated_titles([item for item in (previous, nxt) if item] + missing, language)
     if questions:
         attempts = QuizAttempt.objects.filter(user_id=user.pk, lesson=lesson).count()
         _choices_shuffled(questions, user=user, attempt=attempts)
