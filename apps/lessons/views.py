@@ -17,6 +17,7 @@ from apps.accounts.permissions import (
     team_progress_scope,
 )
 from apps.core import inputs
+from apps.lessons import search as lesson_search
 from apps.lessons import selectors, services
 from apps.lessons.forms import StuckForm, parse_quiz_answers
 from apps.lessons.models import ChecklistItem
@@ -196,7 +197,7 @@ def search(request: HttpRequest) -> HttpResponse:
     except inputs.InvalidInput as exc:
         context = {"query": request.GET.get("q", ""), "results": [], "error": exc.message}
         return render(request, template, context, status=400)
-    results = selectors.lesson_search(query=query, user=request.user)
+    results = lesson_search.lesson_search(query=query, user=request.user, language=reader_language(request))
     return render(request, template, {"query": query, "results": results})
 
 
