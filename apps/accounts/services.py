@@ -10,8 +10,17 @@ from django.contrib.auth.models import AbstractBaseUser, Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
-from apps.accounts.models import SRE_GROUP, GroupMapping, IdpIdentity, Membership, Team
+from apps.accounts.models import (
+    LANGUAGES,
+    SRE_GROUP,
+    GroupMapping,
+    IdpIdentity,
+    LanguagePreference,
+    Membership,
+    Team,
+)
 from apps.accounts.permissions import is_sre
+from apps.core import inputs
 from apps.core.config_audit import config_change_record, config_snapshot, config_snapshot_stored
 
 # SREs administer what the portal holds; they are not superusers.
@@ -188,3 +197,13 @@ def idp_user_sign_in(
     identity.last_sign_in_at = timezone.now()
     identity.save()
     return user
+
+
+def language_preference_set(*, user: AbstractBaseUser, language: str) -> str:
+    """Remember the language the user reads in; InvalidInput for one Shirube does not have.
+
+    Not an audit event: it changes what one person reads, not who may do what.
+    """
+    language = inputs.choice(language, field="language", label="language", choices=LANGUAGES)
+    LanguagePreference.objects.update_or_create(user=user, defaults={"language": language})
+    return language

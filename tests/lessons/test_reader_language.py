@@ -91,7 +91,7 @@ def test_a_stale_translation_says_so_and_links_the_english(client_for):
     lesson, _ = translated(stale=True)
     html = client_for(reader("ja")).get(lesson_url(lesson)).content.decode()
     assert "日本語のレッスン" in html
-    assert "英語版が更新される前" in html and 'href="?lang=en"' in html
+    assert "英語版のレッスンが最後に更新される前" in html and 'href="?lang=en"' in html
 
 
 def test_the_switch_on_the_page_shows_the_other_language(client_for):
