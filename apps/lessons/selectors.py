@@ -374,16 +374,39 @@ class LessonPage:
 
 
 def _translated_titles(lessons: list[Lesson], language: str) -> None:
-    """Show these (page-local, never saved) lessons under their titles in `language`, where translated."""
+    """Show these (page-local, never saved) lessons under their title and summary in `language`."""
     if language == SOURCE_LANGUAGE or not lessons:
         return
-    titles = dict(
-        LessonTranslation.objects.filter(language=language, lesson__in=lessons).values_list(
-            "lesson_id", "title"
+    texts = {
+        row[0]: row[1:]
+        for row in LessonTranslation.objects.filter(language=language, lesson__in=lessons).values_list(
+            "lesson_id", "title", "summary"
         )
-    )
+    }
     for lesson in lessons:
-        lesson.title = titles.get(lesson.id, lesson.title)
+        lesson.title, lesson.summary = texts.get(lesson.id, (lesson.title, lesson.summary))
+
+
+def phases_translate(*, phases: list[Phase], lessons: list[Lesson] = (), language: str) -> None:
+    """Show these (page-local, never saved) phases and lessons in `language` where translated.
+
+    For the index, phase and progress pages; the lesson page does its own (LessonPage).
+    """
+    if language == SOURCE_LANGUAGE:
+        return
+    _translated_titles(list(lessons), language)
+    if not phases:
+        return
+    texts = {
+        row[0]: row[1:]
+        for row in PhaseTranslation.objects.filter(language=language, phase__in=phases).values_list(
+            "phase_id", "title", "summary", "intro_html"
+        )
+    }
+    for phase in phases:
+        phase.title, phase.summary, phase.intro_html = texts.get(
+            phase.id, (phase.title, phase.summary, phase.intro_html)
+        )
 
 
 def _page_translate(page: LessonPage, translation: LessonTranslation) -> None:

@@ -27,6 +27,7 @@ from apps.lessons.rendering import has_mermaid
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     cards = selectors.phases_overview(user=request.user)
+    selectors.phases_translate(phases=[card.phase for card in cards], language=_language(request))
     return render(request, "lessons/index.html", {"cards": cards})
 
 
@@ -41,6 +42,10 @@ def glossary(request: HttpRequest) -> HttpResponse:
 def phase_detail(request: HttpRequest, phase_slug: str) -> HttpResponse:
     phase = selectors.phase_get(slug=phase_slug)
     rows = selectors.phase_lessons(phase=phase, user=request.user)
+    needed = [p for row in rows for p in row.missing]
+    selectors.phases_translate(
+        phases=[phase], lessons=[row.lesson for row in rows] + needed, language=_language(request)
+    )
     done = sum(1 for row in rows if row.status == "completed")
     return render(request, "lessons/phase.html", {"phase": phase, "rows": rows, "done": done})
 
@@ -184,6 +189,11 @@ def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRespon
 @require_GET
 def my_progress(request: HttpRequest) -> HttpResponse:
     sections = selectors.user_progress(user=request.user)
+    selectors.phases_translate(
+        phases=[card.phase for card, _ in sections],
+        lessons=[row.lesson for _, rows in sections for row in rows],
+        language=_language(request),
+    )
     return render(request, "lessons/progress.html", {"sections": sections})
 
 

@@ -170,3 +170,25 @@ def test_the_glossary_is_linked_from_the_index_and_shown_in_the_reader_language(
 
 def test_no_glossary_imported_is_a_404(client_for):
     assert client_for(reader()).get(reverse("lessons:glossary")).status_code == 404
+
+
+def test_the_index_phase_and_progress_pages_name_phases_and_lessons_in_the_reader_language(client_for):
+    from apps.lessons.models import PhaseTranslation
+
+    lesson, _ = translated()
+    PhaseTranslation.objects.create(
+        phase=lesson.phase,
+        language="ja",
+        title="基本のフェーズ",
+        summary="基本です。",
+        intro_html="<p>紹介。</p>",
+    )
+    client = client_for(reader("ja"))
+    assert "基本のフェーズ" in client.get(reverse("lessons:index")).content.decode()
+    html = client.get(reverse("lessons:phase", args=[lesson.phase.slug])).content.decode()
+    assert "基本のフェーズ" in html and "<p>紹介。</p>" in html and "日本語のレッスン</a>" in html
+    assert "日本語の要約。" in html
+    assert "日本語のレッスン</a>" in client.get(reverse("lessons:progress")).content.decode()
+    # An English reader sees the English.
+    html = client_for(reader("en")).get(reverse("lessons:phase", args=[lesson.phase.slug])).content.decode()
+    assert "基本のフェーズ" not in html and f"{lesson.title}</a>" in html
