@@ -27,10 +27,37 @@ def language_from_header(header: str) -> str:
     return ""
 
 
+# The account's choice, kept in the session after the first read: every page needs it, and a
+# live page's cached poll must not cost a query (tests/clusters: polls between syncs). Keyed by
+# user, so a session that signs in as someone else never reads another's choice.
+SESSION_KEY = "shirube_language"
+
+
+def _chosen_for(request: HttpRequest) -> str:
+    user = request.user
+    session = getattr(request, "session", None)
+    if session is None or not user.is_authenticated:
+        return language_chosen(user=user)
+    kept = session.get(SESSION_KEY)
+    if isinstance(kept, dict) and kept.get("user") == user.pk:
+        return kept.get("language", "")
+    chosen = language_chosen(user=user)
+    session_remember(request, chosen)
+    return chosen
+
+
+def session_remember(request: HttpRequest, language: str) -> None:
+    """Keep the user's choice in this session (the header switch calls this after saving it)."""
+    request.session[SESSION_KEY] = {"user": request.user.pk, "language": language}
+
+
 def reader_language(request: HttpRequest) -> str:
-    """The account's choice, then Accept-Language, then English."""
+    """The account's choice, then Accept-Language, then English.
+
+    Another browser's session keeps the choice it read until it signs in again.
+    """
     return (
-        language_chosen(user=request.user)
+        _chosen_for(request)
         or language_from_header(request.headers.get("Accept-Language", ""))
         or DEFAULT_LANGUAGE
     )

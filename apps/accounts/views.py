@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from apps.accounts.languages import session_remember
 from apps.accounts.oidc import SignInRefused, end_session_url, provider
 from apps.accounts.permissions import oidc_enabled, password_form_shown
 from apps.accounts.services import language_preference_set
@@ -92,7 +93,8 @@ def login(request: HttpRequest, *, break_glass: bool = False) -> HttpResponse:
 @require_POST
 def language(request: HttpRequest) -> HttpResponse:
     """The header's language switch: remember the choice on the account, and go back."""
-    language_preference_set(user=request.user, language=request.POST.get("language", ""))
+    chosen = language_preference_set(user=request.user, language=request.POST.get("language", ""))
+    session_remember(request, chosen)
     # A page's own `?lang=` (a lesson read in the other language) would outvote the choice just made.
     url = urlsplit(_next_url(request))
     query = urlencode(

@@ -33,3 +33,20 @@ def test_the_account_choice_comes_before_the_browser():
     request = RequestFactory().get("/")
     request.user = UserFactory()
     assert reader_language(request) == "en"  # nothing chosen, nothing sent: English
+
+
+@pytest.mark.django_db
+def test_the_choice_is_read_once_per_session_and_never_for_another_user(client):
+    from django.urls import reverse
+
+    alice, bob = UserFactory(), UserFactory()
+    LanguagePreference.objects.create(user=alice, language="ja")
+    client.force_login(alice)
+    assert '<html lang="ja">' in client.get(reverse("lessons:progress")).content.decode()
+    LanguagePreference.objects.filter(user=alice).update(language="en")
+    # Kept in this session (the header switch updates it there too); read again at the next sign-in.
+    assert '<html lang="ja">' in client.get(reverse("lessons:progress")).content.decode()
+    client.force_login(bob)
+    assert '<html lang="en">' in client.get(reverse("lessons:progress")).content.decode()
+    client.force_login(alice)
+    assert '<html lang="en">' in client.get(reverse("lessons:progress")).content.decode()
