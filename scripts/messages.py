@@ -30,6 +30,13 @@ SCOPE = [
     "apps/lessons/templates/lessons/progress.html",
     "apps/lessons/templates/lessons/search.html",
 ]
+# Python modules whose gettext(...) / _(...) strings must be translated.
+PYTHON_SCOPE = [
+    "apps/lessons/views.py",
+    "apps/lessons/services.py",
+    "apps/lessons/forms.py",
+]
+KEYWORDS = {"_": None, "gettext": None, "gettext_lazy": None, "pgettext": ((1, "c"), 2)}
 
 
 @dataclass(frozen=True)
@@ -93,10 +100,24 @@ def template_messages(path: Path) -> list[Message]:
     return found
 
 
+def python_messages(path: Path) -> list[Message]:
+    """The strings a Python module passes to gettext and friends (babel's Python extractor)."""
+    from babel.messages.extract import extract_from_file
+
+    rel = _shown(path)
+    return [
+        Message(message, context=context or "", where=f"{rel}:{line}")
+        for line, message, _comments, context in extract_from_file("python", str(path), keywords=KEYWORDS)
+    ]
+
+
 def scope_messages() -> dict[tuple[str, str], Message]:
     messages: dict[tuple[str, str], Message] = {}
     for rel in SCOPE:
         for message in template_messages(ROOT / rel):
+            messages.setdefault(message.key, message)
+    for rel in PYTHON_SCOPE:
+        for message in python_messages(ROOT / rel):
             messages.setdefault(message.key, message)
     return messages
 

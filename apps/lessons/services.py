@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core import inputs
 from apps.lessons.models import (
@@ -35,7 +36,9 @@ from apps.lessons.selectors import (
 class PrerequisitesIncomplete(Exception):
     def __init__(self, missing: list[Lesson]):
         self.missing = missing
-        super().__init__("Complete first: " + ", ".join(lesson.title for lesson in missing))
+        super().__init__(
+            _("Complete first: %(lessons)s") % {"lessons": ", ".join(lesson.title for lesson in missing)}
+        )
 
 
 class LessonNotCompletable(Exception):
@@ -94,7 +97,7 @@ def _require_prerequisites(*, user: AbstractBaseUser, lesson: Lesson) -> None:
 def lesson_mark_done(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
     """Complete a lesson that has no quiz."""
     if lesson.questions.exists():
-        raise LessonNotCompletable("This lesson is completed by passing its quiz.")
+        raise LessonNotCompletable(_("This lesson is completed by passing its quiz."))
     _require_prerequisites(user=user, lesson=lesson)
     with transaction.atomic():
         return _complete(user=user, lesson=lesson)
@@ -107,8 +110,11 @@ class QuizTooSoon(Exception):
         self.until = until
         seconds = max(1, seconds_until(until))
         super().__init__(
-            f"You can check your answers again in {seconds} s: time to re-read the parts of the lesson "
-            "the questions are about. Your answers are kept."
+            _(
+                "You can check your answers again in %(seconds)s s: time to re-read the parts of the lesson "
+                "the questions are about. Your answers are kept."
+            )
+            % {"seconds": seconds}
         )
 
 
@@ -146,7 +152,7 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
     """
     questions = list(lesson.questions.prefetch_related("choices"))
     if not questions:
-        raise LessonNotCompletable("This lesson has no quiz.")
+        raise LessonNotCompletable(_("This lesson has no quiz."))
     results = {}
     for question in questions:
         chosen = set(answers.get(question.id, set()))

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.languages import reader_language
@@ -109,7 +110,7 @@ def lesson_detail(request: HttpRequest, phase_slug: str, lesson_slug: str) -> Ht
 def _visible_lesson(request: HttpRequest, phase_slug: str, lesson_slug: str):
     lesson = selectors.lesson_get(phase_slug=phase_slug, slug=lesson_slug, user=request.user)
     if not lesson.is_visible():
-        raise PermissionDenied("This lesson is not published yet.")
+        raise PermissionDenied(_("This lesson is not published yet."))
     return lesson
 
 
@@ -137,7 +138,7 @@ def mark_done(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRe
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
     try:
         services.lesson_mark_done(user=request.user, lesson=lesson)
-        messages.success(request, f"“{lesson.title}” is complete.")
+        messages.success(request, _("“%(title)s” is complete.") % {"title": lesson.title})
     except services.PrerequisitesIncomplete as exc:
         messages.error(request, str(exc))
     except services.LessonNotCompletable as exc:
@@ -176,7 +177,7 @@ def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRespon
         if request.htmx:
             page = _page(request, lesson)
             return render(request, "lessons/lesson.html#stuck", _lesson_context(request, page, flagged=True))
-        messages.success(request, "Thanks: the SREs will see where this lesson loses people.")
+        messages.success(request, _("Thanks: the SREs will see where this lesson loses people."))
         return _back(request, phase_slug, lesson_slug)
     # Refused: the page again, with the comment as typed and what is wrong with it.
     if request.htmx:

@@ -192,3 +192,13 @@ def test_the_index_phase_and_progress_pages_name_phases_and_lessons_in_the_reade
     # An English reader sees the English.
     html = client_for(reader("en")).get(reverse("lessons:phase", args=[lesson.phase.slug])).content.decode()
     assert "基本のフェーズ" not in html and f"{lesson.title}</a>" in html
+
+
+def test_messages_from_the_lesson_views_come_in_the_reader_language(client_for):
+    lesson = LessonFactory(title="No quiz")
+    client = client_for(reader("ja"))
+    html = client.post(lesson_url(lesson, "done"), follow=True).content.decode()
+    assert "「No quiz」を修了しました。" in html
+    quiz = quiz_lesson(questions=1)
+    response = client.post(lesson_url(quiz, "quiz"), {f"q{quiz.questions.get().id}": "999999"})
+    assert response.status_code == 400 and "ページを再読み込みして" in response.content.decode()

@@ -59,6 +59,7 @@ def test_a_newly_marked_string_is_reported_until_it_is_translated(messages, tmp_
     monkeypatch.setattr(messages, "ROOT", tmp_path)
     monkeypatch.setattr(messages, "LOCALE", SCRIPT.parents[1] / "locale")
     monkeypatch.setattr(messages, "SCOPE", ["new.html"])
+    monkeypatch.setattr(messages, "PYTHON_SCOPE", [])
     assert messages.problems("ja") == ["new.html:1: not in the catalogue: '%(n)s new things'"]
 
 
