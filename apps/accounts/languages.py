@@ -51,6 +51,12 @@ def session_remember(request: HttpRequest, language: str) -> None:
     request.session[SESSION_KEY] = {"user": request.user.pk, "language": language}
 
 
+def session_remember_at_sign_in(sender, request: HttpRequest, user: AbstractBaseUser, **kwargs) -> None:
+    """user_logged_in receiver: read the choice once, as the session starts."""
+    if request is not None and getattr(request, "session", None) is not None:
+        request.session[SESSION_KEY] = {"user": user.pk, "language": language_chosen(user=user)}
+
+
 def reader_language(request: HttpRequest) -> str:
     """The account's choice, then Accept-Language, then English.
 
