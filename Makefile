@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/cluster_sync.py
 	$(PY) bench/readiness.py
 	$(PY) bench/deploy.py
+	$(PY) bench/notifications.py
 
 clean:
 	rm -rf var .pytest_cache

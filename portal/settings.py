@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import env_bool, env_group_map, env_int, env_list, env_str, env_url, parse_database_url
@@ -46,6 +47,9 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.readiness",
     "apps.environments",
+    "apps.notifications",
+    "apps.chatops",
+    "apps.digests",
     "apps.demo",  # demo seeding only (refused unless DEBUG and SQLite)
 ]
 
@@ -357,4 +361,67 @@ CELERY_BEAT_SCHEDULE["accounts-limits-prune"] = {
     "task": "apps.accounts.tasks.limits_prune",
     "schedule": 3600.0,
     "options": {"expires": 3000},
+}
+
+# -- Notifications: the outbox, Slack and e-mail (apps.notifications), ChatOps (apps.chatops) ----
+# Links in messages leave the site: they are made absolute with this.
+SHIRUBE_SITE_URL = env_url("SHIRUBE_SITE_URL", "http://127.0.0.1:8000")
+# Slack is off without a bot token. Token and signing secret are secrets: use the _FILE forms.
+SHIRUBE_SLACK_BOT_TOKEN = env_str("SHIRUBE_SLACK_BOT_TOKEN", "")
+SHIRUBE_SLACK_SIGNING_SECRET = env_str("SHIRUBE_SLACK_SIGNING_SECRET", "")
+SHIRUBE_SLACK_API_URL = env_url("SHIRUBE_SLACK_API_URL", "https://slack.com/api/")
+# Where Slack's response_url may point: the worker posts answers there, and must not be sent elsewhere.
+SHIRUBE_SLACK_RESPONSE_URL_PREFIX = env_url("SHIRUBE_SLACK_RESPONSE_URL_PREFIX", "https://hooks.slack.com/")
+SHIRUBE_SLACK_TIMEOUT = env_int("SHIRUBE_SLACK_TIMEOUT", 10, minimum=1, maximum=30)
+SHIRUBE_SLACK_SRE_CHANNEL = env_str("SHIRUBE_SLACK_SRE_CHANNEL", "")
+SHIRUBE_SLACK_LINK_BY_EMAIL = env_bool("SHIRUBE_SLACK_LINK_BY_EMAIL", True)
+# E-mail: smtp (Django's SMTP backend), console (printed by the worker: `make run`), or off.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+SHIRUBE_EMAIL_BACKEND = env_str("SHIRUBE_EMAIL_BACKEND", "smtp" if EMAIL_HOST else "off")
+_EMAIL_BACKENDS = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "off": "django.core.mail.backends.dummy.EmailBackend",
+}
+if SHIRUBE_EMAIL_BACKEND not in _EMAIL_BACKENDS:
+    raise ImproperlyConfigured(f"SHIRUBE_EMAIL_BACKEND={SHIRUBE_EMAIL_BACKEND!r}: use smtp, console or off.")
+if SHIRUBE_EMAIL_BACKEND == "smtp" and not EMAIL_HOST:
+    raise ImproperlyConfigured("SHIRUBE_EMAIL_BACKEND=smtp needs EMAIL_HOST.")
+EMAIL_BACKEND = _EMAIL_BACKENDS[SHIRUBE_EMAIL_BACKEND]
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS (STARTTLS) or EMAIL_USE_SSL (implicit TLS), not both.")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=60)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Shirube <shirube@localhost>")
+SHIRUBE_NOTIFY_RETENTION_DAYS = env_int("SHIRUBE_NOTIFY_RETENTION_DAYS", 30, minimum=1)
+# The daily digests (readiness findings, stuck readers) go out at this hour (TIME_ZONE).
+SHIRUBE_DIGEST_HOUR = env_int("SHIRUBE_DIGEST_HOUR", 9, minimum=0, maximum=23)
+CELERY_BEAT_SCHEDULE["notifications-recover"] = {
+    "task": "apps.notifications.tasks.deliveries_recover",
+    "schedule": 15.0,
+    "options": {"expires": 14},
+}
+CELERY_BEAT_SCHEDULE["notifications-prune"] = {
+    "task": "apps.notifications.tasks.deliveries_prune",
+    "schedule": 6 * 3600.0,
+    "options": {"expires": 3600},
+}
+CELERY_BEAT_SCHEDULE["digests-daily"] = {
+    "task": "apps.digests.tasks.digests_send",
+    "schedule": crontab(hour=SHIRUBE_DIGEST_HOUR, minute=0),
+    "options": {"expires": 3600},
+}
+CELERY_BEAT_SCHEDULE["chatops-requests-prune"] = {
+    "task": "apps.chatops.tasks.slack_requests_prune",
+    "schedule": 600.0,
+    "options": {"expires": 550},
+}
+CELERY_BEAT_SCHEDULE["notifications-state-changes"] = {
+    "task": "apps.notifications.tasks.state_changes_flush",
+    "schedule": 60.0,
+    "options": {"expires": 55},
 }

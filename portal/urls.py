@@ -17,6 +17,8 @@ urlpatterns = [
     path("teams/", include("apps.clusters.urls")),
     path("", include("apps.readiness.urls")),
     path("", include("apps.environments.urls")),
+    path("", include("apps.notifications.urls")),
+    path("slack/", include("apps.chatops.urls")),
     # The admin's own password form would get round the sign-in rules (password sign-in off,
     # the throttle): everyone signs in on one page.
     path(

@@ -87,6 +87,10 @@ def demo_environment(
     env.setdefault("DEBUG", "false")
     env.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     env.setdefault("SECURE_COOKIES", "false")  # plain http on loopback
+    # Notifications without Slack: e-mail printed by the worker, links to this demo's address, and
+    # /notifications/ (as `sre`) lists what was sent.
+    env.setdefault("SHIRUBE_EMAIL_BACKEND", "console")
+    env.setdefault("SHIRUBE_SITE_URL", f"http://127.0.0.1:{web_port}")
     env.update(
         SHIRUBE_DEMO="true",
         SHIRUBE_VAR_DIR=str(var_dir),

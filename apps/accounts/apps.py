@@ -14,7 +14,9 @@ class AccountsConfig(AppConfig):
         from apps.core.config_audit import config_audit_register
 
         # Who is in which team, and who leads it; who is an SRE (a group) or staff.
-        config_audit_register(Team, fields=["slug", "name"], team=lambda t: t, target=lambda t: t.slug)
+        config_audit_register(
+            Team, fields=["slug", "name", "slack_channel"], team=lambda t: t, target=lambda t: t.slug
+        )
         config_audit_register(
             Membership,
             fields=["user", "team", "role", "managed_by_idp"],

@@ -11,6 +11,13 @@ SRE_GROUP = "sre"
 class Team(models.Model):
     slug = models.SlugField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
     name = models.CharField(max_length=100)
+    # Where the team's notifications go in Slack (deployments, Flux health, readiness digests).
+    slack_channel = models.CharField(
+        max_length=30, blank=True,
+        validators=[RegexValidator(r"^[CG][A-Z0-9]{6,}$", "A Slack channel id: C0123ABCD.")],
+        help_text="The Slack channel id (C…, in the channel's details) for the team's notifications; "
+        "invite the Shirube app to it.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

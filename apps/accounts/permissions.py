@@ -82,6 +82,11 @@ def can_read_stuck_comments(user: AbstractBaseUser) -> bool:
     return is_sre(user)
 
 
+def can_see_notification_log(user: AbstractBaseUser) -> bool:
+    """What Shirube sent to whom (and what failed) is for SREs: it names people and channels."""
+    return is_sre(user)
+
+
 def can_edit_lessons(user: AbstractBaseUser) -> bool:
     return is_sre(user) and user.is_staff
 

@@ -24,6 +24,8 @@ class AuditEvent(models.Model):
     parameters = models.JSONField(default=dict)
     message = models.TextField(blank=True)
     correlation = models.CharField(max_length=40, blank=True, db_index=True)  # ties request and result
+    # How the request came in: the web pages, Slack (apps.chatops), the API; the system for its own work.
+    channel = models.CharField(max_length=10, default="web")
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -20,7 +20,7 @@ def _storable(value):
 
 def audit_record(
     *, actor, team, action: str, outcome: str, target: str, parameters: dict | None = None,
-    message: str = "", correlation: str = "",
+    message: str = "", correlation: str = "", channel: str = "web",
 ) -> AuditEvent:  # fmt: skip
     """Append one event. Never fails on what it is given: a refusal of hostile input is recorded too.
 
@@ -37,6 +37,7 @@ def audit_record(
         parameters=_storable(parameters or {}),
         message=shown(message, 2000),
         correlation=shown(correlation, 40),
+        channel=shown(channel, 10),
     )
 
 

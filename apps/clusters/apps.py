@@ -7,8 +7,13 @@ class ClustersConfig(AppConfig):
     verbose_name = "Clusters"
 
     def ready(self) -> None:
+        from apps.clusters.flux_health import flux_health_after_sync
         from apps.clusters.models import Cluster, TeamNamespace
+        from apps.clusters.signals import cluster_snapshot_changed
         from apps.core.config_audit import config_audit_register
+
+        # A team hears when one of its Flux objects turns not Ready or recovers (debounced).
+        cluster_snapshot_changed.connect(flux_health_after_sync, dispatch_uid="flux-health")
 
         # A cluster's stage decides who may act on its Flux objects; its connection, what is shown.
         config_audit_register(

@@ -70,7 +70,9 @@ def flux_action_allowed(*, user, obj: FluxObject, action: str) -> bool:
     return can_act_on_team(user, flux_object_team(obj), production=production)
 
 
-def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "") -> FluxAction:
+def flux_action_request(
+    *, user, obj: FluxObject, action: str, reason: str = "", channel: str = "web"
+) -> FluxAction:
     """Check, record and queue an action; raises ActionRefused with the reason for a refusal.
 
     The input is checked before anything is written, and every refusal is audited,
@@ -82,7 +84,8 @@ def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "")
     def refuse(message: str, *, bad_input: bool = False, audited_action: str = action) -> NoReturn:
         audit_record(actor=user, team=team, action=f"flux.{audited_action}",
                      outcome="failed" if bad_input else "refused", target=target,
-                     parameters={"reason": reason} if reason else {}, message=message)  # fmt: skip
+                     parameters={"reason": reason} if reason else {}, message=message,
+                     channel=channel)  # fmt: skip
         raise (BadInput if bad_input else ActionRefused)(message)
 
     if action not in FluxAction.Kind.values:
@@ -99,7 +102,7 @@ def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "")
         flux_action = FluxAction.objects.create(
             cluster=obj.cluster, team=team, kind=obj.kind, api_version=obj.api_version,
             namespace=obj.namespace, name=obj.name, action=action, reason=reason, requested_by=user,
-            token=timezone.now().isoformat(timespec="microseconds"),
+            token=timezone.now().isoformat(timespec="microseconds"), channel=channel,
         )  # fmt: skip
         audit_record(
             actor=user,
@@ -109,6 +112,7 @@ def flux_action_request(*, user, obj: FluxObject, action: str, reason: str = "")
             target=target,
             parameters={"reason": reason} if reason else {},
             correlation=str(flux_action.pk),
+            channel=channel,
         )
         from apps.clusters.tasks import flux_action_advance
 

@@ -155,7 +155,7 @@ def _finish(flux_action: FluxAction, status: str, message: str) -> None:
         actor=flux_action.requested_by, team=flux_action.team, action=f"flux.{flux_action.action}",
         outcome={"succeeded": "succeeded", "failed": "failed", "timed_out": "timed out"}[status],
         target=flux_action.target, parameters={"reason": flux_action.reason} if flux_action.reason else {},
-        message=message, correlation=str(flux_action.pk),
+        message=message, correlation=str(flux_action.pk), channel=flux_action.channel,
     )  # fmt: skip
 
 

@@ -310,6 +310,7 @@ class FluxAction(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     requested_at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(max_length=10, default="web")  # where it was asked (web, slack): audited
     token = models.CharField(max_length=64, blank=True)  # the requestedAt value sent to Flux
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     # When Flux was asked (the deadline runs from here), and the last step taken: a lost task shows here.

@@ -57,6 +57,10 @@ def demo_seed(*, password: str) -> list[tuple[str, str]]:
     created = []
     for username, team_slug, role, description in DEMO_USERS:
         user = accounts.user_ensure(username=username, password=password, first_name=username.capitalize())
+        if not user.email:
+            # Notifications by e-mail go to the worker's console in the demo (SHIRUBE_EMAIL_BACKEND).
+            user.email = f"{username}@demo.example.com"
+            user.save(update_fields=["email"])
         if team_slug:
             accounts.membership_set(user=user, team=teams[team_slug], role=role)
         else:

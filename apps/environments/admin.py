@@ -88,6 +88,7 @@ class EnvironmentAdmin(ConfigAuditAdmin):
                     "required_phases",
                     "requires_approval",
                     "approval_ttl_hours",
+                    "approvals_notify_sres",
                 ]
             },
         ),  # fmt: skip

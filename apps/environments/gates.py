@@ -130,7 +130,7 @@ def approval_gate(
         return Gate("approval", False, "Each tag needs an approval here."), None
     approvals = list(
         Approval.objects.filter(environment=environment, tag=tag, used_at__isnull=True)
-        .select_related("approved_by")
+        .select_related("approved_by", "declined_by")
         .order_by("-approved_at")
     )
     for a in approvals:
@@ -148,8 +148,12 @@ def approval_gate(
         return Gate("approval", False, "You approved this tag yourself; someone else must approve it."), None
     if any(a.approved_at and a.expires_at <= now for a in approvals):
         return Gate("approval", False, f"The approval for {tag} has expired; ask again."), None
-    if any(a.approved_at is None and a.expires_at > now for a in approvals):
+    if any(a.approved_at is None and a.declined_at is None and a.expires_at > now for a in approvals):
         return Gate("approval", False, f"Waiting for a lead or an SRE to approve {tag}."), None
+    if declined := next((a for a in approvals if a.declined_at and a.expires_at > now), None):
+        why = f": “{declined.decline_reason}”" if declined.decline_reason else ""
+        who = declined.declined_by.get_username() if declined.declined_by else "a lead"
+        return Gate("approval", False, f"{who} declined {tag}{why}. Ask again once it is addressed."), None
     return Gate("approval", False, f"{tag} needs an approval from a lead of the team or an SRE."), None
 
 

@@ -43,7 +43,7 @@ def validate_branch(value: str) -> None:
 ENVIRONMENT_SETTINGS = [
     "team", "app", "stage", "cluster", "namespace", "kustomization", "repo_url", "branch",
     "kustomization_path", "image", "image_policy", "image_repository", "promotes_from",
-    "required_role", "required_phases", "requires_approval", "approval_ttl_hours",
+    "required_role", "required_phases", "requires_approval", "approval_ttl_hours", "approvals_notify_sres",
 ]  # fmt: skip
 
 
@@ -121,6 +121,10 @@ class Environment(models.Model):
         help_text=f"How long an approval lasts. Default: SHIRUBE_APPROVAL_TTL_HOURS (24); "
         f"at most {APPROVAL_TTL_MAX_HOURS} hours (30 days).",
     )
+    approvals_notify_sres = models.BooleanField(
+        "tell SREs of approval requests", default=False,
+        help_text="Approval requests go to the team's leads; with this, to the SREs too.",
+    )  # fmt: skip
     # What git says, refreshed by a task (page views never touch git).
     git_sha = models.CharField(max_length=40, blank=True, editable=False)
     git_tag = models.CharField(max_length=128, blank=True, editable=False)
@@ -200,6 +204,11 @@ class Approval(models.Model):
     approved_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    declined_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    declined_at = models.DateTimeField(null=True, blank=True)
+    decline_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -212,6 +221,8 @@ class Approval(models.Model):
     def state(self) -> str:
         if self.used_at:
             return "used"
+        if self.declined_at:
+            return "declined"
         if self.expires_at <= timezone.now():
             return "expired"
         return "approved" if self.approved_at else "pending"
@@ -250,6 +261,8 @@ class Deployment(models.Model):
     # One per form rendering: a double submission finds the first request instead of deploying twice.
     idempotency_key = models.CharField(max_length=64, unique=True)
     approval = models.ForeignKey(Approval, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Where the request came from (web, slack): its audit events say so.
+    channel = models.CharField(max_length=10, default="web")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     step_started_at = models.DateTimeField(default=timezone.now)
     polled_at = models.DateTimeField(null=True, blank=True)  # the last step taken: a lost task shows here

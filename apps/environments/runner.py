@@ -26,7 +26,7 @@ from apps.clusters.flux_runner import flux_reconcile_request
 from apps.clusters.models import FluxObject
 from apps.clusters.objects import condition, image_parse, is_ready
 from apps.core.stepping import past, step_taken, steps_stalled
-from apps.environments import gates, gitops
+from apps.environments import gates, gitops, notify
 from apps.environments.models import Deployment, Environment
 from apps.environments.selectors import revision_has
 
@@ -71,13 +71,19 @@ def environment_refresh(*, environment: Environment) -> Environment:
     return environment
 
 
+# The steps that are progress, told in a deployment's Slack thread (the outcome is told by _finish).
+_PROGRESS = ("committed", "reconciling", "applied", "recovering")
+
+
 def _audit(deployment: Deployment, outcome: str, message: str = "", **parameters) -> None:
     audit_record(
         actor=deployment.requested_by, team=deployment.environment.team,
         action=f"environment.{deployment.kind}", outcome=outcome, target=deployment.target,
         parameters={"tag": deployment.tag, **parameters}, message=message,
-        correlation=f"deployment-{deployment.pk}",
+        correlation=f"deployment-{deployment.pk}", channel=deployment.channel,
     )  # fmt: skip
+    if outcome in _PROGRESS:
+        notify.deployment_progress(deployment, message)
 
 
 def _move(deployment: Deployment, status: str, message: str, **fields) -> None:
@@ -88,12 +94,16 @@ def _move(deployment: Deployment, status: str, message: str, **fields) -> None:
     deployment.save(update_fields=["status", "message", "step_started_at", *fields])
 
 
-def _finish(deployment: Deployment, status: str, message: str, *, step: str = "") -> None:
+def _finish(
+    deployment: Deployment, status: str, message: str, *, step: str = "", timed_out: bool = False
+) -> None:
     deployment.status, deployment.message, deployment.failed_step = status, message[:2000], step
     deployment.finished_at = timezone.now()
-    deployment.save(update_fields=["status", "message", "failed_step", "finished_at"])
     outcome = {Status.HEALTHY: "succeeded", Status.DONE: "succeeded"}.get(status, "failed")
-    _audit(deployment, outcome, message, **({"step": step} if step else {}))
+    with transaction.atomic():  # the outcome, its audit event and its notification, together
+        deployment.save(update_fields=["status", "message", "failed_step", "finished_at"])
+        _audit(deployment, outcome, message, **({"step": step} if step else {}))
+        notify.deployment_finished(deployment, timed_out=timed_out)
     cluster_id = deployment.environment.cluster_id
 
     def queue_sync() -> None:
@@ -131,7 +141,7 @@ def deployment_advance(*, deployment_id: int) -> float | None:
 def _step_queued(deployment: Deployment, poll: float) -> float | None:
     if _timed_out(deployment, settings.SHIRUBE_DEPLOY_QUEUE_TIMEOUT, since=deployment.requested_at):
         _finish(deployment, Status.FAILED, f"Waited {settings.SHIRUBE_DEPLOY_QUEUE_TIMEOUT} s for earlier "
-                "changes to this environment to finish.", step="queued")  # fmt: skip
+                "changes to this environment to finish.", step="queued", timed_out=True)  # fmt: skip
         return None
     with transaction.atomic():
         Environment.objects.select_for_update().get(pk=deployment.environment_id)
@@ -377,7 +387,8 @@ def _step_committed(deployment: Deployment, poll: float) -> float | None:
         )  # fmt: skip
     except (kube.KubeError, kube.ClusterUnreachable) as exc:
         if _timed_out(deployment, settings.SHIRUBE_DEPLOY_RECONCILE_TIMEOUT):
-            _finish(deployment, Status.FAILED, f"Could not ask Flux to reconcile: {exc}", step="reconcile")
+            _finish(deployment, Status.FAILED, f"Could not ask Flux to reconcile: {exc}", step="reconcile",
+                    timed_out=True)  # fmt: skip
             return None
         deployment.message = f"Could not ask Flux to reconcile yet ({exc}); retrying."
         deployment.save(update_fields=["message"])
@@ -411,7 +422,7 @@ def _unreachable(deployment: Deployment, exc: Exception, poll: float) -> float |
     )
     if _timed_out(deployment, limit, since=deployment.applied_at or deployment.step_started_at):
         step = "rollout" if deployment.applied_at else "reconcile"
-        _finish(deployment, Status.FAILED, f"The cluster did not answer: {exc}", step=step)
+        _finish(deployment, Status.FAILED, f"The cluster did not answer: {exc}", step=step, timed_out=True)
         return None
     deployment.message = f"The cluster did not answer ({exc}); retrying."
     deployment.save(update_fields=["message"])
@@ -439,7 +450,7 @@ def _wait_for_flux(deployment: Deployment, kustomization: dict, status: dict, po
         at = status.get("lastAppliedRevision") or "nothing yet"
         _finish(deployment, Status.FAILED, f"Flux did not apply {sha[:7]} within "
                 f"{settings.SHIRUBE_DEPLOY_RECONCILE_TIMEOUT} s (the Kustomization is at {at}).",
-                step="reconcile")  # fmt: skip
+                step="reconcile", timed_out=True)  # fmt: skip
         return None
     message = f"Waiting for Flux to apply {sha[:7]}."
     if deployment.message != message:
@@ -488,7 +499,8 @@ def _wait_for_pods(deployment: Deployment, pods: list[dict], poll: float) -> flo
         summary += "; " + ", ".join(problems[:3])
     if _timed_out(deployment, settings.SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT, since=deployment.applied_at):
         _finish(deployment, Status.FAILED, f"The pods did not all run {tag} and become ready within "
-                f"{settings.SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT} s: {summary}.", step="rollout")  # fmt: skip
+                f"{settings.SHIRUBE_DEPLOY_ROLLOUT_TIMEOUT} s: {summary}.", step="rollout",
+                timed_out=True)  # fmt: skip
         return None
     if deployment.message != summary + ".":
         deployment.message = summary + "."

@@ -218,7 +218,7 @@ def environment_page(*, environment: Environment, user: AbstractBaseUser) -> Env
     active = next((d for d in deployments if not d.done), None)
     approvals = list(
         Approval.objects.filter(environment=environment).select_related(
-            "requested_by", "approved_by", "environment__team"
+            "requested_by", "approved_by", "declined_by", "environment__team"
         )[:10]
     )
     # Ends with, not equals: the events stay when an SRE moves the environment to another namespace.

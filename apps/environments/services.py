@@ -7,6 +7,7 @@ runner on commit) -> runner.deployment_advance, one step per task run.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -15,7 +16,7 @@ from django.utils import timezone
 from apps.audit.services import audit_record
 from apps.core import inputs
 from apps.core.inputs import shown
-from apps.environments import gates
+from apps.environments import gates, notify
 from apps.environments.gitops import tag_valid
 from apps.environments.models import Approval, Deployment, Environment
 from apps.environments.selectors import newest_tags, source_healthy_tag
@@ -39,11 +40,11 @@ REASON_MAX_LENGTH = 500
 
 
 def _refuse(*, user, environment: Environment, action: str, tag: str, message: str, bad_input=False,
-            verdict=None):  # fmt: skip
+            verdict=None, channel: str = "web"):  # fmt: skip
     audit_record(
         actor=user, team=environment.team, action=f"environment.{action}",
         outcome="failed" if bad_input else "refused", target=environment.audit_target,
-        parameters={"tag": tag} if tag else {}, message=message,
+        parameters={"tag": tag} if tag else {}, message=message, channel=channel,
     )  # fmt: skip
     raise (BadInput if bad_input else RequestRefused)(message, verdict)
 
@@ -67,15 +68,18 @@ def tag_check(environment: Environment, tag: str) -> str | None:
 
 
 def deployment_request(
-    *, user: AbstractBaseUser, environment: Environment, kind: str, tag: str = "", idempotency_key: str
-) -> Deployment:
+    *, user: AbstractBaseUser, environment: Environment, kind: str, tag: str = "", idempotency_key: str,
+    channel: str = "web",
+) -> Deployment:  # fmt: skip
     """Check the gates and queue the change; a repeated idempotency key returns the first request.
 
     The input is checked before anything is written, and every refusal is audited, whatever
     the input: an unknown kind is recorded as `environment.request`, never under its own name.
+    `channel` is where the request came from (web, slack): its audit events say so.
     """
+    refuse = partial(_refuse, channel=channel)
     if kind not in Deployment.Kind.values:
-        _refuse(user=user, environment=environment, action="request", tag=tag, bad_input=True,
+        refuse(user=user, environment=environment, action="request", tag=tag, bad_input=True,
                 message=f"Unknown request “{shown(kind, 40)}”: expected one of "
                 f"{', '.join(Deployment.Kind.values)}.")  # fmt: skip
     try:
@@ -84,11 +88,11 @@ def deployment_request(
             max_length=64, hint="the form is damaged; reload the page and try again.",
         )  # fmt: skip
     except inputs.InvalidInput as exc:
-        _refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True, message=exc.message)
+        refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True, message=exc.message)
     existing = Deployment.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         if existing.environment_id != environment.pk or existing.requested_by_id != user.pk:
-            _refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True,
+            refuse(user=user, environment=environment, action=kind, tag=tag, bad_input=True,
                     message="This request key was used for another request; reload the page.")  # fmt: skip
         return existing
     tag = (tag or "").strip()
@@ -97,13 +101,13 @@ def deployment_request(
     elif kind in (Deployment.Kind.PIN, Deployment.Kind.FOLLOW):
         tag = environment.git_tag
     elif problem := tag_check(environment, tag):
-        _refuse(user=user, environment=environment, action=kind, tag=tag, message=problem, bad_input=True)
+        refuse(user=user, environment=environment, action=kind, tag=tag, message=problem, bad_input=True)
     verdict = gates.environment_verdict(
         user=user, environment=environment, action=kind, tag=tag,
         source_healthy_tag=source_healthy_tag(environment) if kind == Deployment.Kind.PROMOTE else None,
     )  # fmt: skip
     if not verdict.allowed:
-        _refuse(user=user, environment=environment, action=kind, tag=tag, message=verdict.reason,
+        refuse(user=user, environment=environment, action=kind, tag=tag, message=verdict.reason,
                 verdict=verdict)  # fmt: skip
     try:
         with transaction.atomic():
@@ -117,14 +121,17 @@ def deployment_request(
             deployment = Deployment.objects.create(
                 environment=environment, kind=kind, tag=tag, requested_by=user,
                 idempotency_key=idempotency_key, approval=verdict.approval,
-                message="Waiting for a worker.",
+                message="Waiting for a worker.", channel=channel,
             )  # fmt: skip
             audit_record(
                 actor=user, team=environment.team, action=f"environment.{kind}", outcome="requested",
                 target=environment.audit_target, parameters={"tag": tag},
                 correlation=f"deployment-{deployment.pk}",
                 message=f"approved by {verdict.approval.approved_by}" if verdict.approval else "",
+                channel=channel,
             )  # fmt: skip
+            if environment.is_production and kind in (Deployment.Kind.PROMOTE, Deployment.Kind.ROLLBACK):
+                notify.production_change(deployment)
             from apps.environments.tasks import deployment_advance
 
             transaction.on_commit(lambda: deployment_advance.delay(deployment.pk))
@@ -135,60 +142,92 @@ def deployment_request(
 
 
 def approval_request(
-    *, user: AbstractBaseUser, environment: Environment, tag: str, reason: str = ""
+    *, user: AbstractBaseUser, environment: Environment, tag: str, reason: str = "", channel: str = "web"
 ) -> Approval:
-    """A team member asks a lead or an SRE to approve one tag here."""
+    """A team member asks a lead or an SRE to approve one tag here; they are told at once."""
+    refuse = partial(_refuse, channel=channel)
     tag = (tag or "").strip()
     try:
         reason = inputs.text(reason, field="reason", max_length=REASON_MAX_LENGTH, multiline=True)
     except inputs.InvalidInput as exc:
-        _refuse(user=user, environment=environment, action="approval", tag=tag, bad_input=True,
+        refuse(user=user, environment=environment, action="approval", tag=tag, bad_input=True,
                 message=exc.message)  # fmt: skip
     if not environment.requires_approval:
-        _refuse(user=user, environment=environment, action="approval", tag=tag,
+        refuse(user=user, environment=environment, action="approval", tag=tag,
                 message="This environment needs no approval.")  # fmt: skip
     if problem := tag_check(environment, tag):
-        _refuse(
+        refuse(
             user=user, environment=environment, action="approval", tag=tag, message=problem, bad_input=True
         )
     role = gates.role_gate(user, environment)
     if not role.ok:
-        _refuse(user=user, environment=environment, action="approval", tag=tag, message=role.message)
+        refuse(user=user, environment=environment, action="approval", tag=tag, message=role.message)
     open_request = Approval.objects.filter(
-        environment=environment, tag=tag, used_at__isnull=True, expires_at__gt=timezone.now()
-    ).first()
+        environment=environment, tag=tag, used_at__isnull=True, declined_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).first()  # fmt: skip
     if open_request is not None:
         return open_request
     now = timezone.now()
-    approval = Approval.objects.create(
-        environment=environment, tag=tag, reason=reason, requested_by=user,
-        requested_at=now, expires_at=now + environment.approval_ttl,
-    )  # fmt: skip
-    audit_record(
-        actor=user, team=environment.team, action="environment.approval", outcome="requested",
-        target=environment.audit_target, parameters={"tag": tag, "reason": approval.reason},
-        correlation=f"approval-{approval.pk}",
-    )  # fmt: skip
+    with transaction.atomic():
+        approval = Approval.objects.create(
+            environment=environment, tag=tag, reason=reason, requested_by=user,
+            requested_at=now, expires_at=now + environment.approval_ttl,
+        )  # fmt: skip
+        audit_record(
+            actor=user, team=environment.team, action="environment.approval", outcome="requested",
+            target=environment.audit_target, parameters={"tag": tag, "reason": approval.reason},
+            correlation=f"approval-{approval.pk}", channel=channel,
+        )  # fmt: skip
+        notify.approval_requested(approval)
     return approval
 
 
-def approval_grant(*, user: AbstractBaseUser, approval: Approval) -> Approval:
+def approval_grant(*, user: AbstractBaseUser, approval: Approval, channel: str = "web") -> Approval:
     """A lead of the team or an SRE approves; the approval lasts the environment's TTL from now."""
+    return _approval_answer(user=user, approval=approval, approve=True, channel=channel)
+
+
+def approval_decline(
+    *, user: AbstractBaseUser, approval: Approval, reason: str = "", channel: str = "web"
+) -> Approval:
+    """A lead of the team or an SRE says no, with a reason the requester reads: the same gate as approving."""
+    return _approval_answer(user=user, approval=approval, approve=False, reason=reason, channel=channel)
+
+
+def _approval_answer(*, user, approval: Approval, approve: bool, reason: str = "", channel: str) -> Approval:
     environment = approval.environment
+    action = "approve" if approve else "decline"
+    refuse = partial(
+        _refuse, user=user, environment=environment, action=action, tag=approval.tag, channel=channel
+    )
+    if not approve:
+        try:
+            reason = inputs.text(reason, field="reason", max_length=REASON_MAX_LENGTH, multiline=True)
+        except inputs.InvalidInput as exc:
+            refuse(message=exc.message, bad_input=True)
     gate = gates.approve_gate(user, approval)
     if not gate.ok:
-        _refuse(user=user, environment=environment, action="approve", tag=approval.tag, message=gate.message)
+        refuse(message=gate.message)
     now = timezone.now()
-    updated = Approval.objects.filter(pk=approval.pk, approved_at__isnull=True, used_at__isnull=True).update(
-        approved_by=user, approved_at=now, expires_at=now + environment.approval_ttl
-    )
-    approval.refresh_from_db()
+    if approve:
+        answer = {"approved_by": user, "approved_at": now, "expires_at": now + environment.approval_ttl}
+    else:
+        answer = {"declined_by": user, "declined_at": now, "decline_reason": reason}
+    with transaction.atomic():
+        updated = Approval.objects.filter(
+            pk=approval.pk, approved_at__isnull=True, used_at__isnull=True, declined_at__isnull=True
+        ).update(**answer)
+        approval.refresh_from_db()
+        if updated:
+            audit_record(
+                actor=user, team=environment.team, action=f"environment.{action}", outcome="succeeded",
+                target=environment.audit_target,
+                parameters={"tag": approval.tag, **({} if approve else {"reason": reason})},
+                message=f"requested by {approval.requested_by}", correlation=f"approval-{approval.pk}",
+                channel=channel,
+            )  # fmt: skip
+            notify.approval_decided(approval, approved=approve)
     if not updated:
-        _refuse(user=user, environment=environment, action="approve", tag=approval.tag,
-                message="Someone else approved it first.")  # fmt: skip
-    audit_record(
-        actor=user, team=environment.team, action="environment.approve", outcome="succeeded",
-        target=environment.audit_target, parameters={"tag": approval.tag},
-        message=f"requested by {approval.requested_by}", correlation=f"approval-{approval.pk}",
-    )  # fmt: skip
+        refuse(message=f"Someone else answered it first: it is {approval.state}.")
     return approval

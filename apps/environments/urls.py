@@ -22,4 +22,9 @@ urlpatterns = [
         views.approval_approve,
         name="approve",
     ),
+    path(
+        "teams/<slug:team_slug>/environments/<slug:env_slug>/approvals/<int:approval_id>/decline/",
+        views.approval_decline,
+        name="decline",
+    ),
 ]

@@ -104,18 +104,38 @@ def approval_create(request: HttpRequest, team_slug: str, env_slug: str) -> Http
     return redirect("environments:detail", team.slug, environment.slug)
 
 
-@require_POST
-def approval_approve(request: HttpRequest, team_slug: str, env_slug: str, approval_id: int) -> HttpResponse:
-    team = team_get(slug=team_slug, user=request.user)
-    environment = selectors.environment_get(team=team, slug=env_slug)
+def _approval_get(environment, approval_id: int) -> Approval:
     approval = Approval.objects.filter(pk=approval_id, environment=environment).select_related(
         "environment__team", "environment__cluster"
     ).first()  # fmt: skip
     if approval is None:
         raise Http404("No such approval request")
+    return approval
+
+
+@require_POST
+def approval_approve(request: HttpRequest, team_slug: str, env_slug: str, approval_id: int) -> HttpResponse:
+    team = team_get(slug=team_slug, user=request.user)
+    environment = selectors.environment_get(team=team, slug=env_slug)
+    approval = _approval_get(environment, approval_id)
     try:
         services.approval_grant(user=request.user, approval=approval)
     except services.RequestRefused as exc:
         return _refused(request, environment, exc)
     messages.success(request, f"Approved {approval.tag} for {environment.slug}.")
+    return redirect("environments:detail", team.slug, environment.slug)
+
+
+@require_POST
+def approval_decline(request: HttpRequest, team_slug: str, env_slug: str, approval_id: int) -> HttpResponse:
+    team = team_get(slug=team_slug, user=request.user)
+    environment = selectors.environment_get(team=team, slug=env_slug)
+    approval = _approval_get(environment, approval_id)
+    try:
+        services.approval_decline(user=request.user, approval=approval, reason=request.POST.get("reason", ""))
+    except services.RequestRefused as exc:
+        return _refused(request, environment, exc)
+    messages.success(
+        request, f"Declined {approval.tag} for {environment.slug}; {approval.requested_by} is told why."
+    )
     return redirect("environments:detail", team.slug, environment.slug)

@@ -116,3 +116,19 @@ def test_changing_a_groups_permissions_is_audited(client_for, root):
     )
     (event,) = events("config.group")
     assert event.parameters["changes"]["permissions"]["added"] == [str(permission)]
+
+
+def test_a_teams_slack_channel_is_set_in_the_admin_and_a_channel_name_is_refused(client_for, sre):
+    team = TeamFactory(slug="payments", name="Payments")
+    form = {
+        "slug": "payments", "name": "Payments", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+        "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000",
+    }  # fmt: skip
+    url = f"/admin/accounts/team/{team.pk}/change/"
+    refused = client_for(sre).post(url, {**form, "slack_channel": "#payments"})
+    assert refused.status_code == 200 and "A Slack channel id: C0123ABCD." in refused.content.decode()
+    team.refresh_from_db()
+    assert team.slack_channel == ""
+    assert client_for(sre).post(url, {**form, "slack_channel": "C0PAYMENTS"}).status_code == 302
+    team.refresh_from_db()
+    assert team.slack_channel == "C0PAYMENTS"

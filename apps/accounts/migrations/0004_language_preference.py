@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_idp_sign_in'),
+        ('accounts', '0003_team_slack_channel'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
