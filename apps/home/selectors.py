@@ -20,7 +20,7 @@ from apps.clusters.problems import PROBLEMS, Problem
 from apps.environments.gates import approve_gate
 from apps.environments.models import Approval, Deployment
 from apps.lessons.models import Lesson, Progress
-from apps.lessons.selectors import lesson_for_reasons
+from apps.lessons.selectors import LessonLink, lesson_for_reasons
 from apps.readiness.models import Finding
 from apps.readiness.rules import RULES, SEVERITIES, Rule
 from apps.readiness.selectors import rule_lessons
@@ -36,7 +36,7 @@ class TeamProblems:
     flux_failing: int = 0
     worst: Problem | None = None
     worst_pod: Pod | None = None
-    lesson: Lesson | None = None
+    lesson: LessonLink | None = None  # at the section that explains the problem
 
     @property
     def count(self) -> int:
@@ -47,7 +47,7 @@ class TeamProblems:
 class FindingToLearn:
     finding: Finding
     rule: Rule
-    lesson: Lesson
+    lesson: LessonLink  # at the section that explains the rule
 
 
 @dataclass
@@ -154,7 +154,7 @@ def _findings_to_learn(teams: list[Team], done: set[int]) -> tuple[list[FindingT
     """Findings on the person's teams' workloads whose rule a lesson they have not done teaches."""
     if not teams:
         return [], 0
-    lessons = {rule: lesson for rule, lesson in rule_lessons().items() if lesson.pk not in done}
+    lessons = {rule: lesson for rule, lesson in rule_lessons().items() if lesson.lesson.pk not in done}
     if not lessons:
         return [], 0
     findings = Finding.objects.active().filter(team__in=teams, rule__in=list(lessons))

@@ -91,7 +91,11 @@ def test_it_shows_the_team_s_problem_count_and_the_worst_with_its_lesson(world):
                               api_version="v1", ready_status="False")  # fmt: skip
     (row,) = home_page(user=world["alice"]).teams
     assert (row.team, row.pods, row.flux_failing, row.count) == (world["payments"], 2, 1, 3)
-    assert row.worst_pod == worst and row.worst.key == "CrashLoopBackOff" and row.lesson == world["probes"]
+    assert (
+        row.worst_pod == worst
+        and row.worst.key == "CrashLoopBackOff"
+        and row.lesson.lesson == world["probes"]
+    )
 
 
 def test_approvals_waiting_are_shown_to_leads_not_to_members_or_the_requester(world):
@@ -123,7 +127,7 @@ def test_findings_a_lesson_not_done_would_fix_disappear_once_it_is_done(world):
     mine = _finding(world)
     _finding(world, team=world["search"])  # another team's
     page = home_page(user=world["alice"])
-    assert [(f.finding, f.lesson) for f in page.findings] == [(mine, world["probes"])]
+    assert [(f.finding, f.lesson.lesson) for f in page.findings] == [(mine, world["probes"])]
     Progress.objects.create(user=world["alice"], lesson=world["probes"], status="completed")
     assert home_page(user=world["alice"]).findings == []
 
