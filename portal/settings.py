@@ -22,7 +22,12 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_TZ = True
 LANGUAGE_CODE = "en"
-USE_I18N = False
+# English and Japanese (issue 21): the reader's account choice, then Accept-Language
+# (apps.accounts.middleware). The catalogue is locale/ja/LC_MESSAGES/django.po, compiled to the
+# committed django.mo by scripts/compile_messages.py (babel: GNU gettext is not installed).
+USE_I18N = True
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 # Date formats for every page and the admin (apps/core/timefmt.py); one folder per language.
 FORMAT_MODULE_PATH = ["portal.formats"]
 
@@ -65,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: the account's language choice comes first.
+    "apps.accounts.middleware.ReaderLocaleMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -83,6 +90,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "apps.accounts.context_processors.roles",

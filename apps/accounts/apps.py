@@ -53,3 +53,10 @@ class AccountsConfig(AppConfig):
         config_audit_register(
             GroupMapping, fields=["idp_group", "role", "team"], target=lambda m: m.idp_group
         )
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from apps.accounts.languages import session_remember_at_sign_in
+
+        # The reader's language goes into the session at sign-in, so that no page pays for it.
+        user_logged_in.connect(session_remember_at_sign_in, dispatch_uid="shirube-language-at-sign-in")

@@ -162,3 +162,20 @@ class FirstSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} first signed in {self.at:%Y-%m-%d %H:%M}"
+
+
+# The languages a reader can choose (issue 21); English is the source of every lesson.
+LANGUAGES = {"en": "English", "ja": "日本語"}
+
+
+class LanguagePreference(models.Model):
+    """The language a user chose to read in; without one, the browser's Accept-Language decides."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="language_preference"
+    )
+    language = models.CharField(max_length=8, choices=list(LANGUAGES.items()))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} reads {self.language}"

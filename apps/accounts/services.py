@@ -12,8 +12,18 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apps.accounts.models import SRE_GROUP, FirstSignIn, GroupMapping, IdpIdentity, Membership, Team
+from apps.accounts.models import (
+    LANGUAGES,
+    SRE_GROUP,
+    FirstSignIn,
+    GroupMapping,
+    IdpIdentity,
+    LanguagePreference,
+    Membership,
+    Team,
+)
 from apps.accounts.permissions import is_sre
+from apps.core import inputs
 from apps.core.config_audit import config_change_record, config_snapshot, config_snapshot_stored
 
 # SREs administer what the portal holds; they are not superusers. Their group's permissions are
@@ -245,3 +255,13 @@ def first_sign_in_record(*, user: AbstractBaseUser, at=None) -> FirstSignIn:
 def first_sign_in_on_login(sender, *, user: AbstractBaseUser, **kwargs) -> None:
     """user_logged_in's receiver (AccountsConfig.ready), for password and identity-provider sign-in alike."""
     first_sign_in_record(user=user)
+
+
+def language_preference_set(*, user: AbstractBaseUser, language: str) -> str:
+    """Remember the language the user reads in; InvalidInput for one Shirube does not have.
+
+    Not an audit event: it changes what one person reads, not who may do what.
+    """
+    language = inputs.choice(language, field="language", label="language", choices=LANGUAGES)
+    LanguagePreference.objects.update_or_create(user=user, defaults={"language": language})
+    return language

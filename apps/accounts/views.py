@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
@@ -21,8 +22,10 @@ from django.views.decorators.http import require_POST
 from django.views.generic import View
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
 
+from apps.accounts.languages import session_remember
 from apps.accounts.oidc import SignInRefused, end_session_url, provider
 from apps.accounts.permissions import oidc_enabled, password_form_shown
+from apps.accounts.services import language_preference_set
 from apps.accounts.signin import password_sign_in, session_limit
 from apps.core.inputs import InvalidInput, shown, text
 
@@ -85,6 +88,19 @@ def login(request: HttpRequest, *, break_glass: bool = False) -> HttpResponse:
     auth.login(request, result.user)
     session_limit(request)
     return redirect(next_url)
+
+
+@require_POST
+def language(request: HttpRequest) -> HttpResponse:
+    """The header's language switch: remember the choice on the account, and go back."""
+    chosen = language_preference_set(user=request.user, language=request.POST.get("language", ""))
+    session_remember(request, chosen)
+    # A page's own `?lang=` (a lesson read in the other language) would outvote the choice just made.
+    url = urlsplit(_next_url(request))
+    query = urlencode(
+        [(key, value) for key, value in parse_qsl(url.query, keep_blank_values=True) if key != "lang"]
+    )
+    return redirect(urlunsplit(url._replace(query=query)))
 
 
 @require_POST

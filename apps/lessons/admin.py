@@ -7,6 +7,7 @@ import difflib
 import reversion
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -19,9 +20,11 @@ from apps.accounts.permissions import can_edit_lessons
 from apps.lessons import services
 from apps.lessons.content_import import lesson_content_hash
 from apps.lessons.models import (
+    TRANSLATION_LANGUAGES,
     ChecklistItem,
     Choice,
     Lesson,
+    LessonTranslation,
     Phase,
     Progress,
     StuckFlag,
@@ -130,6 +133,35 @@ return_to_draft = _status_action(Lesson.Status.DRAFT, "Return to draft", "return
 archive = _status_action(Lesson.Status.ARCHIVED, "Archive (hide from learners, keep progress)", "archived")
 
 
+class TranslationFilter(admin.SimpleListFilter):
+    """Which lessons lack a translation, or have one older than their English file (stale)."""
+
+    title = "translation"
+    parameter_name = "translation"
+
+    def lookups(self, request, model_admin):
+        return [
+            (f"{state}-{code}", f"{state} {name}")
+            for code, name in TRANSLATION_LANGUAGES.items()
+            for state in ("lacks", "stale", "current")
+        ]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        state, _, code = self.value().partition("-")
+        if code not in TRANSLATION_LANGUAGES:
+            return queryset.none()
+        rows = LessonTranslation.objects.filter(lesson=OuterRef("pk"), language=code)
+        if state == "lacks":
+            return queryset.filter(~Exists(rows))
+        if state == "stale":
+            return queryset.filter(Exists(rows.filter(stale=True)))
+        if state == "current":
+            return queryset.filter(Exists(rows.filter(stale=False)))
+        return queryset.none()
+
+
 @admin.register(Lesson)
 class LessonAdmin(VersionAdmin):
     list_display = [
@@ -140,9 +172,10 @@ class LessonAdmin(VersionAdmin):
         "publish_at",
         "owner",
         "source",
+        "translations_state",
         "updated_at",
     ]
-    list_filter = ["phase", "status"]
+    list_filter = ["phase", "status", TranslationFilter]
     search_fields = ["title", "slug", "summary", "body"]
     list_select_related = ["phase", "owner"]
     prepopulated_fields = {"slug": ["title"]}
@@ -164,6 +197,17 @@ class LessonAdmin(VersionAdmin):
     @admin.display(description="source")
     def source(self, lesson):
         return "content/" if lesson.source_path else "admin"
+
+    @admin.display(description="translations")
+    def translations_state(self, lesson):
+        rows = {row.language: row for row in lesson.translations.all()}
+        return " · ".join(
+            f"{code}: " + ("missing" if code not in rows else "stale" if rows[code].stale else "✓")
+            for code in TRANSLATION_LANGUAGES
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("translations")
 
     @admin.display(description="changed in the admin since import", boolean=True)
     def edited_since_import(self, lesson):

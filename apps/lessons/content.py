@@ -18,6 +18,7 @@ import yaml
 from apps.lessons.models import (
     QUIZ_KEY_PATTERN,
     RESERVED_PHASE_SLUGS,
+    TRANSLATION_LANGUAGES,
     Lesson,
     sections_problems,
 )
@@ -31,6 +32,14 @@ LESSON_KEYS = {
 }  # fmt: skip
 QUESTION_KEYS = {"id", "question", "choices"}
 CHOICE_KEYS = {"id", "text", "correct", "explain"}
+# A translation supplies text only; what a lesson is (prerequisites, minutes, which choice is
+# right) comes from the English file, so those keys in a translation are an error.
+TRANSLATION_KEYS = {"source_sha256", "title", "summary", "checklist", "quiz"}
+PHASE_TRANSLATION_KEYS = {"source_sha256", "title", "summary"}
+# Pages beside the lessons, at the top of content/: `_glossary.md` and its translations.
+PAGE_SLUGS = ("glossary",)
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+HASH_COMMAND = "python manage.py content_translation_hash"
 _QUIZ_ID_RE = re.compile(QUIZ_KEY_PATTERN)
 
 
@@ -58,6 +67,21 @@ class QuestionSpec:
 
 
 @dataclass
+class TranslationSpec:
+    """One `.<language>.md` file: the text of its English file's lesson, phase or page."""
+
+    language: str
+    path: str
+    source_sha256: str  # the English file's sha256 the translation was made from
+    stale: bool  # the English file has changed since
+    title: str
+    summary: str
+    body: str
+    checklist: list[str] = field(default_factory=list)
+    quiz: dict[str, dict[str, str]] = field(default_factory=dict)  # id -> {"text", "explain"}
+
+
+@dataclass
 class PhaseSpec:
     slug: str
     order: int
@@ -65,6 +89,19 @@ class PhaseSpec:
     summary: str
     intro: str
     path: str
+    file_sha256: str = ""
+    translations: dict[str, TranslationSpec] = field(default_factory=dict)
+
+
+@dataclass
+class PageSpec:
+    slug: str
+    path: str
+    title: str
+    summary: str
+    body: str
+    file_sha256: str
+    translations: dict[str, TranslationSpec] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,6 +124,8 @@ class LessonSpec:
     owner: str = ""
     last_reviewed: datetime.date | None = None
     line_of: dict = field(default_factory=dict)
+    file_sha256: str = ""
+    translations: dict[str, TranslationSpec] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,13 +137,14 @@ class ImportReport:
     archived: list[str] = field(default_factory=list)
     phases_created: list[str] = field(default_factory=list)
     phases_updated: list[str] = field(default_factory=list)
+    translations_changed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(
             self.created or self.updated or self.archived or self.phases_created
-            or self.phases_updated
+            or self.phases_updated or self.translations_changed
         )  # fmt: skip
 
 
@@ -236,7 +276,8 @@ def _parse_quiz(raw, front_line: int) -> list[QuestionSpec]:
 
 
 def _parse_phase(path: Path, rel: str, slug: str, order: int) -> PhaseSpec:
-    data, body, _ = _load_front_matter(path.read_text(encoding="utf-8"), rel)
+    raw = path.read_bytes()
+    data, body, _ = _load_front_matter(raw.decode("utf-8"), rel)
     unknown = set(data) - PHASE_KEYS
     if unknown:
         raise ValueError(f"2: unknown keys: {', '.join(sorted(unknown))}")
@@ -246,7 +287,9 @@ def _parse_phase(path: Path, rel: str, slug: str, order: int) -> PhaseSpec:
     summary = data.get("summary") or ""
     if not isinstance(summary, str):
         raise ValueError("2: summary must be text")
-    return PhaseSpec(slug, order, title.strip(), summary.strip(), body.strip(), rel)
+    return PhaseSpec(
+        slug, order, title.strip(), summary.strip(), body.strip(), rel, hashlib.sha256(raw).hexdigest()
+    )
 
 
 def _parse_lesson(path: Path, rel: str, slug: str, order: int, phase_slug: str) -> LessonSpec:
@@ -306,7 +349,206 @@ def _parse_lesson(path: Path, rel: str, slug: str, order: int, phase_slug: str) 
         quiz=quiz,
         owner=owner.strip(),
         last_reviewed=last_reviewed,
+        file_sha256=hashlib.sha256(raw).hexdigest(),
     )
+
+
+# --- translations ------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> str:
+    """What a translation's `source_sha256` must say: the sha256 of its English file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _key_line(front: str, key: str) -> int:
+    """The file line of a top-level front-matter key (2, the first, when it is not found)."""
+    for index, line in enumerate(front.split("\n")):
+        if line.startswith(f"{key}:"):
+            return index + 2
+    return 2
+
+
+def _translated_quiz(raw, english: list[QuestionSpec], quiz_line: int, english_path: str) -> dict:
+    """The quiz's text by question and choice id; every id must be the English file's, and all of them."""
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise ValueError(f"{quiz_line}: quiz must be a list of questions")
+    questions = {q.key: q for q in english}
+    texts: dict[str, dict[str, str]] = {}
+    for number, item in enumerate(raw, start=1):
+        where = f"{_line(item, quiz_line)}: quiz question {number}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} must be a mapping with 'id', 'question' and 'choices'")
+        unknown = set(item) - QUESTION_KEYS
+        if unknown:
+            raise ValueError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
+        key = item.get("id")
+        if key not in questions:
+            raise ValueError(f"{where}: id {key!r} is not a question of {english_path}")
+        if key in texts:
+            raise ValueError(f"{where}: duplicate id {key!r}")
+        text = item.get("question")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{where} has no question text")
+        raw_choices = item.get("choices")
+        if not isinstance(raw_choices, list):
+            raise ValueError(f"{where} needs its choices")
+        english_choices = {c.key: c for c in questions[key].choices}
+        for c_number, choice in enumerate(raw_choices, start=1):
+            c_where = f"{_line(choice, quiz_line)}: quiz question {number}, choice {c_number}"
+            if not isinstance(choice, dict):
+                raise ValueError(f"{c_where} must be a mapping with 'id' and 'text'")
+            if "correct" in choice:
+                raise ValueError(f"{c_where}: 'correct' belongs in {english_path}, not in a translation")
+            unknown = set(choice) - CHOICE_KEYS
+            if unknown:
+                raise ValueError(f"{c_where} has unknown keys: {', '.join(sorted(unknown))}")
+            c_key = choice.get("id")
+            if c_key not in english_choices:
+                raise ValueError(f"{c_where}: id {c_key!r} is not a choice of {key} in {english_path}")
+            if c_key in texts:
+                raise ValueError(f"{c_where}: duplicate id {c_key!r}")
+            c_text = choice.get("text")
+            if not isinstance(c_text, (str, int, float)) or not str(c_text).strip():
+                raise ValueError(f"{c_where} has no text")
+            explain = choice.get("explain", "")
+            if not isinstance(explain, str):
+                raise ValueError(f"{c_where}: 'explain' must be text")
+            # Without this, a reader would meet one English explanation among the translated ones.
+            if bool(explain.strip()) != bool(english_choices[c_key].explain):
+                has = "has" if english_choices[c_key].explain else "has no"
+                raise ValueError(f"{c_where}: {c_key} {has} 'explain' in {english_path}; so must this")
+            texts[c_key] = {"text": str(c_text).strip(), "explain": explain.strip()}
+        missing = [c for c in english_choices if c not in texts]
+        if missing:
+            raise ValueError(f"{where}: missing choice(s) of {english_path}: {', '.join(missing)}")
+        texts[key] = {"text": text.strip()}
+    missing = [q for q in questions if q not in texts]
+    if missing:
+        raise ValueError(f"{quiz_line}: missing question(s) of {english_path}: {', '.join(missing)}")
+    return texts
+
+
+def _parse_translation(
+    path: Path, rel: str, language: str, *, english_path: str, english_sha256: str,
+    keys: set[str], lesson: LessonSpec | None = None,
+) -> TranslationSpec:  # fmt: skip
+    text = path.read_bytes().decode("utf-8")
+    data, body, _ = _load_front_matter(text, rel)
+    front = _split_front_matter(text)[0]
+    unknown = sorted(set(data) - keys)
+    if unknown:
+        raise ValueError(
+            f"{_key_line(front, unknown[0])}: unknown keys in a translation: {', '.join(unknown)} "
+            f"(a translation has only {', '.join(sorted(keys))}; the rest comes from {english_path})"
+        )
+    claimed = data.get("source_sha256")
+    if not isinstance(claimed, str) or not _SHA256_RE.match(claimed):
+        raise ValueError(
+            f"{_key_line(front, 'source_sha256')}: source_sha256 must be the sha256 of the {english_path} "
+            f"it translates (64 hex digits, quoted); run {HASH_COMMAND} after updating the translation"
+        )
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError(f"{_key_line(front, 'title')}: missing title")
+    summary = data.get("summary") or ""
+    if not isinstance(summary, str):
+        raise ValueError(f"{_key_line(front, 'summary')}: summary must be text")
+    spec = TranslationSpec(
+        language=language, path=rel, source_sha256=claimed, stale=claimed != english_sha256,
+        title=title.strip(), summary=summary.strip(), body=body.strip(),
+    )  # fmt: skip
+    if lesson is not None:
+        line = _key_line(front, "checklist")
+        try:
+            spec.checklist = _str_list(data.get("checklist"), "checklist")
+        except ValueError as exc:
+            raise ValueError(f"{line}: {exc}") from None
+        if len(spec.checklist) != len(lesson.checklist):
+            raise ValueError(
+                f"{line}: checklist has {len(spec.checklist)} item(s); {english_path} has "
+                f"{len(lesson.checklist)} (translate each, in the same order)"
+            )
+        spec.quiz = _translated_quiz(data.get("quiz"), lesson.quiz, _key_line(front, "quiz"), english_path)
+    return spec
+
+
+def _split_language(name: str) -> tuple[str, str]:
+    """`01-pods.ja.md` -> ("01-pods", "ja"); `01-pods.md` -> ("01-pods", "")."""
+    base, _, language = name.removesuffix(".md").partition(".")
+    return base, language
+
+
+def translation_source(path: Path) -> Path:
+    """The English file a translation file translates; ValueError when the name is not a translation's."""
+    base, language = _split_language(path.name)
+    if path.suffix != ".md" or language not in TRANSLATION_LANGUAGES:
+        known = ", ".join(f"*.{code}.md" for code in sorted(TRANSLATION_LANGUAGES))
+        raise ValueError(f"{path}: not a translation file ({known})")
+    english = path.with_name(f"{base}.md")
+    if not english.is_file():
+        raise ValueError(f"{path}: its English file {english.name} is not there")
+    return english
+
+
+def translation_hash_write(*, path: Path) -> bool:
+    """Record in a translation's front matter that it matches its English file as it is now.
+
+    Returns whether the file changed. The hash is of the English file's bytes, so it means the
+    same in any clone (file times do not).
+    """
+    digest = file_sha256(translation_source(path))
+    text = path.read_text(encoding="utf-8")
+    front, _, _ = _split_front_matter(text)
+    lines = text.split("\n")
+    entry = f'source_sha256: "{digest}"'
+    at = _key_line(front, "source_sha256") - 1
+    if lines[at].startswith("source_sha256:"):
+        lines[at] = entry
+    else:
+        lines.insert(1, entry)
+    new = "\n".join(lines)
+    if new == text:
+        return False
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
+def _parse_page(path: Path, rel: str, slug: str) -> PageSpec:
+    raw = path.read_bytes()
+    data, body, _ = _load_front_matter(raw.decode("utf-8"), rel)
+    unknown = set(data) - PHASE_KEYS
+    if unknown:
+        raise ValueError(f"2: unknown keys: {', '.join(sorted(unknown))}")
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError("2: missing title")
+    summary = data.get("summary") or ""
+    if not isinstance(summary, str):
+        raise ValueError("2: summary must be text")
+    return PageSpec(slug, rel, title.strip(), summary.strip(), body.strip(), hashlib.sha256(raw).hexdigest())
+
+
+def _translations_attach(
+    english, files: list[tuple[Path, str, str]], root: Path, problems: list[str], *, keys: set[str],
+    lesson: LessonSpec | None = None,
+) -> None:  # fmt: skip
+    """Parse each translation file of one English spec into `english.translations`."""
+    for path, rel, language in files:
+        try:
+            english.translations[language] = _parse_translation(
+                path, rel, language, english_path=english.path, english_sha256=english.file_sha256,
+                keys=keys, lesson=lesson,
+            )  # fmt: skip
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(f"{rel}:{exc}" if str(exc)[:1].isdigit() else f"{rel}: {exc}")
+
+
+def _translation_unknown_language(rel: str, language: str) -> str:
+    known = ", ".join(sorted(TRANSLATION_LANGUAGES))
+    return f"{rel}: unknown language '{language}' (translations: {known}; English is the file without one)"
 
 
 @dataclass
@@ -314,6 +556,7 @@ class ContentTree:
     phases: list[PhaseSpec]
     lessons: list[LessonSpec]
     warnings: list[str]
+    pages: list[PageSpec] = field(default_factory=list)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -354,6 +597,14 @@ def lesson_files_read(root: Path) -> list[LessonSpec]:
     return _read_files(root)[0].lessons
 
 
+def content_files_read(root: Path) -> ContentTree:
+    """Every file under root, validated each on its own (no database): for tools over the files."""
+    tree, problems, _ = _read_files(root)
+    if problems:
+        raise ContentError(problems)
+    return tree
+
+
 def _read_files(root: Path) -> tuple[ContentTree, list[str], set[str]]:
     """The files under root, each on its own: (what parsed, the problems, every lesson slug named)."""
     problems: list[str] = []
@@ -364,9 +615,7 @@ def _read_files(root: Path) -> tuple[ContentTree, list[str], set[str]]:
         raise ContentError([f"{root}: not a folder"])
 
     phase_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for stray in sorted(p for p in root.iterdir() if p.is_file()):
-        if stray.suffix == ".md" and stray.name.lower() != "readme.md":
-            problems.append(f"{_rel(stray, root)}: lessons belong in a phase folder (NN-phase-slug/)")
+    pages = _read_pages(root, problems)
     seen_phase: dict[str, str] = {}
     seen_lesson: dict[str, str] = {}
     for phase_dir in phase_dirs:
@@ -391,12 +640,21 @@ def _read_files(root: Path) -> tuple[ContentTree, list[str], set[str]]:
             phases.append(_parse_phase(phase_file, _rel(phase_file, root), slug, order))
         except (ValueError, UnicodeDecodeError) as exc:
             problems.append(f"{_rel(phase_file, root)}:{exc}")
+        in_folder: dict[str, LessonSpec] = {}  # file name without .md -> its lesson
+        translated: dict[str, list[tuple[Path, str, str]]] = {}  # the same -> its translation files
         for lesson_file in sorted(phase_dir.iterdir()):
             rel = _rel(lesson_file, root)
             if lesson_file.name == "_phase.md" or lesson_file.name.startswith("."):
                 continue
             if lesson_file.is_dir() or lesson_file.suffix != ".md":
                 warnings.append(f"{rel}: ignored (not a .md lesson file)")
+                continue
+            base, language = _split_language(lesson_file.name)
+            if language:
+                if language not in TRANSLATION_LANGUAGES:
+                    problems.append(_translation_unknown_language(rel, language))
+                else:
+                    translated.setdefault(base, []).append((lesson_file, rel, language))
                 continue
             l_match = _NAME_RE.match(lesson_file.stem)
             if not l_match:
@@ -409,10 +667,53 @@ def _read_files(root: Path) -> tuple[ContentTree, list[str], set[str]]:
             seen_lesson[l_slug] = rel
             try:
                 lessons.append(_parse_lesson(lesson_file, rel, l_slug, l_order, slug))
+                in_folder[lesson_file.stem] = lessons[-1]
             except (ValueError, UnicodeDecodeError) as exc:
                 problems.append(f"{rel}:{exc}" if str(exc)[:1].isdigit() else f"{rel}: {exc}")
+        phase_files = translated.pop("_phase", [])
+        if phase_files and phases and phases[-1].slug == slug:
+            _translations_attach(phases[-1], phase_files, root, problems, keys=PHASE_TRANSLATION_KEYS)
+        for base, files in translated.items():
+            if base in in_folder:
+                _translations_attach(
+                    in_folder[base], files, root, problems, keys=TRANSLATION_KEYS, lesson=in_folder[base]
+                )
+            elif not (phase_dir / f"{base}.md").is_file():
+                problems.extend(
+                    f"{rel}: a translation of {base}.md, which is not there" for _, rel, _ in files
+                )
+            # else: the English file has its own error, already reported.
 
-    return ContentTree(phases, lessons, warnings), problems, set(seen_lesson)
+    return ContentTree(phases, lessons, warnings, pages), problems, set(seen_lesson)
+
+
+def _read_pages(root: Path, problems: list[str]) -> list[PageSpec]:
+    """The pages at the top of content/ (`_glossary.md` and its translations); any other .md is an error."""
+    pages: list[PageSpec] = []
+    translated: dict[str, list[tuple[Path, str, str]]] = {}
+    for path in sorted(p for p in root.iterdir() if p.is_file()):
+        if path.suffix != ".md" or path.name.lower() == "readme.md":
+            continue
+        rel = _rel(path, root)
+        base, language = _split_language(path.name)
+        if not (base.startswith("_") and base[1:] in PAGE_SLUGS):
+            problems.append(f"{rel}: lessons belong in a phase folder (NN-phase-slug/)")
+        elif language and language not in TRANSLATION_LANGUAGES:
+            problems.append(_translation_unknown_language(rel, language))
+        elif language:
+            translated.setdefault(base[1:], []).append((path, rel, language))
+        else:
+            try:
+                pages.append(_parse_page(path, rel, base[1:]))
+            except (ValueError, UnicodeDecodeError) as exc:
+                problems.append(f"{rel}:{exc}")
+    by_slug = {page.slug: page for page in pages}
+    for slug, files in translated.items():
+        if slug in by_slug:
+            _translations_attach(by_slug[slug], files, root, problems, keys=PHASE_TRANSLATION_KEYS)
+        elif not (root / f"_{slug}.md").is_file():
+            problems.extend(f"{rel}: a translation of _{slug}.md, which is not there" for _, rel, _ in files)
+    return pages
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -10,8 +10,27 @@ from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
 
-from apps.lessons.content import ContentTree, ImportReport, LessonSpec, QuestionSpec, read_tree
-from apps.lessons.models import ChecklistItem, Choice, Lesson, Phase, Question
+from apps.lessons.content import (
+    ContentTree,
+    ImportReport,
+    LessonSpec,
+    QuestionSpec,
+    TranslationSpec,
+    read_tree,
+)
+from apps.lessons.models import (
+    SOURCE_LANGUAGE,
+    TRANSLATION_LANGUAGES,
+    ChecklistItem,
+    Choice,
+    Lesson,
+    LessonTranslation,
+    Page,
+    Phase,
+    PhaseTranslation,
+    Question,
+)
+from apps.lessons.rendering import heading_anchors, render_markdown
 from apps.lessons.services import (
     lesson_render,
     lesson_requirement_update,
@@ -180,6 +199,9 @@ def import_tree(tree: ContentTree, *, prune: bool = False, force: bool = False) 
         lesson.imported_hash = lesson_content_hash(lesson)
         lesson.save(update_fields=["imported_hash"])
 
+    _translations_import(tree, report, rendered={lesson.slug for lesson, _ in touched})
+    _pages_import(tree, report)
+
     if prune:
         in_files = {s.slug for s in tree.lessons}
         gone = Lesson.objects.exclude(source_path="").exclude(slug__in=in_files)
@@ -188,6 +210,98 @@ def import_tree(tree: ContentTree, *, prune: bool = False, force: bool = False) 
             lesson.save(update_fields=["status", "updated_at"])
             report.archived.append(lesson.slug)
     return report
+
+
+def _translation_write(row, spec: TranslationSpec, values: dict, *, body_field: str, render) -> bool:
+    """Bring one translation row to its file; True when something changed.
+
+    Rendering is the slow part, so it runs only when the text (or the English it takes its
+    heading ids from) changed.
+    """
+    values = {
+        "title": spec.title, "summary": spec.summary, body_field: spec.body, "source_path": spec.path,
+        "source_sha256": spec.source_sha256, "stale": spec.stale, **values,
+    }  # fmt: skip
+    changed = row.pk is None or any(getattr(row, key) != value for key, value in values.items())
+    if not changed and not render.forced:
+        return False
+    for key, value in values.items():
+        setattr(row, key, value)
+    setattr(row, f"{body_field}_html", render(spec.body))
+    row.save()
+    return True
+
+
+class _Render:
+    """render_markdown with the English headings' ids; `forced` when the English was re-rendered."""
+
+    def __init__(self, english_html: str, forced: bool):
+        self.headings, self.forced = heading_anchors(english_html), forced
+
+    def __call__(self, text: str) -> str:
+        return render_markdown(text, source_headings=self.headings)
+
+
+def _translations_import(tree: ContentTree, report: ImportReport, *, rendered: set[str]) -> None:
+    """Write every translation the tree has, and remove those whose file is gone."""
+    lessons = {lesson.slug: lesson for lesson in Lesson.objects.prefetch_related("translations")}
+    for spec in tree.lessons:
+        lesson = lessons[spec.slug]
+        rows = {row.language: row for row in lesson.translations.all()}
+        for language in TRANSLATION_LANGUAGES:
+            translation = spec.translations.get(language)
+            row = rows.get(language)
+            if translation is None:
+                if row is not None:
+                    row.delete()
+                    report.translations_changed.append(f"{spec.slug} ({language}, removed)")
+                continue
+            row = row or LessonTranslation(lesson=lesson, language=language)
+            values = {"checklist": translation.checklist, "quiz": translation.quiz}
+            render = _Render(lesson.body_html, forced=spec.slug in rendered)
+            if _translation_write(row, translation, values, body_field="body", render=render):
+                report.translations_changed.append(f"{spec.slug} ({language})")
+    phases = {phase.slug: phase for phase in Phase.objects.prefetch_related("translations")}
+    for spec in tree.phases:
+        phase = phases[spec.slug]
+        rows = {row.language: row for row in phase.translations.all()}
+        for language in TRANSLATION_LANGUAGES:
+            translation = spec.translations.get(language)
+            row = rows.get(language)
+            if translation is None:
+                if row is not None:
+                    row.delete()
+                continue
+            row = row or PhaseTranslation(phase=phase, language=language)
+            render = _Render(phase.intro_html, forced=spec.slug in report.phases_updated)
+            if _translation_write(row, translation, {}, body_field="intro", render=render):
+                report.translations_changed.append(f"phase {spec.slug} ({language})")
+
+
+def _pages_import(tree: ContentTree, report: ImportReport) -> None:
+    """The glossary and any other page: the English row, then each translation's."""
+    for spec in tree.pages:
+        rows = {row.language: row for row in Page.objects.filter(slug=spec.slug)}
+        english = rows.get(SOURCE_LANGUAGE) or Page(slug=spec.slug, language=SOURCE_LANGUAGE)
+        values = {"title": spec.title, "summary": spec.summary, "body": spec.body, "source_path": spec.path}
+        english_changed = english.pk is None or any(getattr(english, k) != v for k, v in values.items())
+        if english_changed:
+            for key, value in values.items():
+                setattr(english, key, value)
+            english.body_html = render_markdown(spec.body)
+            english.save()
+            report.translations_changed.append(f"page {spec.slug} ({SOURCE_LANGUAGE})")
+        for language in TRANSLATION_LANGUAGES:
+            translation = spec.translations.get(language)
+            row = rows.get(language)
+            if translation is None:
+                if row is not None:
+                    row.delete()
+                continue
+            row = row or Page(slug=spec.slug, language=language)
+            render = _Render(english.body_html, forced=english_changed)
+            if _translation_write(row, translation, {}, body_field="body", render=render):
+                report.translations_changed.append(f"page {spec.slug} ({language})")
 
 
 def load_content(root: Path, *, check: bool = False, prune: bool = False, force: bool = False):

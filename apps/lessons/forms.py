@@ -1,6 +1,8 @@
 import re
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from apps.core import inputs
 from apps.lessons.models import STUCK_COMMENT_MAX_LENGTH
@@ -14,12 +16,12 @@ class StuckForm(forms.Form):
         widget=forms.Textarea(
             attrs={
                 "rows": 3,
-                "placeholder": "What is unclear? (optional)",
+                "placeholder": _("What is unclear? (optional)"),
                 "maxlength": STUCK_COMMENT_MAX_LENGTH,
             }
         ),
     )
-    signed = forms.BooleanField(required=False, label="Show my name with this comment")
+    signed = forms.BooleanField(required=False, label=_("Show my name with this comment"))
 
     def clean_comment(self) -> str:
         comment = self.cleaned_data["comment"]
@@ -38,8 +40,10 @@ def parse_quiz_answers(data, choices: dict[int, set[int]]) -> dict[int, set[int]
         for raw in data.getlist(f"q{question_id}"):
             if not (CHOICE_ID.fullmatch(raw) and int(raw) in valid):
                 raise inputs.InvalidInput(
-                    "These answers do not fit this quiz (it may have changed since the page was opened): "
-                    "reload the page and answer again.",
+                    gettext(
+                        "These answers do not fit this quiz (it may have changed since the page was opened): "
+                        "reload the page and answer again."
+                    ),
                     field=f"q{question_id}",
                     value=raw,
                 )

@@ -6,7 +6,7 @@ from django.utils import timezone
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 SLUG_VALIDATOR = RegexValidator(SLUG_PATTERN, "Use lowercase letters, digits and single '-'.")
 # These are URLs under /learn/, so no phase may take them.
-RESERVED_PHASE_SLUGS = frozenset({"progress", "search", "teams"})
+RESERVED_PHASE_SLUGS = frozenset({"glossary", "progress", "search", "teams"})
 
 
 def _not_reserved(value: str) -> None:
@@ -287,3 +287,74 @@ class StuckFlag(models.Model):
 
     def __str__(self) -> str:
         return f"stuck on {self.lesson}"
+
+
+# Translations (issue 21). English is the source: every lesson, question and choice exists
+# in English, and a translation only supplies other text for the same rows (quiz text by
+# the stable ids), so progress, attempts and stuck flags stay per lesson, not per language.
+# Translations come from `content/**/<slug>.<language>.md` only: the import replaces them.
+SOURCE_LANGUAGE = "en"
+TRANSLATION_LANGUAGES = {"ja": "日本語"}
+
+
+class LessonTranslation(models.Model):
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=8, choices=list(TRANSLATION_LANGUAGES.items()))
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    body_html = models.TextField(blank=True, editable=False)
+    checklist = models.JSONField(default=list, blank=True, help_text="Texts in the English order.")
+    quiz = models.JSONField(default=dict, blank=True, help_text='Question/choice id -> {"text", "explain"}.')
+    source_path = models.CharField(max_length=300, blank=True, editable=False)
+    # The sha256 of the English file's bytes the translation was made from, and whether the
+    # English file has changed since (set at import; file times mean nothing in a fresh clone).
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    stale = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lesson", "language"], name="lesson_translation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesson} ({self.language})"
+
+
+class PhaseTranslation(models.Model):
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="translations")
+    language = models.CharField(max_length=8, choices=list(TRANSLATION_LANGUAGES.items()))
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    intro = models.TextField(blank=True)
+    intro_html = models.TextField(blank=True, editable=False)
+    source_path = models.CharField(max_length=300, blank=True, editable=False)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["phase", "language"], name="phase_translation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.phase} ({self.language})"
+
+
+class Page(models.Model):
+    """A page beside the lessons (the glossary), one row per language, from `content/_<slug>*.md`."""
+
+    slug = models.SlugField(max_length=60, validators=[SLUG_VALIDATOR])
+    language = models.CharField(max_length=8)
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    body_html = models.TextField(blank=True, editable=False)
+    source_path = models.CharField(max_length=300, blank=True, editable=False)
+    source_sha256 = models.CharField(max_length=64, blank=True)
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["slug", "language"], name="page_unique_slug_language")]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.language})"

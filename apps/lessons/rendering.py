@@ -148,12 +148,6 @@ def _scrollable(clean_html: str) -> str:
     return clean_html.replace("</table>", "</table></div>")
 
 
-def render_markdown(text: str) -> str:
-    """Render lesson Markdown to sanitised HTML."""
-    md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIG)
-    return _scrollable(sanitize(md.convert(text or "")))
-
-
 # Block-level tags: where one ends and the next begins, words must not run together.
 _BLOCK_TAG_RE = re.compile(
     r"</?(?:p|h[1-6]|li|ul|ol|pre|div|table|thead|tbody|tr|td|th|blockquote|dl|dt|dd|details|summary|br|hr)\b[^>]*>",
@@ -175,6 +169,49 @@ def html_to_text(rendered_html: str) -> str:
 def heading_ids(rendered_html: str) -> list[str]:
     """The ids of a rendered lesson's section headings, in order (what a link can land on)."""
     return re.findall(r'<h[2-4] id="([^"]+)"', rendered_html)
+
+
+_HEADING_RE = re.compile(r"<h([1-6])((?:\s[^>]*)?)>")
+_ID_ATTR_RE = re.compile(r'\sid="([^"]*)"')
+
+
+def heading_anchors(rendered_html: str) -> list[tuple[str, str]]:
+    """(level, id) of every heading, in order; the id is "" where the heading has none."""
+    found = []
+    for match in _HEADING_RE.finditer(rendered_html):
+        id_attr = _ID_ATTR_RE.search(match.group(2))
+        found.append((match.group(1), id_attr.group(1) if id_attr else ""))
+    return found
+
+
+def _with_ids(rendered: str, headings: list[tuple[str, str]]) -> str:
+    ids = iter(headings)
+
+    def replace(match: re.Match) -> str:
+        attrs = _ID_ATTR_RE.sub("", match.group(2))
+        wanted = next(ids)[1]
+        return f'<h{match.group(1)}{attrs} id="{wanted}">' if wanted else f"<h{match.group(1)}{attrs}>"
+
+    return _HEADING_RE.sub(replace, rendered)
+
+
+def render_markdown(text: str, *, source_headings: list[tuple[str, str]] | None = None) -> str:
+    """Render lesson Markdown to sanitised HTML.
+
+    A translation passes its English source's headings (`heading_anchors` of its HTML): the toc
+    extension's slugs drop non-Latin letters (a Japanese heading becomes `_1`), and a link to
+    `lesson#section` must land on the same section in every language. When the translation's
+    headings match the source's level for level, each takes the source heading's id (or none,
+    where the source's was refused); otherwise (an admin edit moved the English) they keep
+    their own.
+    """
+    md = markdown.Markdown(extensions=_EXTENSIONS, extension_configs=_EXTENSION_CONFIG)
+    rendered = md.convert(text or "")
+    if source_headings is not None:
+        levels = [level for level, _ in heading_anchors(rendered)]
+        if levels == [level for level, _ in source_headings]:
+            rendered = _with_ids(rendered, source_headings)
+    return _scrollable(sanitize(rendered))
 
 
 def has_mermaid(rendered_html: str) -> bool:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 from django.urls import reverse
@@ -19,7 +17,20 @@ from django.utils import timezone
 
 from apps.accounts.models import Membership, Team
 from apps.accounts.permissions import can_preview_unpublished
-from apps.lessons.models import ChecklistTick, Choice, Lesson, Phase, Progress, QuizAttempt, StuckFlag
+from apps.lessons.models import (
+    SOURCE_LANGUAGE,
+    TRANSLATION_LANGUAGES,
+    ChecklistTick,
+    Choice,
+    Lesson,
+    LessonTranslation,
+    Page,
+    Phase,
+    PhaseTranslation,
+    Progress,
+    QuizAttempt,
+    StuckFlag,
+)
 
 
 def completed_lesson_ids(*, user: AbstractBaseUser) -> set[int]:
@@ -176,6 +187,29 @@ def lesson_for_rules(*, rules: dict[str, str], preferred_phase: str = "") -> dic
         if rule_id not in mapping and slug in by_slug:
             mapping[rule_id] = _link(by_slug[slug], rule_id)
     return mapping
+
+
+@dataclass
+class PageView:
+    page: Page
+    wanted: str
+
+    @property
+    def untranslated(self) -> bool:
+        return self.page.language != self.wanted
+
+
+def page_get(*, slug: str, language: str) -> PageView:
+    """A page (the glossary) in `language`, else in English; 404 when it was never imported."""
+    rows = {row.language: row for row in Page.objects.filter(slug=slug)}
+    page = rows.get(language) or rows.get(SOURCE_LANGUAGE)
+    if page is None:
+        raise Http404("No such page")
+    return PageView(page, language)
+
+
+def page_languages(*, slug: str) -> list[str]:
+    return list(Page.objects.filter(slug=slug).order_by("language").values_list("language", flat=True))
 
 
 def phase_get(*, slug: str) -> Phase:
@@ -373,10 +407,80 @@ class LessonPage:
     next_attempt_at: datetime | None = None
     # The quiz is passed but the prerequisites are not complete: the lesson completes by itself then.
     passed_early: bool = False
+    # What the reader reads: in `language`, which is `wanted` unless the lesson has no translation
+    # into it (then English, and `untranslated`); `stale` when the translation predates its English.
+    language: str = SOURCE_LANGUAGE
+    wanted: str = SOURCE_LANGUAGE
+    title: str = ""
+    summary: str = ""
+    body_html: str = ""
+    phase_title: str = ""
+    stale: bool = False
+    languages: list[str] = field(default_factory=lambda: [SOURCE_LANGUAGE])
 
     @property
     def wait_seconds(self) -> int:
         return seconds_until(self.next_attempt_at)
+
+    @property
+    def untranslated(self) -> bool:
+        return self.language != self.wanted
+
+
+def _translated_titles(lessons: list[Lesson], language: str) -> None:
+    """Show these (page-local, never saved) lessons under their title and summary in `language`."""
+    if language == SOURCE_LANGUAGE or not lessons:
+        return
+    texts = {
+        row[0]: row[1:]
+        for row in LessonTranslation.objects.filter(language=language, lesson__in=lessons).values_list(
+            "lesson_id", "title", "summary"
+        )
+    }
+    for lesson in lessons:
+        lesson.title, lesson.summary = texts.get(lesson.id, (lesson.title, lesson.summary))
+
+
+def phases_translate(*, phases: list[Phase], lessons: list[Lesson] = (), language: str) -> None:
+    """Show these (page-local, never saved) phases and lessons in `language` where translated.
+
+    For the index, phase and progress pages; the lesson page does its own (LessonPage).
+    """
+    if language == SOURCE_LANGUAGE:
+        return
+    _translated_titles(list(lessons), language)
+    if not phases:
+        return
+    texts = {
+        row[0]: row[1:]
+        for row in PhaseTranslation.objects.filter(language=language, phase__in=phases).values_list(
+            "phase_id", "title", "summary", "intro_html"
+        )
+    }
+    for phase in phases:
+        phase.title, phase.summary, phase.intro_html = texts.get(
+            phase.id, (phase.title, phase.summary, phase.intro_html)
+        )
+
+
+def _page_translate(page: LessonPage, translation: LessonTranslation) -> None:
+    """Put the translation's text on the page's own question, choice and checklist rows.
+
+    These rows were read for this page alone and are never saved, so the text they show can be
+    the translation's while their ids (what the quiz form sends) stay the English rows'. An item
+    the translation has no text for (written in the admin after the file) stays in English.
+    """
+    page.title, page.summary, page.body_html = translation.title, translation.summary, translation.body_html
+    page.stale = translation.stale
+    for question in page.questions:
+        question.text = translation.quiz.get(question.key, {}).get("text", question.text)
+        for choice in question.choices.all():
+            texts = translation.quiz.get(choice.key, {})
+            choice.text = texts.get("text", choice.text)
+            choice.explain = texts.get("explain", choice.explain)
+    if len(translation.checklist) == len(page.checklist):
+        for item, text in zip(page.checklist, translation.checklist, strict=True):
+            item.text = text
 
 
 def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
@@ -386,7 +490,8 @@ def lesson_get(*, phase_slug: str, slug: str, user: AbstractBaseUser) -> Lesson:
         raise Http404("No such lesson") from None
 
 
-def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
+def lesson_page(*, lesson: Lesson, user: AbstractBaseUser, language: str = SOURCE_LANGUAGE) -> LessonPage:
+    """The lesson as `user` reads it in `language` (English where it has no translation into it)."""
     questions = list(lesson.questions.prefetch_related("choices"))
     checklist = list(lesson.checklist.all())
     ticked = set(
@@ -408,6 +513,20 @@ def lesson_page(*, lesson: Lesson, user: AbstractBaseUser) -> LessonPage:
         previous = sequence[index - 1] if index > 0 else None
         nxt = sequence[index + 1] if index + 1 < len(sequence) else None
     page = LessonPage(lesson, progress, questions, checklist, ticked, missing, previous, nxt)
+    page.title, page.summary, page.body_html = lesson.title, lesson.summary, lesson.body_html
+    page.phase_title, page.wanted = lesson.phase.title, language
+    translations = {t.language: t for t in lesson.translations.all()}
+    page.languages = [SOURCE_LANGUAGE, *(code for code in TRANSLATION_LANGUAGES if code in translations)]
+    if language in translations:
+        page.language = language
+        _page_translate(page, translations[language])
+        page.phase_title = (
+            PhaseTranslation.objects.filter(phase_id=lesson.phase_id, language=language)
+            .values_list("title", flat=True)
+            .first()
+            or page.phase_title
+        )
+        _translated_titles([item for item in (previous, nxt) if item] + missing, language)
     if questions:
         attempts = QuizAttempt.objects.filter(user_id=user.pk, lesson=lesson).count()
         _choices_shuffled(questions, user=user, attempt=attempts)
@@ -441,148 +560,6 @@ def user_progress(*, user: AbstractBaseUser) -> list[tuple[PhaseCard, list[Progr
             )
         )
     return [(card, by_phase[card.phase.id]) for card in cards]
-
-
-# -- search ---------------------------------------------------------------------------
-#
-# One selector, lesson_search: the words of the query (search_terms), the lessons that hold
-# all of them, ranked title over summary over body (a lesson named for what was asked comes
-# before one that mentions it in passing), each with its title and a plain-text snippet cut
-# into (text, is it a match) pieces that the template escapes and marks. PostgreSQL matches
-# with its full-text search (stems: "probes" finds "probe"); other databases (the demo's
-# SQLite) by words. The seam for another language (a later issue adds Japanese, written
-# without spaces): search_terms, which splits a query into words, and SEARCH_CONFIG, the
-# PostgreSQL text-search configuration of the lessons' language.
-
-# Longer searches are refused by the view with a message, not cut.
-SEARCH_MAX_LENGTH = 200
-SEARCH_MAX_TERMS = 8
-SEARCH_CONFIG = "english"
-SNIPPET_CHARACTERS = 220
-# Where PostgreSQL's headline marks a match: control characters, which lesson text never holds
-# (html_to_text turns them into spaces), so they cannot be confused with what a lesson says.
-_MARK_START, _MARK_END = "\x02", "\x03"
-
-Pieces = list[tuple[str, bool]]
-
-
-@dataclass
-class SearchHit:
-    lesson: Lesson
-    title: Pieces
-    snippet: Pieces
-
-    @property
-    def url(self) -> str:
-        return reverse("lessons:lesson", args=[self.lesson.phase.slug, self.lesson.slug])
-
-
-def search_terms(query: str) -> list[str]:
-    """The words of a query, at most SEARCH_MAX_TERMS (split on spaces: the seam for a language
-    written without them)."""
-    return query.split()[:SEARCH_MAX_TERMS]
-
-
-def lesson_search(*, query: str, user: AbstractBaseUser, limit: int = 30) -> list[SearchHit]:
-    """The lessons the user may open that match the query, best first (see above)."""
-    terms = search_terms(query)
-    if not terms:
-        return []
-    lessons = lessons_for_user(user).select_related("phase")
-    if connection.vendor == "postgresql":
-        return _search_full_text(lessons, " ".join(terms), limit)
-    return _search_words(lessons, terms, limit)
-
-
-def _search_full_text(lessons: QuerySet[Lesson], query: str, limit: int) -> list[SearchHit]:
-    from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVector
-
-    search = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
-    fields = {name: SearchVector(name, config=SEARCH_CONFIG) for name in ("title", "summary", "body_text")}
-    marks = {"config": SEARCH_CONFIG, "start_sel": _MARK_START, "stop_sel": _MARK_END}
-    found = (
-        lessons.annotate(
-            document=SearchVector("title", weight="A", config=SEARCH_CONFIG)
-            + SearchVector("summary", weight="B", config=SEARCH_CONFIG)
-            + SearchVector("body_text", weight="C", config=SEARCH_CONFIG),
-            title_rank=SearchRank(fields["title"], search),
-            summary_rank=SearchRank(fields["summary"], search),
-            body_rank=SearchRank(fields["body_text"], search),
-            title_marked=SearchHeadline("title", search, highlight_all=True, **marks),
-            snippet_marked=SearchHeadline("body_text", search, max_words=35, min_words=15, **marks),
-        )
-        .filter(document=search)
-        .order_by("-title_rank", "-summary_rank", "-body_rank", "phase__order", "order")[:limit]
-    )
-    return [
-        SearchHit(lesson, _pieces(lesson.title_marked), _pieces(lesson.snippet_marked)) for lesson in found
-    ]
-
-
-def _pieces(marked: str) -> Pieces:
-    """PostgreSQL's headline, marks and all, as (text, is it a match) pieces."""
-    pieces: Pieces = []
-    for part in marked.split(_MARK_START):
-        match, _, rest = part.rpartition(_MARK_END) if _MARK_END in part else ("", "", part)
-        if match:
-            pieces.append((match, True))
-        if rest:
-            pieces.append((rest, False))
-    return pieces
-
-
-def _search_words(lessons: QuerySet[Lesson], terms: list[str], limit: int) -> list[SearchHit]:
-    condition = Q()
-    for term in terms:
-        condition &= Q(title__icontains=term) | Q(summary__icontains=term) | Q(body_text__icontains=term)
-    found = list(lessons.filter(condition))  # every lesson holding every word: at most hundreds
-
-    def rank(lesson: Lesson) -> tuple:
-        title, summary, body = lesson.title.lower(), lesson.summary.lower(), lesson.body_text.lower()
-        lowered = [term.lower() for term in terms]
-        return (
-            -sum(term in title for term in lowered),
-            -sum(term in summary for term in lowered),
-            -sum(body.count(term) for term in lowered),
-            lesson.phase.order,
-            lesson.order,
-        )
-
-    found.sort(key=rank)
-    return [
-        SearchHit(lesson, _marked(lesson.title, terms), _marked(_around(lesson.body_text, terms), terms))
-        for lesson in found[:limit]
-    ]
-
-
-def _around(text: str, terms: list[str]) -> str:
-    """About SNIPPET_CHARACTERS of text around the first match, cut at spaces, with … where cut."""
-    lowered = text.lower()
-    at = min((i for i in (lowered.find(term.lower()) for term in terms) if i >= 0), default=0)
-    start = max(0, at - SNIPPET_CHARACTERS // 3)
-    if start:
-        start = text.find(" ", start) + 1 or start
-    end = start + SNIPPET_CHARACTERS
-    if end < len(text):
-        end = text.rfind(" ", start, end) if " " in text[start:end] else end
-    return ("…" if start else "") + text[start:end].strip() + ("…" if end < len(text) else "")
-
-
-def _marked(text: str, terms: list[str]) -> Pieces:
-    """Text as (text, is it a match) pieces, every term matched whatever its case."""
-    pattern = re.compile(
-        "|".join(re.escape(term) for term in sorted(terms, key=len, reverse=True)), re.IGNORECASE
-    )
-    pieces: Pieces = []
-    last = 0
-    for match in pattern.finditer(text):
-        if match.start() > last:
-            pieces.append((text[last : match.start()], False))
-        pieces.append((match.group(), True))
-        last = match.end()
-    if last < len(text):
-        pieces.append((text[last:], False))
-    return pieces
 
 
 @dataclass

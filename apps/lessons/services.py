@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from apps.core import inputs, timefmt
 from apps.lessons.models import (
@@ -36,7 +37,9 @@ from apps.lessons.signals import phases_required
 class PrerequisitesIncomplete(Exception):
     def __init__(self, missing: list[Lesson]):
         self.missing = missing
-        super().__init__("Complete first: " + ", ".join(lesson.title for lesson in missing))
+        super().__init__(
+            _("Complete first: %(lessons)s") % {"lessons": ", ".join(lesson.title for lesson in missing)}
+        )
 
 
 class LessonNotCompletable(Exception):
@@ -140,7 +143,7 @@ def _require_prerequisites(*, user: AbstractBaseUser, lesson: Lesson) -> None:
 def lesson_mark_done(*, user: AbstractBaseUser, lesson: Lesson) -> Progress:
     """Complete a lesson that has no quiz."""
     if lesson.questions.exists():
-        raise LessonNotCompletable("This lesson is completed by passing its quiz.")
+        raise LessonNotCompletable(_("This lesson is completed by passing its quiz."))
     _require_prerequisites(user=user, lesson=lesson)
     with transaction.atomic():
         return _complete(user=user, lesson=lesson)
@@ -153,8 +156,11 @@ class QuizTooSoon(Exception):
         self.until = until
         wait = timefmt.duration(max(1, seconds_until(until)))
         super().__init__(
-            f"You can check your answers again in {wait}: time to re-read the parts of the lesson "
-            "the questions are about. Your answers are kept."
+            _(
+                "You can check your answers again in %(wait)s: time to re-read the parts of the lesson "
+                "the questions are about. Your answers are kept."
+            )
+            % {"wait": wait}
         )
 
 
@@ -194,11 +200,13 @@ def quiz_submit(*, user: AbstractBaseUser, lesson: Lesson, answers: dict[int, se
     """
     questions = list(lesson.questions.prefetch_related("choices"))
     if not questions:
-        raise LessonNotCompletable("This lesson has no quiz.")
+        raise LessonNotCompletable(_("This lesson has no quiz."))
     if not any(answers.get(question.id) for question in questions):
         raise inputs.InvalidInput(
-            "Choose your answers first: a quiz sent with nothing chosen is not an attempt, and was not "
-            "counted.",
+            _(
+                "Choose your answers first: a quiz sent with nothing chosen is not an attempt, and was not "
+                "counted."
+            ),
             field="quiz",
         )
     results = {}

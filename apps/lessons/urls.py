@@ -6,6 +6,7 @@ app_name = "lessons"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("glossary/", views.glossary, name="glossary"),
     path("progress/", views.my_progress, name="progress"),
     path("search/", views.search, name="search"),
     path("teams/", views.team_progress, name="teams"),

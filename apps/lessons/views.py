@@ -6,14 +6,19 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.accounts.languages import reader_language
+from apps.accounts.models import LANGUAGES
 from apps.accounts.permissions import (
     can_read_stuck_comments,
     can_see_team_progress,
     team_progress_scope,
 )
 from apps.core import inputs
+from apps.lessons import search as lesson_search
 from apps.lessons import selectors, services
 from apps.lessons.forms import StuckForm, parse_quiz_answers
 from apps.lessons.models import ChecklistItem
@@ -23,22 +28,54 @@ from apps.lessons.rendering import has_mermaid
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     cards = selectors.phases_overview(user=request.user)
+    selectors.phases_translate(phases=[card.phase for card in cards], language=_language(request))
     return render(request, "lessons/index.html", {"cards": cards})
+
+
+@require_GET
+def glossary(request: HttpRequest) -> HttpResponse:
+    view = selectors.page_get(slug="glossary", language=_language(request))
+    languages = selectors.page_languages(slug="glossary")
+    return render(request, "lessons/page.html", {"view": view, "languages": languages})
 
 
 @require_GET
 def phase_detail(request: HttpRequest, phase_slug: str) -> HttpResponse:
     phase = selectors.phase_get(slug=phase_slug)
     rows = selectors.phase_lessons(phase=phase, user=request.user)
+    needed = [p for row in rows for p in row.missing]
+    selectors.phases_translate(
+        phases=[phase], lessons=[row.lesson for row in rows] + needed, language=_language(request)
+    )
     done = sum(1 for row in rows if row.status == "completed")
     return render(request, "lessons/phase.html", {"phase": phase, "rows": rows, "done": done})
+
+
+def _language(request: HttpRequest) -> str:
+    """The language to show a lesson in: `lang` (the switch on the page, which the lesson's forms
+    send back), else the reader's own (their account's choice, then Accept-Language)."""
+    wanted = request.GET.get("lang") or request.POST.get("lang") or ""
+    if wanted:
+        return inputs.choice(wanted, field="lang", label="language", choices=LANGUAGES)
+    return reader_language(request)
+
+
+def _back(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
+    """Back to the lesson after a form, in the language it was read in."""
+    url = reverse("lessons:lesson", args=[phase_slug, lesson_slug])
+    language = request.POST.get("lang", "")
+    return redirect(f"{url}?lang={language}" if language in LANGUAGES else url)
+
+
+def _page(request: HttpRequest, lesson):
+    return selectors.lesson_page(lesson=lesson, user=request.user, language=_language(request))
 
 
 def _lesson_context(request: HttpRequest, page, **extra) -> dict:
     return {
         "page": page,
         "lesson": page.lesson,
-        "uses_mermaid": has_mermaid(page.lesson.body_html),
+        "uses_mermaid": has_mermaid(page.body_html),
         "stuck_form": StuckForm(),
         "feedback_after": selectors.QUIZ_FEEDBACK_AFTER_FAILURES,
         **extra,
@@ -47,7 +84,7 @@ def _lesson_context(request: HttpRequest, page, **extra) -> dict:
 
 def _quiz_response(request: HttpRequest, lesson, *, status: int = 200, **extra) -> HttpResponse:
     if request.htmx:
-        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        page = _page(request, lesson)
         return render(
             request, "lessons/lesson.html#quiz", _lesson_context(request, page, **extra), status=status
         )
@@ -56,7 +93,7 @@ def _quiz_response(request: HttpRequest, lesson, *, status: int = 200, **extra) 
 
 def _lesson_response(request: HttpRequest, lesson, *, status: int = 200, **extra) -> HttpResponse:
     """The whole lesson page (after a refused form too, with what was typed kept in it)."""
-    page = selectors.lesson_page(lesson=lesson, user=request.user)
+    page = _page(request, lesson)
     # The readiness box on it is readiness's own template tag (lesson_readiness).
     return render(request, "lessons/lesson.html", _lesson_context(request, page, **extra), status=status)
 
@@ -64,6 +101,7 @@ def _lesson_response(request: HttpRequest, lesson, *, status: int = 200, **extra
 @require_GET
 def lesson_detail(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
     lesson = selectors.lesson_get(phase_slug=phase_slug, slug=lesson_slug, user=request.user)
+    _language(request)  # a bad `lang` is refused before anything is recorded
     if lesson.is_visible():
         services.progress_start(user=request.user, lesson=lesson)
     return _lesson_response(request, lesson)
@@ -72,16 +110,17 @@ def lesson_detail(request: HttpRequest, phase_slug: str, lesson_slug: str) -> Ht
 def _visible_lesson(request: HttpRequest, phase_slug: str, lesson_slug: str):
     lesson = selectors.lesson_get(phase_slug=phase_slug, slug=lesson_slug, user=request.user)
     if not lesson.is_visible():
-        raise PermissionDenied("This lesson is not published yet.")
+        raise PermissionDenied(_("This lesson is not published yet."))
     return lesson
 
 
 @require_POST
 def quiz_submit(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpResponse:
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
+    _language(request)  # a bad `lang` is refused before the attempt counts
     choices = selectors.quiz_choices(lesson=lesson)
     if not choices:
-        return redirect("lessons:lesson", phase_slug, lesson_slug)
+        return _back(request, phase_slug, lesson_slug)
     try:
         answers = parse_quiz_answers(request.POST, choices)
         result = services.quiz_submit(user=request.user, lesson=lesson, answers=answers)
@@ -98,15 +137,15 @@ def mark_done(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRe
     lesson = _visible_lesson(request, phase_slug, lesson_slug)
     try:
         services.lesson_mark_done(user=request.user, lesson=lesson)
-        messages.success(request, f"“{lesson.title}” is complete.")
+        messages.success(request, _("“%(title)s” is complete.") % {"title": lesson.title})
     except services.PrerequisitesIncomplete as exc:
         messages.error(request, str(exc))
     except services.LessonNotCompletable as exc:
         messages.error(request, str(exc))
     if request.htmx:
-        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        page = _page(request, lesson)
         return render(request, "lessons/lesson.html#completion", _lesson_context(request, page))
-    return redirect("lessons:lesson", phase_slug, lesson_slug)
+    return _back(request, phase_slug, lesson_slug)
 
 
 @require_POST
@@ -118,9 +157,9 @@ def checklist_tick(request: HttpRequest, phase_slug: str, lesson_slug: str, item
     )
     services.checklist_tick(user=request.user, item=item, done=done == "on")
     if request.htmx:
-        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        page = _page(request, lesson)
         return render(request, "lessons/lesson.html#checklist", _lesson_context(request, page))
-    return redirect("lessons:lesson", phase_slug, lesson_slug)
+    return _back(request, phase_slug, lesson_slug)
 
 
 @require_POST
@@ -135,13 +174,13 @@ def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRespon
             signed=form.cleaned_data["signed"],
         )
         if request.htmx:
-            page = selectors.lesson_page(lesson=lesson, user=request.user)
+            page = _page(request, lesson)
             return render(request, "lessons/lesson.html#stuck", _lesson_context(request, page, flagged=True))
-        messages.success(request, "Thanks: the SREs will see where this lesson loses people.")
-        return redirect("lessons:lesson", phase_slug, lesson_slug)
+        messages.success(request, _("Thanks: the SREs will see where this lesson loses people."))
+        return _back(request, phase_slug, lesson_slug)
     # Refused: the page again, with the comment as typed and what is wrong with it.
     if request.htmx:
-        page = selectors.lesson_page(lesson=lesson, user=request.user)
+        page = _page(request, lesson)
         context = _lesson_context(request, page, stuck_form=form)
         return render(request, "lessons/lesson.html#stuck", context, status=400)
     return _lesson_response(request, lesson, status=400, stuck_form=form)
@@ -150,6 +189,11 @@ def stuck(request: HttpRequest, phase_slug: str, lesson_slug: str) -> HttpRespon
 @require_GET
 def my_progress(request: HttpRequest) -> HttpResponse:
     sections = selectors.user_progress(user=request.user)
+    selectors.phases_translate(
+        phases=[card.phase for card, _ in sections],
+        lessons=[row.lesson for _, rows in sections for row in rows],
+        language=_language(request),
+    )
     return render(request, "lessons/progress.html", {"sections": sections})
 
 
@@ -158,12 +202,12 @@ def search(request: HttpRequest) -> HttpResponse:
     template = "lessons/search.html#results" if request.htmx else "lessons/search.html"
     try:
         query = inputs.text(
-            request.GET.get("q", ""), field="q", label="search", max_length=selectors.SEARCH_MAX_LENGTH
+            request.GET.get("q", ""), field="q", label="search", max_length=lesson_search.SEARCH_MAX_LENGTH
         )
     except inputs.InvalidInput as exc:
         context = {"query": request.GET.get("q", ""), "results": [], "error": exc.message}
         return render(request, template, context, status=400)
-    results = selectors.lesson_search(query=query, user=request.user)
+    results = lesson_search.lesson_search(query=query, user=request.user, language=reader_language(request))
     return render(request, template, {"query": query, "results": results})
 
 

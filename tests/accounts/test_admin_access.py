@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from apps.accounts.models import SRE_GROUP, GroupMapping, IdpIdentity
 from apps.accounts.services import user_make_sre
-from apps.api.models import ApiToken
+from apps.api.services import token_create
 from apps.audit.services import audit_record
 from apps.clusters.models import Cluster, Namespace, SyncRun, TeamNamespace
 from apps.environments.models import Approval, Deployment, Environment
@@ -65,7 +65,7 @@ SRE_ACCESS = {
     "environments.approval": VIEW,
     "notifications.notification": VIEW,  # the outbox is written by the events themselves
     "notifications.slacklink": VIEW,  # read and deleted (a person links again), never edited
-    "api.apitoken": VIEW,  # read and revoked from the list; made on the settings pages only
+    "api.apitoken": VIEW,  # made on the settings pages (the value is shown once); SREs revoke
 }
 
 # Models whose rows are one learner's doing: no admin page at all, and no SRE permission.
@@ -109,8 +109,7 @@ def rows(db):
                                 expires_at=now + timedelta(hours=1)),
         Notification.objects.create(kind="approval.requested", team=team, title="v1 needs an approval"),
         SlackLink.objects.create(user=member.user, slack_team_id="T1", slack_user_id="U1", via="code"),
-        ApiToken.objects.create(kind="personal", name="laptop", hint="shirube_pat_ab", digest="0" * 64,
-                                user=member.user, scopes=["read"], expires_at=now + timedelta(days=9)),
+        token_create(by=member.user, name="ci", scopes=["read"])[0],
     ]  # fmt: skip
     return {_label(type(obj)): obj for obj in objects}
 

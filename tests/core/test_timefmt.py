@@ -63,6 +63,23 @@ def test_moments_and_days_use_one_format_in_the_sites_time_zone():
     assert timefmt.when(None) == "" and timefmt.day(None) == ""
 
 
+@override_settings(TIME_ZONE="Asia/Tokyo")
+def test_a_japanese_reader_gets_japanese_words_and_dates():
+    """The same functions in Japanese (issue 21): words from the catalogue, dates from
+    portal/formats/ja; the English above is untouched (the tests run in English)."""
+    from django.utils import translation
+
+    with translation.override("ja"):
+        assert timefmt.duration(timedelta(days=1, hours=4)) == "1 日 4 時間"
+        assert timefmt.duration(45) == "45 秒"
+        assert timefmt.ago(NOW - timedelta(minutes=12), now=NOW) == "12 分前"
+        assert timefmt.ago(NOW + timedelta(minutes=5), now=NOW) == "5 分後"
+        assert timefmt.ago(NOW, now=NOW) == "たった今"
+        assert timefmt.when(NOW) == "2025年6月3日 23:05"
+        assert timefmt.day(date(2025, 6, 3)) == "2025年6月3日"
+    assert timefmt.duration(45) == "45 s"
+
+
 def test_the_filters_are_built_into_every_template():
     rendered = Template("{{ ttl|duration }} · {{ at|when }} · {{ on|day }} · {{ s|ago }}").render(
         Context({"ttl": timedelta(hours=24), "at": NOW, "on": date(2025, 6, 3), "s": 90})

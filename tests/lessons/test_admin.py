@@ -212,3 +212,19 @@ def test_progress_is_read_only_in_the_admin(client_for, sre, learners):
     progress.refresh_from_db()
     assert progress.status == "in_progress"
     assert client.get("/admin/lessons/progress/add/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"), [("lacks-ja", {"lacks"}), ("stale-ja", {"stale"}), ("current-ja", {"current"})]
+)
+def test_the_lesson_list_filters_lessons_by_their_japanese_translation(client_for, sre, state, expected):
+    from apps.lessons.models import LessonTranslation
+
+    lessons = {name: LessonFactory(title=f"Lesson {name}") for name in ("lacks", "stale", "current")}
+    LessonTranslation.objects.create(lesson=lessons["stale"], language="ja", title="古い", stale=True)
+    LessonTranslation.objects.create(lesson=lessons["current"], language="ja", title="新しい")
+    response = client_for(sre).get(reverse("admin:lessons_lesson_changelist"), {"translation": state})
+    shown = {lesson.title.removeprefix("Lesson ") for lesson in response.context["cl"].result_list}
+    assert shown == expected
+    html = response.content.decode()
+    assert {"lacks": "ja: missing", "stale": "ja: stale", "current": "ja: ✓"}[next(iter(expected))] in html

@@ -182,35 +182,63 @@ def _documents(body: list[str]) -> Iterator[tuple[int, object, bool]]:
         loader.dispose()
 
 
+def _is_translation(path: Path) -> bool:
+    return len(path.suffixes) > 1  # `01-pods.ja.md`
+
+
+def _same(manifest: Manifest) -> tuple[str, bool]:
+    return json.dumps(manifest.document, sort_keys=True, default=str), manifest.marked
+
+
 def collect_manifests(content: Path = CONTENT) -> list[Manifest]:
+    """Every manifest of the English lessons, and those of translations that differ from their English.
+
+    A translation repeats its English file's manifests with the comments translated; the
+    server would answer those the same, so only a document the English file does not hold
+    (or a block that is not valid YAML) is checked again.
+    """
+    paths = sorted(content.rglob("*.md"), key=lambda path: (_is_translation(path), path))
+    english: dict[Path, set[tuple[str, bool]]] = {}
     manifests: list[Manifest] = []
-    for path in sorted(content.rglob("*.md")):
-        lesson = path.relative_to(content).as_posix()
-        file = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
-        for number, (first_line, body) in enumerate(yaml_blocks(path.read_text()), start=1):
-            block_id = f"{lesson}:block{number}"
-            block_marked = _first_content_line(body).startswith(MARKER)
-            try:
-                documents = list(_documents(body))
-            except yaml.YAMLError as error:
-                if isinstance(error, yaml.MarkedYAMLError):  # point at the lesson's own lines
-                    for mark in (error.context_mark, error.problem_mark):
-                        if mark is not None:
-                            mark.name, mark.line = file, mark.line + first_line - 1
-                manifests.append(Manifest(id=block_id, file=file, line=first_line, error=str(error)))
+    for path in paths:
+        found = _collect_file(content, path)
+        if not _is_translation(path):
+            english[path] = {_same(m) for m in found if m.document is not None}
+        else:
+            source = path.with_name(path.name.split(".")[0] + ".md")
+            found = [m for m in found if m.document is None or _same(m) not in english.get(source, set())]
+        manifests += found
+    return manifests
+
+
+def _collect_file(content: Path, path: Path) -> list[Manifest]:
+    manifests: list[Manifest] = []
+    lesson = path.relative_to(content).as_posix()
+    file = path.relative_to(REPO_ROOT).as_posix() if path.is_relative_to(REPO_ROOT) else str(path)
+    for number, (first_line, body) in enumerate(yaml_blocks(path.read_text()), start=1):
+        block_id = f"{lesson}:block{number}"
+        block_marked = _first_content_line(body).startswith(MARKER)
+        try:
+            documents = list(_documents(body))
+        except yaml.YAMLError as error:
+            if isinstance(error, yaml.MarkedYAMLError):  # point at the lesson's own lines
+                for mark in (error.context_mark, error.problem_mark):
+                    if mark is not None:
+                        mark.name, mark.line = file, mark.line + first_line - 1
+            manifests.append(Manifest(id=block_id, file=file, line=first_line, error=str(error)))
+            continue
+        for position, (line, data, marked) in enumerate(documents, start=1):
+            if not (isinstance(data, dict) and "apiVersion" in data and "kind" in data):
                 continue
-            for position, (line, data, marked) in enumerate(documents, start=1):
-                if not (isinstance(data, dict) and "apiVersion" in data and "kind" in data):
-                    continue
-                manifests.append(
-                    Manifest(
-                        id=block_id if len(documents) == 1 else f"{block_id}.doc{position}",
-                        file=file,
-                        line=first_line + line,
-                        document=data,
-                        marked=block_marked or marked,
-                    )
+            manifests.append(
+                Manifest(
+                    id=block_id if len(documents) == 1 else f"{block_id}.doc{position}",
+                    file=file,
+                    line=first_line + line,
+                    document=data,
+                    marked=block_marked or marked,
                 )
+            )
     return manifests
 
 
@@ -558,6 +586,23 @@ def test_a_marked_fragment_passes_only_while_the_server_refuses_it(tmp_path, dis
         check(complete, decide(complete, discovery), api)
     with pytest.raises(pytest.fail.Exception, match="the API server rejects"):
         check(unmarked, decide(unmarked, discovery), api)
+
+
+def test_a_translation_adds_only_the_manifests_its_english_does_not_hold(tmp_path):
+    english = "---\ntitle: t\n---\n```yaml\n# a config\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n```\n"
+    (tmp_path / "01-phase").mkdir()
+    (tmp_path / "01-phase" / "01-lesson.md").write_text(english)
+    (tmp_path / "01-phase" / "01-lesson.ja.md").write_text(
+        english.replace("# a config", "# 設定")  # the same object, its comment translated
+        + "```yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: only-in-japanese\n```\n"
+        + "```yaml\napiVersion: v1\nkind: [broken\n```\n"
+    )
+    found = sorted(m.id for m in collect_manifests(tmp_path))
+    assert found == [
+        "01-phase/01-lesson.ja.md:block2",
+        "01-phase/01-lesson.ja.md:block3",
+        "01-phase/01-lesson.md:block1",
+    ]
 
 
 def test_collecting_manifests_finds_fenced_yaml_and_skips_front_matter(tmp_path):

@@ -39,6 +39,7 @@ class Command(BaseCommand):
             ("lessons created", report.created),
             ("lessons updated", report.updated),
             ("lessons archived", report.archived),
+            ("translations and pages written", report.translations_changed),
         ]:
             if items:
                 self.stdout.write(f"{verb}{label}: {', '.join(items)}")
