@@ -30,6 +30,9 @@ COUNT_SWAPS = """() => {
 def fast_polls(monkeypatch):
     monkeypatch.setattr("apps.clusters.views.POLL_SECONDS", 1)
     monkeypatch.setattr("apps.environments.views.POLL_SECONDS", 1)
+    # With Redis the pages follow a stream and keep only a slow poll under it: make that poll fast
+    # too, so that swaps happen without a cluster change (what is tested is the swap, not its cause).
+    monkeypatch.setattr("apps.clusters.live.STREAM_POLL_SECONDS", 1)
 
 
 # Resolves after n more swaps of the live region (wait_for_function would eval, which the CSP refuses).
