@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bench.common import results_write
-from tests.browser.conftest import browser, cluster, login, page, sim  # noqa: F401
+from tests.browser.conftest import cluster, sim  # noqa: F401
 from tests.clusters.test_watch import Running
 from tests.factories import MembershipFactory, UserFactory
 from tests.realkube.conftest import real_kube  # noqa: F401

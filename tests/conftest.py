@@ -3,6 +3,9 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
+# The browser, page and login fixtures, registered here once for every folder that drives pages.
+from tests.harness.browser import browser, login, page  # noqa: F401
+
 
 def pytest_configure(config):
     # Serve static files from the source folders (no collectstatic manifest in tests).
@@ -34,11 +37,11 @@ def sre(db):
 def client_for(client):
     """A logged-in test client for the given user."""
 
-    def login(user):
+    def signed_in(user):
         client.force_login(user)
         return client
 
-    return login
+    return signed_in
 
 
 # A real Keycloak for the sign-in tests, shared by tests/sso and tests/browser.

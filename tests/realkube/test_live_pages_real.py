@@ -5,7 +5,6 @@ import pytest
 from playwright.sync_api import expect
 
 from apps.clusters.models import Pod
-from tests.browser.conftest import browser, login, page  # noqa: F401  (the browser tests' fixtures)
 from tests.clusters.test_watch import Running
 from tests.factories import MembershipFactory, UserFactory
 from tests.realkube.test_watch_both_servers import patch, seeded_cluster
@@ -15,7 +14,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ARRIVAL_MS = 30_000
 
 
-def test_the_team_page_follows_the_real_api_server(live_server, page, login, real_kube):  # noqa: F811
+def test_the_team_page_follows_the_real_api_server(live_server, page, login, real_kube):
     from apps.accounts.services import team_ensure
 
     team = team_ensure(slug="payments", name="Payments")
