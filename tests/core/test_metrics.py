@@ -138,7 +138,9 @@ def test_gunicorn_with_uvicorn_workers_answers_metrics_only_on_the_metrics_port_
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_serves_the_task_outcomes_of_its_pool(tmp_path, pool):
     from apps.clusters.tasks import clusters_sync_all
+    from portal.celery import app
 
+    app.control.purge()  # tasks other tests queued (watch sessions re-queue themselves) would go first
     port = _free_port()
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "portal", "worker", f"--pool={pool}", "--concurrency=2",
