@@ -29,9 +29,9 @@ def test_the_team_page_follows_the_real_api_server(live_server, page, login, rea
     expect(section).to_have_count(0)
 
     patch(api, f"/apis/apps/v1/namespaces/{payments}/deployments/checkout-api", {"spec": {"replicas": 6}})
-    expect(page.locator(".workload", has_text="checkout-api").first).to_contain_text(
-        "/6 ready", timeout=ARRIVAL_MS
-    )
+    # This test's own namespace: other tests' rows (a demo "checkout-api" of the same team) may be on the page.
+    ours = page.locator("section.namespace", has=page.locator("h2", has_text=payments))
+    expect(ours.locator(".workload", has_text="checkout-api")).to_contain_text("/6 ready", timeout=ARRIVAL_MS)
 
     name = (
         Pod.objects.filter(cluster=cluster, namespace=payments, name__startswith="checkout-api").first().name
