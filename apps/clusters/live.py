@@ -17,7 +17,16 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "shirube:live"
+
+def _channel() -> str:
+    """The pub/sub channel of this Shirube: Redis's pub/sub ignores database numbers, so two
+    installations sharing one Redis server (each with its own database) would hear each other."""
+    from urllib.parse import urlsplit
+
+    database = urlsplit(settings.REDIS_URL or "").path.strip("/") or "0"
+    return f"shirube:live:{database}"
+
+
 # With a stream, a page is told of changes within a second; this slow poll is the net under it,
 # should a stream be lost without the browser noticing.
 STREAM_POLL_SECONDS = 60
@@ -48,7 +57,7 @@ def live_publish(*, cluster_id: int) -> None:
     import redis
 
     try:
-        _client().publish(CHANNEL, str(cluster_id))
+        _client().publish(_channel(), str(cluster_id))
     except redis.exceptions.RedisError:
         log.warning("could not tell open pages that cluster %s changed", cluster_id, exc_info=True)
 
@@ -123,7 +132,7 @@ def stream_sync(cluster_ids: set[int]):
     pubsub = redis.Redis.from_url(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
     pacer = Pacer(cluster_ids, time.monotonic())
     try:
-        pubsub.subscribe(CHANNEL)
+        pubsub.subscribe(_channel())
         yield f"retry: {RETRY_MS}\n\n".encode()
         while time.monotonic() < pacer.ends:
             message = pubsub.get_message(timeout=max(0.05, pacer.wait(time.monotonic())))
@@ -203,7 +212,7 @@ class _Hub:
             client = aioredis.Redis.from_url(settings.REDIS_URL)
             try:
                 async with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(_channel())
                     if lost:
                         self._hand(EVERY_CLUSTER)  # back: pages read again what they may have missed
                         lost = False

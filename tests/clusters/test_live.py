@@ -71,3 +71,19 @@ def test_without_redis_pages_poll_and_the_stream_says_no_content(client_for, ali
     assert client.get("/teams/payments/live/").status_code == 204
     html = client.get("/teams/payments/").content.decode()
     assert "sse-connect" not in html and 'hx-trigger="every 5s"' in html
+
+
+def test_installations_sharing_a_redis_server_do_not_hear_each_other(synced, settings, monkeypatch):
+    # Redis pub/sub ignores database numbers: the channel names the database instead.
+    monkeypatch.setattr(live, "STREAM_SECONDS", 2)
+    stream = live.stream_sync({synced.pk})
+    next(stream)
+    ours = settings.REDIS_URL
+    settings.REDIS_URL = ours.rsplit("/", 1)[0] + "/15"  # another installation, same server
+    live._CLIENT = None
+    try:
+        live.live_publish(cluster_id=synced.pk)
+    finally:
+        settings.REDIS_URL = ours
+        live._CLIENT = None
+    assert not any(b"changed" in line for line in stream)
