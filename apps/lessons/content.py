@@ -275,7 +275,9 @@ def _parse_quiz(raw, front_line: int) -> list[QuestionSpec]:
     return questions
 
 
-def _parse_phase(path: Path, rel: str, slug: str, order: int) -> PhaseSpec:
+def _titled_file(path: Path, rel: str) -> tuple[str, str, str, str]:
+    """A phase intro's or a page's (title, summary, body, sha256 of the file): front matter of
+    PHASE_KEYS only, a title required."""
     raw = path.read_bytes()
     data, body, _ = _load_front_matter(raw.decode("utf-8"), rel)
     unknown = set(data) - PHASE_KEYS
@@ -287,9 +289,12 @@ def _parse_phase(path: Path, rel: str, slug: str, order: int) -> PhaseSpec:
     summary = data.get("summary") or ""
     if not isinstance(summary, str):
         raise ValueError("2: summary must be text")
-    return PhaseSpec(
-        slug, order, title.strip(), summary.strip(), body.strip(), rel, hashlib.sha256(raw).hexdigest()
-    )
+    return title.strip(), summary.strip(), body.strip(), hashlib.sha256(raw).hexdigest()
+
+
+def _parse_phase(path: Path, rel: str, slug: str, order: int) -> PhaseSpec:
+    title, summary, body, digest = _titled_file(path, rel)
+    return PhaseSpec(slug, order, title, summary, body, rel, digest)
 
 
 def _parse_lesson(path: Path, rel: str, slug: str, order: int, phase_slug: str) -> LessonSpec:
@@ -517,18 +522,8 @@ def translation_hash_write(*, path: Path) -> bool:
 
 
 def _parse_page(path: Path, rel: str, slug: str) -> PageSpec:
-    raw = path.read_bytes()
-    data, body, _ = _load_front_matter(raw.decode("utf-8"), rel)
-    unknown = set(data) - PHASE_KEYS
-    if unknown:
-        raise ValueError(f"2: unknown keys: {', '.join(sorted(unknown))}")
-    title = data.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise ValueError("2: missing title")
-    summary = data.get("summary") or ""
-    if not isinstance(summary, str):
-        raise ValueError("2: summary must be text")
-    return PageSpec(slug, rel, title.strip(), summary.strip(), body.strip(), hashlib.sha256(raw).hexdigest())
+    title, summary, body, digest = _titled_file(path, rel)
+    return PageSpec(slug, rel, title, summary, body, digest)
 
 
 def _translations_attach(
